@@ -1,0 +1,111 @@
+/**
+ * The one list of app settings the code reads. `local.settings.sample.json`, the Bicep app settings
+ * and the README table are all checked against this list, so code and infra cannot drift.
+ * Settings are read from the environment, as Azure Functions exposes app settings.
+ */
+export interface SettingSpec {
+  /** Environment variable / app setting name. */
+  readonly name: string;
+  /** Default used when the setting is absent ("" = unset). */
+  readonly default: string;
+  readonly description: string;
+  /** Set by the platform or the deployment rather than by the operator. */
+  readonly platform?: boolean;
+}
+
+export const SETTINGS = [
+  { name: "AzureWebJobsStorage", default: "UseDevelopmentStorage=true", platform: true,
+    description: "Storage connection for tables and queues (connection string). In Azure, use the identity-based form AzureWebJobsStorage__accountName instead." },
+  { name: "AzureWebJobsStorage__accountName", default: "", platform: true,
+    description: "Storage account name for identity-based connections (production). Takes precedence over AzureWebJobsStorage when set." },
+  { name: "FUNCTIONS_WORKER_RUNTIME", default: "node", platform: true,
+    description: "Functions worker runtime; always node." },
+  { name: "ENFORCER_MODE", default: "report",
+    description: "enforce: make changes; report: dry-run, record what would be done and write nothing to ARM." },
+  { name: "WATCHED_SUBSCRIPTION_IDS", default: "",
+    description: "Comma-separated subscription ids the drift audit lists VMs in; events from other subscriptions are ignored." },
+  { name: "ENFORCER_PRINCIPAL_ID", default: "",
+    description: "Object id of the enforcer's own managed identity: events it caused do not start a pass (loop guard)." },
+  { name: "ENFORCER_APP_ID", default: "",
+    description: "Application (client) id of the enforcer's own identity, also used by the loop guard." },
+  { name: "ACCESS_ALLOWED_PRINCIPALS", default: "",
+    description: "Comma-separated object ids that tags may grant login to. Empty: nobody may be granted by tag." },
+  { name: "ACCESS_MAX_PRINCIPALS", default: "20",
+    description: "Maximum principals one VM's tags may grant (admins and users together); entries past it are rejected." },
+  { name: "ACCESS_ADMINS_TAG", default: "aadlogin-admins",
+    description: "Tag whose entries get Virtual Machine Administrator Login." },
+  { name: "ACCESS_USERS_TAG", default: "aadlogin-users",
+    description: "Tag whose entries get Virtual Machine User Login." },
+  { name: "ACCESS_EXPIRES_TAG", default: "aadlogin-expires",
+    description: "Tag with an ISO-8601 instant after which tag-granted access is revoked." },
+  { name: "EXEMPT_TAG", default: "aadlogin-exempt",
+    description: "Tag that opts a VM out when set to true (only if ALLOW_EXEMPTIONS is true)." },
+  { name: "ALLOW_EXEMPTIONS", default: "true",
+    description: "Whether the exempt tag is honoured." },
+  { name: "POLICY_ALLOWED_CLOUDS", default: "AzureCloud",
+    description: "Comma-separated clouds whose regions are eligible: AzureCloud, AzureUSGovernment, AzureChinaCloud." },
+  { name: "POLICY_DENIED_REGIONS", default: "",
+    description: "Comma-separated regions never eligible, even inside an allowed cloud." },
+  { name: "POLICY_MIN_SERVER_VERSION", default: "2019",
+    description: "Lowest Windows Server release eligible (2019 = build 17763)." },
+  { name: "POLICY_MIN_CLIENT_BUILD", default: "17763",
+    description: "Lowest Windows 10/11 build eligible (17763 = Windows 10 1809)." },
+  { name: "POLICY_ALLOW_SERVER_CORE", default: "false",
+    description: "Whether Server Core images are eligible (Microsoft's 2025 page says no)." },
+  { name: "POLICY_ALLOW_ARM64", default: "false",
+    description: "Whether arm64 VMs are eligible (reported unsupported)." },
+  { name: "AAD_EXTENSION_VERSION", default: "1.0",
+    description: "typeHandlerVersion of AADLoginForWindows (Microsoft's page: 1.0; Azure Verified Modules: 2.0)." },
+  { name: "AAD_EXTENSION_MDM_ID", default: "",
+    description: "Optional mdmId setting for the extension (0000000a-0000-0000-c000-000000000000 enrolls in Intune)." },
+  { name: "AUDIT_SCHEDULE", default: "0 0 */6 * * *",
+    description: "NCRONTAB (6 fields) schedule of the drift audit." },
+  { name: "RECONCILE_QUEUE_NAME", default: "reconcile-requests",
+    description: "Storage queue the drift audit fans reconcile requests out on." },
+  { name: "TABLE_PREFIX", default: "aadlogin",
+    description: "Prefix of the Table Storage tables (VM state, log, audit runs, event de-duplication)." },
+  { name: "ARM_ENDPOINT", default: "https://management.azure.com",
+    description: "Azure Resource Manager endpoint (a sovereign cloud's, or the local emulator's)." },
+  { name: "ARM_CA_FILE", default: "",
+    description: "PEM file of an extra CA to trust for ARM (the local emulator's); empty in Azure." },
+  { name: "ARM_LRO_POLL_INTERVAL_MS", default: "2000",
+    description: "Polling interval of long-running ARM operations, unless the service's Retry-After says otherwise." },
+  { name: "ARM_MAX_RETRIES", default: "5",
+    description: "Retries of the SDK's own policy for 429 (honouring Retry-After), 5xx and connection errors." },
+] as const satisfies readonly SettingSpec[];
+
+export type SettingName = (typeof SETTINGS)[number]["name"];
+
+export type SettingsSource = Readonly<Record<string, string | undefined>>;
+
+/** Reads a setting from the source (default: the process environment), falling back to its default. */
+export function readSetting(name: SettingName, source: SettingsSource = process.env): string {
+  const value = source[name];
+  if (value !== undefined && value.trim() !== "") return value.trim();
+  const spec = SETTINGS.find((s) => s.name === name);
+  return spec ? spec.default : "";
+}
+
+/** Splits a comma/semicolon/whitespace separated list setting. */
+export function readList(name: SettingName, source: SettingsSource = process.env): string[] {
+  return readSetting(name, source)
+    .split(/[,;\s]+/)
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+}
+
+export function readBoolean(name: SettingName, source: SettingsSource = process.env): boolean {
+  const raw = readSetting(name, source).toLowerCase();
+  if (raw === "true" || raw === "1" || raw === "yes") return true;
+  if (raw === "false" || raw === "0" || raw === "no" || raw === "") return false;
+  throw new Error(`Setting ${name} must be true or false, got "${raw}".`);
+}
+
+export function readInteger(name: SettingName, source: SettingsSource = process.env): number {
+  const raw = readSetting(name, source);
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new Error(`Setting ${name} must be a non-negative whole number, got "${raw}".`);
+  }
+  return n;
+}

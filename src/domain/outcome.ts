@@ -1,0 +1,30 @@
+/** The state a VM is in after a pass. */
+export type ComplianceState =
+  | "compliant" // nothing to do
+  | "remediated" // actions ran and the VM is now compliant
+  | "would-remediate" // report mode: actions were planned, none ran
+  | "ineligible" // not a supported Windows VM / region
+  | "conflict" // domain-joined: cannot also be Azure AD joined
+  | "deferred" // cannot tell or cannot act now (deallocated, agent not reporting)
+  | "exempt" // opted out by tag
+  | "failed" // an action or the extension failed terminally
+  | "gone"; // the VM no longer exists
+
+export const COMPLIANCE_STATES: readonly ComplianceState[] = [
+  "compliant", "remediated", "would-remediate", "ineligible", "conflict", "deferred", "exempt", "failed", "gone",
+];
+
+export type ErrorClass = "transient" | "terminal";
+
+export interface ClassifiedError {
+  readonly class: ErrorClass;
+  /** ARM error code when there is one (e.g. `RoleAssignmentExists`, `OperationNotAllowed`). */
+  readonly code: string;
+  readonly statusCode?: number;
+  readonly message: string;
+}
+
+/** What one action returned. */
+export type ActionResult =
+  | { readonly status: "unchanged" | "created" | "updated" | "deleted" | "skipped" }
+  | { readonly status: "failed"; readonly error: ClassifiedError };
