@@ -1,0 +1,37 @@
+import type { TokenCredential } from "@azure/core-auth";
+import { loadEnforcerConfig, type EnforcerConfig } from "../config/policy.js";
+import type { SettingsSource } from "../config/settings.js";
+import { armConnectionFromSettings } from "../azure/armConnection.js";
+import { AzureArm } from "../azure/azureArm.js";
+import { createEnforcerStore, storeOptionsFromSettings, type EnforcerStore } from "../store/tableStore.js";
+import { reconcileQueueFromSettings, type ReconcileQueue } from "../store/reconcileQueue.js";
+import type { ArmPort } from "../orchestrator/ports.js";
+import type { ReconcileDeps } from "../orchestrator/reconcile.js";
+
+/** Everything a trigger needs, built once per process from app settings (the composition root). */
+export interface Services extends ReconcileDeps {
+  readonly arm: ArmPort;
+  readonly store: EnforcerStore;
+  readonly queue: ReconcileQueue;
+  readonly config: EnforcerConfig;
+}
+
+export async function createServices(source: SettingsSource = process.env, credential?: TokenCredential): Promise<Services> {
+  const config = loadEnforcerConfig(source);
+  const arm = new AzureArm(armConnectionFromSettings(source, credential));
+  const store = createEnforcerStore(storeOptionsFromSettings(source, credential));
+  const queue = reconcileQueueFromSettings(source, credential);
+  await Promise.all([store.ensureTables(), queue.ensure()]);
+  return { config, arm, store, queue, clock: () => new Date() };
+}
+
+let shared: Promise<Services> | undefined;
+
+/** The process-wide services for the Functions triggers; a failed start is retried on the next call. */
+export function services(): Promise<Services> {
+  shared ??= createServices().catch((error: unknown) => {
+    shared = undefined;
+    throw error;
+  });
+  return shared;
+}

@@ -1,0 +1,64 @@
+import { readFileSync } from "node:fs";
+import { DefaultAzureCredential } from "@azure/identity";
+import type { TokenCredential } from "@azure/core-auth";
+import type { PipelinePolicy } from "@azure/core-rest-pipeline";
+import { readInteger, readSetting, type SettingsSource } from "../config/settings.js";
+
+/** ARM's token audience. It stays the public one even when the endpoint is overridden (emulator, proxies). */
+export const ARM_SCOPE = "https://management.azure.com/.default";
+
+export interface ArmConnection {
+  readonly credential: TokenCredential;
+  readonly endpoint: string;
+  /** Extra CA to trust (the local emulator's), passed to the SDK's TLS options, never a global switch. */
+  readonly caPem?: string;
+  readonly lroPollIntervalMs: number;
+  readonly maxRetries: number;
+}
+
+export function armConnectionFromSettings(source: SettingsSource = process.env, credential?: TokenCredential): ArmConnection {
+  const caFile = readSetting("ARM_CA_FILE", source);
+  let caPem: string | undefined;
+  if (caFile) {
+    try {
+      caPem = readFileSync(caFile, "utf8");
+    } catch (error) {
+      throw new Error(`ARM_CA_FILE "${caFile}" cannot be read (${(error as Error).message}); point it at the emulator's CA PEM or leave it empty.`);
+    }
+  }
+  const endpoint = readSetting("ARM_ENDPOINT", source).replace(/\/+$/, "");
+  if (!/^https:\/\//i.test(endpoint)) {
+    throw new Error(`ARM_ENDPOINT must be an https URL (the SDK sends bearer tokens only over TLS), got "${endpoint}".`);
+  }
+  return {
+    credential: credential ?? new DefaultAzureCredential(),
+    endpoint,
+    ...(caPem ? { caPem } : {}),
+    lroPollIntervalMs: readInteger("ARM_LRO_POLL_INTERVAL_MS", source),
+    maxRetries: readInteger("ARM_MAX_RETRIES", source),
+  };
+}
+
+/** Options both SDK clients accept (core-rest-pipeline's PipelineOptions). */
+export function pipelineOptions(connection: ArmConnection, counter: PipelinePolicy) {
+  return {
+    ...(connection.caPem ? { tlsOptions: { ca: connection.caPem } } : {}),
+    retryOptions: { maxRetries: connection.maxRetries },
+    additionalPolicies: [{ policy: counter, position: "perRetry" as const }],
+  };
+}
+
+/** Counts every request that goes on the wire, retries and LRO polls included. */
+export function requestCounter(): { policy: PipelinePolicy; count(): number } {
+  let n = 0;
+  return {
+    policy: {
+      name: "aadloginRequestCounter",
+      sendRequest(request, next) {
+        n += 1;
+        return next(request);
+      },
+    },
+    count: () => n,
+  };
+}

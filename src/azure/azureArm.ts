@@ -1,0 +1,264 @@
+import { ComputeManagementClient, type VirtualMachine, type VirtualMachineExtension } from "@azure/arm-compute";
+import { AuthorizationManagementClient, type RoleAssignment } from "@azure/arm-authorization";
+import type { Action } from "../domain/action.js";
+import { loginRoleById, LOGIN_ROLES, roleDefinitionId } from "../domain/roles.js";
+import type { IdentityType, InstanceStatus, ObservedAssignment, ObservedExtension, ObservedVm } from "../domain/vm.js";
+import { parseVmId, sameResourceId } from "../domain/resourceId.js";
+import type { ArmPort } from "../orchestrator/ports.js";
+import { ARM_SCOPE, pipelineOptions, requestCounter, type ArmConnection } from "./armConnection.js";
+import { classifyArmError, isNotFound } from "./errors.js";
+
+/**
+ * ArmPort over the real SDK clients. One Compute and one Authorization client per subscription,
+ * created lazily and shared by every pass in the process (they hold the token cache and sockets).
+ * Retries (429 with Retry-After, 5xx, resets) and LRO polling are the SDK's; nothing here loops.
+ */
+export class AzureArm implements ArmPort {
+  private readonly counter = requestCounter();
+  private readonly compute = new Map<string, ComputeManagementClient>();
+  private readonly authorization = new Map<string, AuthorizationManagementClient>();
+
+  constructor(private readonly connection: ArmConnection) {}
+
+  requestCount(): number {
+    return this.counter.count();
+  }
+
+  async getVm(vmId: string): Promise<ObservedVm | undefined> {
+    const ref = parseVmId(vmId);
+    try {
+      const vm = await this.computeFor(ref.subscriptionId).virtualMachines.get(ref.resourceGroup, ref.name, {
+        expand: "instanceView",
+      });
+      return toObservedVm(vm, vmId);
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async listVmAssignments(vmId: string): Promise<ObservedAssignment[]> {
+    const ref = parseVmId(vmId);
+    const client = this.authorizationFor(ref.subscriptionId);
+    const result: ObservedAssignment[] = [];
+    // atScope() also returns assignments inherited from the resource group and subscription:
+    // only those whose scope is the VM itself are ours to reason about.
+    for await (const a of client.roleAssignments.listForScope(vmId, { filter: "atScope()" })) {
+      if (!a.scope || !sameResourceId(a.scope, vmId)) continue;
+      result.push({
+        id: a.id ?? "",
+        name: a.name ?? "",
+        scope: a.scope,
+        roleDefinitionId: a.roleDefinitionId ?? "",
+        principalId: (a.principalId ?? "").toLowerCase(),
+        ...(a.principalType ? { principalType: a.principalType } : {}),
+        ...(a.description ? { description: a.description } : {}),
+      });
+    }
+    return result;
+  }
+
+  async enableIdentity(vm: ObservedVm, action: Extract<Action, { kind: "enableIdentity" }>): Promise<"updated"> {
+    const ref = parseVmId(vm.id);
+    const userAssigned = Object.fromEntries(action.keepUserAssigned.map((id) => [id, {}]));
+    await this.computeFor(ref.subscriptionId).virtualMachines.update(
+      ref.resourceGroup,
+      ref.name,
+      {
+        identity: {
+          type: action.identityType,
+          ...(action.keepUserAssigned.length > 0 ? { userAssignedIdentities: userAssigned } : {}),
+        },
+      },
+      {
+        updateIntervalInMs: this.connection.lroPollIntervalMs,
+        // The identity decision was made on this version of the VM; a concurrent change makes ARM
+        // answer 412, which is transient: the next pass re-reads and decides again.
+        ...(vm.etag ? { ifMatch: vm.etag } : {}),
+      },
+    );
+    return "updated";
+  }
+
+  async installExtension(vm: ObservedVm, action: Extract<Action, { kind: "installExtension" }>): Promise<"created" | "updated"> {
+    const ref = parseVmId(vm.id);
+    const extension: VirtualMachineExtension = {
+      location: vm.location,
+      publisher: action.publisher,
+      typePropertiesType: action.type,
+      typeHandlerVersion: action.typeHandlerVersion,
+      autoUpgradeMinorVersion: true,
+      ...(Object.keys(action.settings).length > 0 ? { settings: { ...action.settings } } : {}),
+      // A failed extension must run its handler again: a changed forceUpdateTag makes ARM reinstall.
+      ...(action.why === "failed" ? { forceUpdateTag: `aadlogin-${Date.now()}` } : {}),
+    };
+    await this.computeFor(ref.subscriptionId).virtualMachineExtensions.createOrUpdate(
+      ref.resourceGroup,
+      ref.name,
+      action.extensionName,
+      extension,
+      { updateIntervalInMs: this.connection.lroPollIntervalMs },
+    );
+    return action.why === "missing" ? "created" : "updated";
+  }
+
+  async createAssignment(vmId: string, action: Extract<Action, { kind: "createAssignment" }>): Promise<"created" | "unchanged"> {
+    const ref = parseVmId(vmId);
+    // Belt and braces: the plan only produces these, but this is the line that talks to ARM.
+    const role = LOGIN_ROLES[action.role];
+    if (!role || !sameResourceId(action.scope, vmId)) {
+      throw new Error(`Refusing to create assignment ${action.name}: role "${action.role}" at scope "${action.scope}" is not a login role at the VM ${vmId}.`);
+    }
+    try {
+      await this.authorizationFor(ref.subscriptionId).roleAssignments.create(vmId, action.name, {
+        roleDefinitionId: roleDefinitionId(ref.subscriptionId, role),
+        principalId: action.principalId,
+        principalType: action.principalType,
+        description: action.description,
+      });
+      return "created";
+    } catch (error) {
+      // Someone else already assigned the same role to the same principal here: the desired state holds.
+      if (classifyArmError(error).code === "RoleAssignmentExists") return "unchanged";
+      throw error;
+    }
+  }
+
+  async deleteAssignment(vmId: string, action: Extract<Action, { kind: "deleteAssignment" }>): Promise<"deleted" | "unchanged"> {
+    const ref = parseVmId(vmId);
+    if (!sameResourceId(action.scope, vmId)) {
+      throw new Error(`Refusing to delete assignment ${action.name}: scope "${action.scope}" is not the VM ${vmId}.`);
+    }
+    const client = this.authorizationFor(ref.subscriptionId);
+    // Re-check just before deleting that the assignment is still a login role: the name is ours, but
+    // the role is what the ABAC condition (and our promise) is about.
+    let existing: RoleAssignment | undefined;
+    try {
+      existing = await client.roleAssignments.get(vmId, action.name);
+    } catch (error) {
+      if (isNotFound(error)) return "unchanged";
+      throw error;
+    }
+    if (!existing.roleDefinitionId || !loginRoleById(existing.roleDefinitionId)) {
+      throw new Error(`Refusing to delete assignment ${action.name} at ${vmId}: its role ${existing.roleDefinitionId ?? "(none)"} is not a login role.`);
+    }
+    const deleted = await client.roleAssignments.delete(vmId, action.name);
+    return deleted?.id ? "deleted" : "unchanged";
+  }
+
+  async *listVmIds(subscriptionId: string): AsyncIterable<string> {
+    for await (const vm of this.computeFor(subscriptionId).virtualMachines.listAll()) {
+      if (vm.id) yield vm.id;
+    }
+  }
+
+  private computeFor(subscriptionId: string): ComputeManagementClient {
+    let client = this.compute.get(subscriptionId);
+    if (!client) {
+      client = new ComputeManagementClient(this.connection.credential, subscriptionId, {
+        endpoint: this.connection.endpoint,
+        credentials: { scopes: [ARM_SCOPE] },
+        ...pipelineOptions(this.connection, this.counter.policy),
+      });
+      this.compute.set(subscriptionId, client);
+    }
+    return client;
+  }
+
+  private authorizationFor(subscriptionId: string): AuthorizationManagementClient {
+    let client = this.authorization.get(subscriptionId);
+    if (!client) {
+      client = new AuthorizationManagementClient(this.connection.credential, subscriptionId, {
+        endpoint: this.connection.endpoint,
+        credentialScopes: [ARM_SCOPE],
+        ...pipelineOptions(this.connection, this.counter.policy),
+      });
+      this.authorization.set(subscriptionId, client);
+    }
+    return client;
+  }
+}
+
+function toObservedVm(vm: VirtualMachine, requestedId: string): ObservedVm {
+  const view = vm.instanceView;
+  const power = view?.statuses?.find((s) => s.code?.toLowerCase().startsWith("powerstate/"))?.code;
+  const image = vm.storageProfile?.imageReference;
+  const extensionViews = view?.extensions ?? [];
+  const extensions: ObservedExtension[] = (vm.resources ?? []).map((ext) => {
+    const name = ext.name ?? "";
+    const ev = extensionViews.find((v) => (v.name ?? "").toLowerCase() === name.toLowerCase());
+    return {
+      name,
+      ...(ext.publisher ? { publisher: ext.publisher } : {}),
+      ...(ext.typePropertiesType ? { type: ext.typePropertiesType } : ev?.type ? { type: ev.type } : {}),
+      ...(ext.typeHandlerVersion ? { typeHandlerVersion: ext.typeHandlerVersion } : {}),
+      ...(ext.provisioningState ? { provisioningState: ext.provisioningState } : {}),
+      statuses: (ev?.statuses ?? []).map(toStatus),
+      substatuses: (ev?.substatuses ?? []).map(toStatus),
+    };
+  });
+  // An extension can show in the instance view before it is listed in `resources`.
+  for (const ev of extensionViews) {
+    if (!extensions.some((e) => e.name.toLowerCase() === (ev.name ?? "").toLowerCase())) {
+      const type = ev.type?.split(".").pop();
+      extensions.push({
+        name: ev.name ?? "",
+        ...(type ? { type } : {}),
+        ...(ev.typeHandlerVersion ? { typeHandlerVersion: ev.typeHandlerVersion } : {}),
+        statuses: (ev.statuses ?? []).map(toStatus),
+        substatuses: (ev.substatuses ?? []).map(toStatus),
+      });
+    }
+  }
+  const userAssigned = Object.keys(vm.identity?.userAssignedIdentities ?? {});
+  return {
+    id: vm.id ?? requestedId,
+    name: vm.name ?? parseVmId(requestedId).name,
+    location: vm.location,
+    tags: { ...(vm.tags ?? {}) },
+    ...(vm.storageProfile?.osDisk?.osType ? { osType: vm.storageProfile.osDisk.osType } : {}),
+    ...(image
+      ? {
+          imageReference: {
+            ...(image.publisher ? { publisher: image.publisher } : {}),
+            ...(image.offer ? { offer: image.offer } : {}),
+            ...(image.sku ? { sku: image.sku } : {}),
+            ...(image.version ? { version: image.version } : {}),
+            ...(image.id ? { id: image.id } : {}),
+            ...(image.sharedGalleryImageId ? { sharedGalleryImageId: image.sharedGalleryImageId } : {}),
+            ...(image.communityGalleryImageId ? { communityGalleryImageId: image.communityGalleryImageId } : {}),
+          },
+        }
+      : {}),
+    ...(vm.hardwareProfile?.vmSize ? { vmSize: vm.hardwareProfile.vmSize } : {}),
+    ...(vm.provisioningState ? { provisioningState: vm.provisioningState } : {}),
+    ...(power ? { powerState: power.slice("PowerState/".length).toLowerCase() } : {}),
+    ...(view?.osName ? { agentOsName: view.osName } : {}),
+    ...(view?.osVersion ? { agentOsVersion: view.osVersion } : {}),
+    identity: {
+      type: normalizeIdentityType(vm.identity?.type),
+      ...(vm.identity?.principalId ? { principalId: vm.identity.principalId } : {}),
+      ...(vm.identity?.tenantId ? { tenantId: vm.identity.tenantId } : {}),
+      userAssignedIdentityIds: userAssigned,
+    },
+    extensions,
+    ...(vm.etag ? { etag: vm.etag } : {}),
+  };
+}
+
+function toStatus(s: { code?: string; level?: string; displayStatus?: string; message?: string }): InstanceStatus {
+  return {
+    ...(s.code ? { code: s.code } : {}),
+    ...(s.level ? { level: s.level } : {}),
+    ...(s.displayStatus ? { displayStatus: s.displayStatus } : {}),
+    ...(s.message ? { message: s.message } : {}),
+  };
+}
+
+function normalizeIdentityType(type: string | undefined): IdentityType {
+  const t = (type ?? "None").replace(/\s+/g, "").toLowerCase();
+  if (t === "systemassigned") return "SystemAssigned";
+  if (t === "userassigned") return "UserAssigned";
+  if (t === "systemassigned,userassigned") return "SystemAssigned, UserAssigned";
+  return "None";
+}

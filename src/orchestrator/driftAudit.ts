@@ -1,0 +1,67 @@
+import { randomUUID } from "node:crypto";
+import type { AuditRun, EnforcerStore } from "../store/tableStore.js";
+import type { ReconcileQueue, ReconcileRequest } from "../store/reconcileQueue.js";
+import type { ArmPort } from "./ports.js";
+
+export interface AuditDeps {
+  readonly arm: ArmPort;
+  readonly store: EnforcerStore;
+  readonly queue: ReconcileQueue;
+  readonly clock: () => Date;
+}
+
+export interface AuditOptions {
+  readonly subscriptions: readonly string[];
+  readonly trigger: string;
+  readonly mode?: "enforce" | "report";
+}
+
+/**
+ * Lists every VM of the watched subscriptions (paged), adds the ones the table knows that ARM no
+ * longer lists (so deletions without an event are noticed), and fans one reconcile request per VM
+ * out on the queue, where Functions scale-out spreads the passes. Writes the audit-run row.
+ */
+export async function runDriftAudit(deps: AuditDeps, options: AuditOptions): Promise<AuditRun> {
+  const startedAt = deps.clock();
+  const runId = randomUUID();
+  const firstRequest = deps.arm.requestCount();
+  const vmIds = await listAuditTargets(deps, options.subscriptions);
+  const requests: ReconcileRequest[] = vmIds.map((vmId) => ({
+    vmId, trigger: "audit", runId, ...(options.mode ? { mode: options.mode } : {}),
+  }));
+  const enqueued = requests.length > 0 ? await deps.queue.sendMany(requests) : 0;
+  const countsByState: Record<string, number> = {};
+  for (const sub of options.subscriptions) {
+    for (const record of await deps.store.listVms({ subscriptionId: sub })) {
+      countsByState[record.state] = (countsByState[record.state] ?? 0) + 1;
+    }
+  }
+  const finishedAt = deps.clock();
+  const run: AuditRun = {
+    runId,
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    durationMs: finishedAt.getTime() - startedAt.getTime(),
+    trigger: options.trigger,
+    subscriptions: [...options.subscriptions],
+    vmCount: vmIds.length,
+    enqueued,
+    countsByState,
+    armCalls: deps.arm.requestCount() - firstRequest,
+    errors: vmIds.length - enqueued,
+  };
+  await deps.store.recordAuditRun(run);
+  return run;
+}
+
+/** VM ids ARM lists now, plus recorded VMs not marked gone that ARM no longer lists. */
+export async function listAuditTargets(deps: Pick<AuditDeps, "arm" | "store">, subscriptions: readonly string[]): Promise<string[]> {
+  const seen = new Map<string, string>();
+  for (const sub of subscriptions) {
+    for await (const id of deps.arm.listVmIds(sub)) seen.set(id.toLowerCase(), id);
+    for (const record of await deps.store.listVms({ subscriptionId: sub })) {
+      if (record.state !== "gone" && !seen.has(record.vmId.toLowerCase())) seen.set(record.vmId.toLowerCase(), record.vmId);
+    }
+  }
+  return [...seen.values()];
+}

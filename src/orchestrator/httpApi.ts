@@ -1,0 +1,64 @@
+import { tryParseVmId } from "../domain/resourceId.js";
+import { COMPLIANCE_STATES, type ComplianceState } from "../domain/outcome.js";
+import { TransientArmError } from "../azure/errors.js";
+import { reconcile, type ReconcileDeps } from "./reconcile.js";
+
+/** Plain request/response shapes, so the HTTP functions stay two lines and the CLI can reuse these. */
+export interface ApiResponse {
+  readonly status: number;
+  readonly body: unknown;
+  readonly headers?: Record<string, string>;
+}
+
+export async function complianceQuery(query: URLSearchParams, deps: Pick<ReconcileDeps, "store">): Promise<ApiResponse> {
+  const vmId = query.get("vmId");
+  if (vmId) {
+    if (!tryParseVmId(vmId)) return badRequest(`vmId "${vmId.slice(0, 200)}" is not a VM resource id (/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}).`);
+    const record = await deps.store.getVm(vmId);
+    if (!record) return { status: 404, body: { error: { code: "NotFound", message: `No record for ${vmId}: the enforcer has not seen this VM yet.` } } };
+    const limit = boundedInt(query.get("log"), 20, 200);
+    return { status: 200, body: { vm: record, log: await deps.store.listLog(vmId, limit) } };
+  }
+  const state = query.get("state");
+  if (state && !COMPLIANCE_STATES.includes(state as ComplianceState)) {
+    return badRequest(`state "${state.slice(0, 50)}" is not one of ${COMPLIANCE_STATES.join(", ")}.`);
+  }
+  const subscriptionId = query.get("subscription");
+  if (subscriptionId && !/^[0-9a-f-]{36}$/i.test(subscriptionId)) return badRequest(`subscription "${subscriptionId.slice(0, 50)}" is not a subscription id (a GUID).`);
+  const vms = await deps.store.listVms({
+    ...(subscriptionId ? { subscriptionId } : {}),
+    ...(state ? { state: state as ComplianceState } : {}),
+  });
+  return { status: 200, body: { count: vms.length, vms } };
+}
+
+export async function reconcileNowRequest(body: unknown, deps: ReconcileDeps, requestedBy?: string): Promise<ApiResponse> {
+  const input = (body && typeof body === "object" ? body : {}) as { vmId?: unknown; mode?: unknown };
+  if (typeof input.vmId !== "string" || !tryParseVmId(input.vmId)) {
+    return badRequest('Body must be JSON {"vmId": "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}", "mode": "enforce" | "report"}.');
+  }
+  if (input.mode !== undefined && input.mode !== "enforce" && input.mode !== "report") {
+    return badRequest(`mode must be "enforce" or "report", got ${JSON.stringify(input.mode).slice(0, 50)}.`);
+  }
+  try {
+    const result = await reconcile(
+      { vmId: input.vmId, trigger: "http", ...(input.mode ? { mode: input.mode } : {}), ...(requestedBy ? { requestedBy } : {}) },
+      deps,
+    );
+    return { status: 200, body: result };
+  } catch (error) {
+    if (error instanceof TransientArmError) {
+      return { status: 503, headers: { "Retry-After": "30" }, body: { error: { code: error.classified.code, message: `Transient ARM failure, try again: ${error.classified.message}` } } };
+    }
+    throw error;
+  }
+}
+
+function badRequest(message: string): ApiResponse {
+  return { status: 400, body: { error: { code: "BadRequest", message } } };
+}
+
+function boundedInt(raw: string | null, fallback: number, max: number): number {
+  const n = raw === null ? fallback : Number(raw);
+  return Number.isInteger(n) && n > 0 ? Math.min(n, max) : fallback;
+}

@@ -1,0 +1,397 @@
+import type { Action } from "../domain/action.js";
+import { decideEligibility, type Eligibility } from "../domain/eligibility.js";
+import { desiredAccessFromTags, type DesiredAccess } from "../domain/access.js";
+import { planActions } from "../domain/plan.js";
+import { diagnoseExtension, type Diagnosis } from "../domain/diagnosis.js";
+import { parseVmId } from "../domain/resourceId.js";
+import type { ActionOutcome, ClassifiedError, ComplianceState } from "../domain/outcome.js";
+import type { ObservedVm } from "../domain/vm.js";
+import type { EnforcerConfig } from "../config/policy.js";
+import type { EnforcerStore, LogEntryInput, VmRecord } from "../store/tableStore.js";
+import { classifyArmError, TransientArmError } from "../azure/errors.js";
+import type { ArmPort } from "./ports.js";
+import { newVmRecord } from "./vmRecord.js";
+
+export type Trigger = "event" | "audit" | "queue" | "http" | "cli";
+
+export interface PassRequest {
+  readonly vmId: string;
+  readonly trigger: Trigger;
+  /** Overrides the configured mode for this pass (e.g. an operator's `--report`). */
+  readonly mode?: "enforce" | "report";
+  readonly eventId?: string;
+  readonly correlationId?: string;
+  /** Object id (or upn) of whoever caused the event: recorded with every decision. */
+  readonly requestedBy?: string;
+  readonly runId?: string;
+}
+
+export interface PassResult {
+  readonly vmId: string;
+  readonly state: ComplianceState;
+  readonly reason: string;
+  readonly message: string;
+  readonly mode: "enforce" | "report";
+  readonly plan: readonly Action[];
+  readonly outcomes: readonly ActionOutcome[];
+  readonly diagnosis?: Diagnosis;
+  /** ARM requests this pass sent (reads, writes, polls, retries). */
+  readonly armRequests: number;
+}
+
+export interface ReconcileDeps {
+  readonly arm: ArmPort;
+  readonly store: EnforcerStore;
+  readonly config: EnforcerConfig;
+  readonly clock: () => Date;
+}
+
+/**
+ * One pass over one VM, the same for every trigger: observe → decide → plan → act → verify → record.
+ * Level-based: the request only says which VM to look at; everything else is read from ARM now.
+ * A transient failure is recorded and rethrown (as TransientArmError) so the platform retries the
+ * trigger; a terminal one is recorded and the pass ends with state "failed".
+ */
+export async function reconcile(request: PassRequest, deps: ReconcileDeps): Promise<PassResult> {
+  const mode = request.mode ?? deps.config.mode;
+  const firstRequest = deps.arm.requestCount();
+  const context = contextOf(request);
+  let vmId: string;
+  try {
+    parseVmId(request.vmId);
+    vmId = request.vmId;
+  } catch (error) {
+    const message = (error as Error).message;
+    await deps.store.appendLog({ ...context, kind: "error", reason: "invalid-vm-id", message, at: deps.clock().toISOString() });
+    return { vmId: request.vmId, state: "failed", reason: "invalid-vm-id", message, mode, plan: [], outcomes: [], armRequests: 0 };
+  }
+  const armRequests = () => deps.arm.requestCount() - firstRequest;
+
+  try {
+    const vm = await deps.arm.getVm(vmId);
+    if (!vm) return await recordGone(vmId, request, deps, mode, armRequests());
+    const assignments = await deps.arm.listVmAssignments(vmId);
+    const now = deps.clock();
+    const eligibility = decideEligibility(vm, deps.config.eligibility);
+    const desired = desiredAccessFromTags(vm.tags, deps.config.access, now);
+    const plan = planActions({ vm, eligibility, desired, assignments, extension: deps.config.extension });
+
+    const execution =
+      mode === "report"
+        ? { outcomes: plan.map((action) => ({ action, result: { status: "skipped" as const } })), diagnosis: existingDiagnosis(vm, deps) }
+        : await execute(vm, plan, deps, context);
+
+    const state = finalState(mode, eligibility, plan, execution.outcomes);
+    const message = stateMessage(state, eligibility, execution.outcomes, execution.diagnosis);
+    const result: PassResult = {
+      vmId, state, reason: eligibility.reason, message, mode, plan, outcomes: execution.outcomes,
+      ...(execution.diagnosis ? { diagnosis: execution.diagnosis } : {}),
+      armRequests: armRequests(),
+    };
+    await record(vm, request, deps, result, eligibility, desired);
+    return result;
+  } catch (error) {
+    const classified = error instanceof TransientArmError ? error.classified : classifyArmError(error);
+    await deps.store.appendLog({
+      ...context, vmId, kind: "error", state: "failed", errorClass: classified.class, errorCode: classified.code,
+      message: `Pass failed: ${classified.message}`, at: deps.clock().toISOString(),
+    });
+    if (classified.class === "transient") throw error instanceof TransientArmError ? error : new TransientArmError(classified);
+    const result: PassResult = {
+      vmId, state: "failed", reason: classified.code, message: classified.message, mode, plan: [], outcomes: [], armRequests: armRequests(),
+    };
+    await deps.store.updateVm(vmId, (current) => ({
+      ...baseRecord(vmId, current, deps),
+      state: "failed", reason: classified.code, message: classified.message,
+      ...passMeta(request, deps, current),
+    }));
+    return result;
+  }
+}
+
+interface Execution {
+  readonly outcomes: ActionOutcome[];
+  readonly diagnosis?: Diagnosis;
+}
+
+async function execute(vm: ObservedVm, plan: readonly Action[], deps: ReconcileDeps, context: LogContext): Promise<Execution> {
+  const outcomes: ActionOutcome[] = [];
+  let diagnosis: Diagnosis | undefined;
+  let extensionFailed = false;
+  let current = vm;
+
+  for (const action of plan) {
+    if (action.kind === "createAssignment" && extensionFailed) {
+      // Login cannot work on this VM right now; granting it would only promise access that fails.
+      outcomes.push({ action, result: { status: "skipped" } });
+      continue;
+    }
+    if (action.kind === "installExtension" && action.why === "failed") {
+      // Do not hammer an extension that can never succeed here (e.g. exit 51: unsupported OS).
+      const before = diagnoseExtension(findExtension(current, action.extensionName), current);
+      if (before && !before.retryable && before.selfRepair === "none") {
+        diagnosis = before;
+        extensionFailed = true;
+        outcomes.push({ action, result: failed("terminal", before.code, before.meaning) });
+        continue;
+      }
+    }
+    try {
+      const status = await runAction(current, action, deps);
+      outcomes.push({ action, result: { status } });
+      if (action.kind === "enableIdentity") current = withIdentity(current, action);
+    } catch (error) {
+      const classified = classifyArmError(error);
+      if (action.kind !== "installExtension") {
+        outcomes.push({ action, result: { status: "failed", error: classified } });
+        await logAction(deps, context, vm.id, action, `failed: ${classified.code}`, classified);
+        if (classified.class === "transient") throw new TransientArmError(classified);
+        continue;
+      }
+      if (classified.class === "transient") {
+        outcomes.push({ action, result: { status: "failed", error: classified } });
+        await logAction(deps, context, vm.id, action, `failed: ${classified.code}`, classified);
+        throw new TransientArmError(classified);
+      }
+      // The extension's operation ended Failed: read what the handler reported and decide.
+      const after = (await deps.arm.getVm(vm.id)) ?? current;
+      diagnosis = diagnoseExtension(findExtension(after, action.extensionName), after) ?? unknownDiagnosis(classified);
+      outcomes.push({ action, result: { status: "failed", error: classified } });
+      await logAction(deps, context, vm.id, action, `failed: ${diagnosis.code}`, classified);
+      if (diagnosis.selfRepair === "enable-identity-and-reinstall") {
+        const repaired = await selfRepair(after, action, deps, context);
+        outcomes.push(...repaired.outcomes);
+        if (repaired.ok) {
+          diagnosis = { ...diagnosis, remediation: `Self-repaired: ${diagnosis.remediation}` };
+          current = repaired.vm;
+          continue;
+        }
+      }
+      extensionFailed = true;
+    }
+  }
+  for (const outcome of outcomes) {
+    if (outcome.result.status !== "failed") await logAction(deps, context, vm.id, outcome.action, outcome.result.status);
+  }
+  return { outcomes, ...(diagnosis ? { diagnosis } : {}) };
+}
+
+/** 1007: the extension ran before the VM had a system-assigned identity. Enable it and reinstall, once. */
+async function selfRepair(
+  vm: ObservedVm,
+  install: Extract<Action, { kind: "installExtension" }>,
+  deps: ReconcileDeps,
+  context: LogContext,
+): Promise<{ ok: boolean; vm: ObservedVm; outcomes: ActionOutcome[] }> {
+  const outcomes: ActionOutcome[] = [];
+  const hasUserAssigned = vm.identity.userAssignedIdentityIds.length > 0;
+  const enable: Extract<Action, { kind: "enableIdentity" }> = {
+    kind: "enableIdentity",
+    identityType: hasUserAssigned ? "SystemAssigned, UserAssigned" : "SystemAssigned",
+    keepUserAssigned: vm.identity.userAssignedIdentityIds,
+  };
+  const reinstall: Extract<Action, { kind: "installExtension" }> = { ...install, why: "failed" };
+  let current = vm;
+  for (const action of [enable, reinstall] as const) {
+    try {
+      const status = await runAction(current, action, deps);
+      outcomes.push({ action, result: { status } });
+      if (action.kind === "enableIdentity") current = withIdentity(current, action);
+    } catch (error) {
+      const classified = classifyArmError(error);
+      outcomes.push({ action, result: { status: "failed", error: classified } });
+      await logAction(deps, context, vm.id, action, `self-repair failed: ${classified.code}`, classified);
+      if (classified.class === "transient") throw new TransientArmError(classified);
+      return { ok: false, vm: current, outcomes };
+    }
+  }
+  return { ok: true, vm: current, outcomes };
+}
+
+async function runAction(vm: ObservedVm, action: Action, deps: ReconcileDeps) {
+  switch (action.kind) {
+    case "enableIdentity":
+      return deps.arm.enableIdentity(vm, action);
+    case "installExtension":
+      return deps.arm.installExtension(vm, action);
+    case "createAssignment":
+      return deps.arm.createAssignment(vm.id, action);
+    case "deleteAssignment":
+      return deps.arm.deleteAssignment(vm.id, action);
+  }
+}
+
+function finalState(
+  mode: "enforce" | "report",
+  eligibility: Eligibility,
+  plan: readonly Action[],
+  outcomes: readonly ActionOutcome[],
+): ComplianceState {
+  const base = baseState(eligibility);
+  if (plan.length === 0) return base;
+  if (mode === "report") return "would-remediate";
+  if (outcomes.some((o) => o.result.status === "failed" && !recovered(o, outcomes))) return "failed";
+  return eligibility.verdict === "eligible" ? "remediated" : base;
+}
+
+/** A failed install followed by a successful self-repair reinstall does not fail the pass. */
+function recovered(failedOutcome: ActionOutcome, outcomes: readonly ActionOutcome[]): boolean {
+  if (failedOutcome.action.kind !== "installExtension") return false;
+  const after = outcomes.slice(outcomes.indexOf(failedOutcome) + 1);
+  return after.some((o) => o.action.kind === "installExtension" && o.result.status !== "failed");
+}
+
+function baseState(eligibility: Eligibility): ComplianceState {
+  return eligibility.verdict === "eligible" ? "compliant" : eligibility.verdict;
+}
+
+function stateMessage(state: ComplianceState, eligibility: Eligibility, outcomes: readonly ActionOutcome[], diagnosis?: Diagnosis): string {
+  if (state === "failed") {
+    if (diagnosis) return `${diagnosis.meaning} ${diagnosis.remediation}`;
+    const first = outcomes.find((o) => o.result.status === "failed");
+    return first && first.result.status === "failed" ? `${first.action.kind} failed: ${first.result.error.message}` : eligibility.message;
+  }
+  if (state === "would-remediate") return `Report mode: ${outcomes.length} action(s) would run: ${outcomes.map((o) => o.action.kind).join(", ")}. ${eligibility.message}`;
+  if (state === "remediated") return `Remediated with ${outcomes.filter((o) => o.result.status !== "skipped").length} action(s). ${eligibility.message}`;
+  return eligibility.message;
+}
+
+function existingDiagnosis(vm: ObservedVm, deps: ReconcileDeps): Diagnosis | undefined {
+  return diagnoseExtension(findExtension(vm, deps.config.extension.name), vm);
+}
+
+function findExtension(vm: ObservedVm, name: string) {
+  return vm.extensions.find((e) => e.name.toLowerCase() === name.toLowerCase());
+}
+
+function withIdentity(vm: ObservedVm, action: Extract<Action, { kind: "enableIdentity" }>): ObservedVm {
+  return { ...vm, identity: { ...vm.identity, type: action.identityType }, etag: undefined } as ObservedVm;
+}
+
+function unknownDiagnosis(error: ClassifiedError): Diagnosis {
+  return {
+    code: "unknown-failure",
+    meaning: `The extension's operation failed: ${error.message}`,
+    remediation: "Read the extension's instance view and the VM's event log; the enforcer will retry on the next audit.",
+    selfRepair: "none",
+    retryable: true,
+  };
+}
+
+function failed(errorClass: "transient" | "terminal", code: string, message: string) {
+  return { status: "failed" as const, error: { class: errorClass, code, message } };
+}
+
+// ---------------------------------------------------------------- recording
+
+type LogContext = Pick<LogEntryInput, "trigger" | "eventId" | "correlationId" | "requestedBy">;
+
+function contextOf(request: PassRequest): LogContext {
+  return {
+    trigger: request.trigger,
+    ...(request.eventId ? { eventId: request.eventId } : {}),
+    ...(request.correlationId ? { correlationId: request.correlationId } : {}),
+    ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}),
+  };
+}
+
+async function logAction(deps: ReconcileDeps, context: LogContext, vmId: string, action: Action, result: string, error?: ClassifiedError) {
+  await deps.store.appendLog({
+    ...context,
+    vmId,
+    kind: "action",
+    action: action.kind,
+    result,
+    ...(error ? { errorClass: error.class, errorCode: error.code } : {}),
+    message: describeAction(action) + (error ? ` → ${error.message}` : ` → ${result}`),
+    details: action,
+    at: deps.clock().toISOString(),
+  });
+}
+
+export function describeAction(action: Action): string {
+  switch (action.kind) {
+    case "enableIdentity":
+      return `enable identity ${action.identityType}` + (action.keepUserAssigned.length ? ` keeping ${action.keepUserAssigned.length} user-assigned` : "");
+    case "installExtension":
+      return `install ${action.publisher}/${action.type} ${action.typeHandlerVersion} (${action.why})`;
+    case "createAssignment":
+      return `grant ${action.role} login to ${action.principalType} ${action.principalId}`;
+    case "deleteAssignment":
+      return `revoke ${action.role} login from ${action.principalId} (${action.why})`;
+  }
+}
+
+async function record(vm: ObservedVm, request: PassRequest, deps: ReconcileDeps, result: PassResult, eligibility: Eligibility, desired: DesiredAccess) {
+  const context = contextOf(request);
+  await deps.store.appendLog({
+    ...context,
+    vmId: vm.id,
+    kind: "decision",
+    state: result.state,
+    reason: result.reason,
+    message: result.message,
+    details: { mode: result.mode, plan: result.plan.map(describeAction), rejected: desired.rejected, os: eligibility.os },
+    at: deps.clock().toISOString(),
+  });
+  const extension = findExtension(vm, deps.config.extension.name);
+  const extensionStatus =
+    result.outcomes.find((o) => o.action.kind === "installExtension" && o.result.status !== "failed" && o.result.status !== "skipped")
+      ? "Succeeded"
+      : result.diagnosis ? "Failed" : extension?.provisioningState ?? "missing";
+  const identityAction = result.outcomes.find((o) => o.action.kind === "enableIdentity" && o.result.status === "updated")?.action;
+  await deps.store.updateVm(vm.id, (current) => ({
+    ...baseRecord(vm.id, current, deps),
+    state: result.state,
+    reason: result.reason,
+    message: result.message,
+    ...(eligibility.os ? { os: describeOs(eligibility.os) } : {}),
+    location: vm.location,
+    ...(vm.powerState ? { powerState: vm.powerState } : {}),
+    identityType: identityAction?.kind === "enableIdentity" ? identityAction.identityType : vm.identity.type,
+    ...(vm.identity.principalId ? { identityPrincipalId: vm.identity.principalId } : {}),
+    extensionStatus,
+    access: desired.grants.map((g) => ({
+      role: g.role,
+      principalId: g.principalId,
+      principalType: g.principalType,
+      ...(desired.expiresAt ? { expiresAt: desired.expiresAt } : {}),
+    })),
+    rejected: desired.rejected.map((r) => ({ tag: r.tag, entry: r.entry, reason: r.reason })),
+    ...(result.diagnosis
+      ? { diagnosis: { code: result.diagnosis.code, message: result.diagnosis.meaning, remediation: result.diagnosis.remediation, ...(result.diagnosis.exitCode !== undefined ? { exitCode: result.diagnosis.exitCode } : {}) } }
+      : {}),
+    ...passMeta(request, deps, current),
+  }));
+}
+
+async function recordGone(vmId: string, request: PassRequest, deps: ReconcileDeps, mode: "enforce" | "report", armRequests: number): Promise<PassResult> {
+  const message = `VM ${vmId} no longer exists.`;
+  await deps.store.appendLog({ ...contextOf(request), vmId, kind: "decision", state: "gone", reason: "not-found", message, at: deps.clock().toISOString() });
+  await deps.store.updateVm(vmId, (current) => ({
+    ...baseRecord(vmId, current, deps),
+    state: "gone", reason: "not-found", message,
+    ...passMeta(request, deps, current),
+  }));
+  return { vmId, state: "gone", reason: "not-found", message, mode, plan: [], outcomes: [], armRequests };
+}
+
+function baseRecord(vmId: string, current: VmRecord | undefined, deps: ReconcileDeps): VmRecord {
+  return current ?? newVmRecord(vmId, deps.clock().toISOString());
+}
+
+function passMeta(request: PassRequest, deps: ReconcileDeps, current: VmRecord | undefined) {
+  return {
+    passCount: (current?.passCount ?? 0) + 1,
+    lastTrigger: request.trigger,
+    ...(request.eventId ? { lastEventId: request.eventId } : {}),
+    ...(request.correlationId ? { lastCorrelationId: request.correlationId } : {}),
+    ...(request.requestedBy ? { lastRequestedBy: request.requestedBy } : {}),
+    updatedAt: deps.clock().toISOString(),
+  };
+}
+
+function describeOs(os: NonNullable<Eligibility["os"]>): string {
+  const family = os.family === "server" ? "Windows Server" : os.family === "client" ? "Windows" : "unknown";
+  return [family, os.release, os.edition, os.build !== undefined ? `(build ${os.build})` : undefined].filter(Boolean).join(" ");
+}
