@@ -1,0 +1,118 @@
+import type { ComplianceState } from "../domain/outcome.js";
+
+/**
+ * What the store keeps, as plain data. Self-contained on purpose: the domain's richer types are
+ * mapped onto these by the orchestrator, so the table layout does not move when the domain does.
+ */
+
+export interface AccessGrant {
+  /** Role key or name as the orchestrator records it (e.g. `admin`, `user`). */
+  readonly role: string;
+  readonly principalId: string;
+  readonly principalType?: string;
+  /** ISO-8601 instant after which the grant is revoked. */
+  readonly expiresAt?: string;
+  /** Name (GUID) of the role assignment that carries the grant. */
+  readonly assignmentName?: string;
+}
+
+export interface RejectedEntry {
+  readonly tag: string;
+  readonly entry: string;
+  readonly reason: string;
+}
+
+export interface Diagnosis {
+  readonly code: string;
+  readonly message: string;
+  readonly remediation?: string;
+  readonly exitCode?: number;
+}
+
+/** One row per VM: its compliance state after the latest pass. */
+export interface VmRecord {
+  /** ARM id as observed (case kept); lookups are case-insensitive. */
+  readonly vmId: string;
+  readonly subscriptionId: string;
+  readonly resourceGroup: string;
+  readonly name: string;
+  readonly state: ComplianceState;
+  readonly reason: string;
+  readonly message: string;
+  readonly os?: string;
+  readonly location?: string;
+  readonly powerState?: string;
+  readonly identityType?: string;
+  readonly identityPrincipalId?: string;
+  readonly extensionStatus?: string;
+  readonly access: readonly AccessGrant[];
+  readonly rejected: readonly RejectedEntry[];
+  readonly diagnosis?: Diagnosis;
+  readonly lastTrigger?: string;
+  readonly lastEventId?: string;
+  readonly lastCorrelationId?: string;
+  readonly lastRequestedBy?: string;
+  readonly passCount: number;
+  readonly firstSeenAt: string;
+  readonly updatedAt: string;
+  /** Set by the store on read/write; ignored when writing. */
+  readonly etag?: string;
+}
+
+export const LOG_KINDS = ["decision", "action", "event", "error"] as const;
+export type LogKind = (typeof LOG_KINDS)[number];
+
+export interface LogEntryInput {
+  /** Absent for entries not tied to a VM (e.g. a malformed event): they go to a global partition. */
+  readonly vmId?: string;
+  readonly kind: LogKind;
+  /** event | audit | queue | http | cli */
+  readonly trigger: string;
+  readonly eventId?: string;
+  readonly correlationId?: string;
+  /** The principal that caused the change, from the event's claims. */
+  readonly requestedBy?: string;
+  readonly state?: string;
+  readonly reason?: string;
+  readonly action?: string;
+  readonly result?: string;
+  readonly errorClass?: string;
+  readonly errorCode?: string;
+  readonly message: string;
+  /** Any JSON-serializable value; stored as JSON and truncated past the property limit. */
+  readonly details?: unknown;
+  /** ISO-8601 business time of the entry; also orders the log (the store never reads the clock). */
+  readonly at: string;
+}
+
+export type LogEntry = LogEntryInput & { readonly id: string };
+
+export interface AuditRun {
+  readonly runId: string;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly durationMs: number;
+  readonly trigger: string;
+  readonly subscriptions: readonly string[];
+  readonly vmCount: number;
+  readonly enqueued: number;
+  readonly countsByState: Readonly<Record<string, number>>;
+  readonly armCalls: number;
+  readonly errors: number;
+}
+
+export interface EventClaimInfo {
+  readonly vmId?: string;
+  readonly eventType?: string;
+  /** ISO-8601 time the event was received, kept for troubleshooting. */
+  readonly at?: string;
+}
+
+export interface MarkDeletedInfo {
+  readonly at: string;
+  readonly trigger: string;
+  readonly eventId?: string;
+  readonly correlationId?: string;
+  readonly requestedBy?: string;
+  readonly message?: string;
+}

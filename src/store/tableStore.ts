@@ -1,0 +1,429 @@
+import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { TableClient, odata } from "@azure/data-tables";
+import type { TokenCredential } from "@azure/identity";
+import { DefaultAzureCredential } from "@azure/identity";
+import { readSetting, type SettingsSource } from "../config/settings.js";
+import { COMPLIANCE_STATES, type ComplianceState } from "../domain/outcome.js";
+import { endpointFromConnectionString, isLoopbackHttp } from "./connection.js";
+import {
+  auditRunFromEntity,
+  auditRunToEntity,
+  logFromEntity,
+  logToEntity,
+  vmFromEntity,
+  vmToEntity,
+  type StoredEntity,
+} from "./entities.js";
+import { encodeKey, vmKey } from "./keys.js";
+import {
+  LOG_KINDS,
+  type AuditRun,
+  type EventClaimInfo,
+  type LogEntry,
+  type LogEntryInput,
+  type MarkDeletedInfo,
+  type VmRecord,
+} from "./records.js";
+import { parseVmId } from "./vmId.js";
+
+export interface StoreOptions {
+  /** A storage connection string (Azurite locally); or use accountName/tableEndpoint + credential. */
+  readonly connectionString?: string;
+  /** Identity-based connection: `https://{accountName}.table.core.windows.net`. */
+  readonly accountName?: string;
+  /** Identity-based connection to another endpoint (sovereign cloud); wins over accountName. */
+  readonly tableEndpoint?: string;
+  readonly credential?: TokenCredential;
+  /** Alphanumeric, starts with a letter; the tables are `{prefix}Vms`, `{prefix}Log`, ... */
+  readonly tablePrefix: string;
+  /** Attempts of the ETag read-modify-write loop before `updateVm` gives up (default 50). */
+  readonly updateMaxAttempts?: number;
+}
+
+export interface VmListFilter {
+  readonly subscriptionId?: string;
+  readonly state?: ComplianceState;
+}
+
+export interface EnforcerStore {
+  readonly tableNames: { readonly vms: string; readonly log: string; readonly auditRuns: string; readonly events: string };
+  ensureTables(): Promise<void>;
+  getVm(vmId: string): Promise<VmRecord | undefined>;
+  /**
+   * Read-modify-write of one VM row under optimistic concurrency. `mutate` may run several times
+   * (once per attempt, each time on the latest row), so it must be a pure function of its input.
+   */
+  updateVm(vmId: string, mutate: (current: VmRecord | undefined) => VmRecord): Promise<VmRecord>;
+  markVmDeleted(vmId: string, info: MarkDeletedInfo): Promise<VmRecord>;
+  listVms(filter?: VmListFilter): Promise<VmRecord[]>;
+  appendLog(entry: LogEntryInput): Promise<LogEntry>;
+  /** Newest first. Without a VM id: the entries not tied to a VM (malformed events and the like). */
+  listLog(vmId: string | undefined, limit?: number): Promise<LogEntry[]>;
+  /** True the first time an event id is claimed, false on every later delivery of it. */
+  claimEvent(eventId: string, info?: EventClaimInfo): Promise<boolean>;
+  /** Forgets a claim, so a redelivery after a transient failure is processed again. Missing is fine. */
+  releaseEvent(eventId: string): Promise<void>;
+  recordAuditRun(run: AuditRun): Promise<void>;
+  listAuditRuns(limit?: number): Promise<AuditRun[]>;
+}
+
+/** Partition of log entries that belong to no VM; cannot clash with a vmKey, which starts with `|`. */
+export const GLOBAL_LOG_PARTITION = "_global";
+const AUDIT_PARTITION = "runs";
+const EVENT_ROW = "claim";
+const TABLE_PREFIX_PATTERN = /^[A-Za-z][A-Za-z0-9]{0,53}$/;
+
+export function createEnforcerStore(options: StoreOptions): EnforcerStore {
+  const prefix = options.tablePrefix;
+  if (typeof prefix !== "string" || !TABLE_PREFIX_PATTERN.test(prefix)) {
+    throw new Error(
+      `Invalid table prefix ${JSON.stringify(prefix)} (TABLE_PREFIX): use 1-54 letters and digits, starting with a letter, ` +
+        "because Table Storage names must be alphanumeric and at most 63 characters.",
+    );
+  }
+  const tableNames = {
+    vms: `${prefix}Vms`,
+    log: `${prefix}Log`,
+    auditRuns: `${prefix}AuditRuns`,
+    events: `${prefix}Events`,
+  } as const;
+  const connect = tableClientFactory(options);
+  const vms = connect(tableNames.vms);
+  const log = connect(tableNames.log);
+  const auditRuns = connect(tableNames.auditRuns);
+  const events = connect(tableNames.events);
+  const maxAttempts = options.updateMaxAttempts ?? 50;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
+    throw new Error(`updateMaxAttempts must be a whole number of at least 1, got ${maxAttempts}.`);
+  }
+
+  async function readVmEntity(vmId: string): Promise<StoredEntity | undefined> {
+    return getOrUndefined(vms, vmPartition(vmId), vmKey(vmId));
+  }
+
+  async function updateVm(vmId: string, mutate: (current: VmRecord | undefined) => VmRecord): Promise<VmRecord> {
+    const partitionKey = vmPartition(vmId);
+    const rowKey = vmKey(vmId);
+    const where = `${tableNames.vms}(${vmId})`;
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      const stored = await getOrUndefined(vms, partitionKey, rowKey);
+      const current = stored ? vmFromEntity(stored, where) : undefined;
+      const next = mutate(current);
+      checkVmRecord(vmId, next);
+      const entity = { partitionKey, rowKey, ...vmToEntity(next) };
+      try {
+        const response = stored
+          ? await vms.updateEntity(entity, "Replace", { etag: String(stored.etag) })
+          : await vms.createEntity(entity);
+        return { ...withoutEtag(next), ...(response.etag ? { etag: response.etag } : {}) };
+      } catch (error) {
+        // 409: another pass created the row first; 412: another pass changed it since we read it.
+        const status = statusOf(error);
+        if (status !== 409 && status !== 412) throw error;
+      }
+      // Jitter spreads out passes that collided, so they do not collide again in lockstep.
+      await sleep(Math.random() * Math.min(250, 5 * 2 ** attempt));
+    }
+    throw new Error(
+      `Could not update VM ${vmId} in table ${tableNames.vms}: it changed under ${maxAttempts} consecutive attempts ` +
+        "(other passes kept writing it). The pass can be retried.",
+    );
+  }
+
+  return {
+    tableNames,
+
+    async ensureTables() {
+      // createTable treats "already exists" as success, so this is safe on every cold start.
+      await Promise.all([vms, log, auditRuns, events].map((client) => client.createTable()));
+    },
+
+    async getVm(vmId) {
+      const stored = await readVmEntity(vmId);
+      return stored ? vmFromEntity(stored, `${tableNames.vms}(${vmId})`) : undefined;
+    },
+
+    updateVm,
+
+    markVmDeleted(vmId, info) {
+      const parts = parseVmId(vmId);
+      return updateVm(vmId, (current) => ({
+        ...(current ?? {
+          vmId,
+          subscriptionId: parts.subscriptionId,
+          resourceGroup: parts.resourceGroup,
+          name: parts.name,
+          access: [],
+          rejected: [],
+          passCount: 0,
+          firstSeenAt: info.at,
+        }),
+        state: "gone",
+        reason: "deleted",
+        message: info.message ?? "The VM was deleted.",
+        lastTrigger: info.trigger,
+        ...(info.eventId !== undefined ? { lastEventId: info.eventId } : {}),
+        ...(info.correlationId !== undefined ? { lastCorrelationId: info.correlationId } : {}),
+        ...(info.requestedBy !== undefined ? { lastRequestedBy: info.requestedBy } : {}),
+        passCount: (current?.passCount ?? 0) + 1,
+        updatedAt: info.at,
+      }));
+    },
+
+    async listVms(filter = {}) {
+      const clauses: string[] = [];
+      if (filter.subscriptionId !== undefined) {
+        if (filter.subscriptionId.trim() === "") throw new Error("listVms: subscriptionId filter is empty.");
+        clauses.push(odata`PartitionKey eq ${encodeKey(filter.subscriptionId.toLowerCase())}`);
+      }
+      if (filter.state !== undefined) {
+        if (!COMPLIANCE_STATES.includes(filter.state)) {
+          throw new Error(`listVms: unknown state filter "${filter.state}"; expected one of ${COMPLIANCE_STATES.join(", ")}.`);
+        }
+        clauses.push(odata`state eq ${filter.state}`);
+      }
+      const queryOptions = clauses.length > 0 ? { filter: clauses.join(" and ") } : {};
+      const records: VmRecord[] = [];
+      for await (const entity of vms.listEntities<Record<string, unknown>>({ queryOptions })) {
+        records.push(vmFromEntity(entity, `${tableNames.vms}(${entity.rowKey})`));
+      }
+      return records;
+    },
+
+    async appendLog(entry) {
+      checkLogEntry(entry);
+      const partitionKey = logPartition(entry.vmId);
+      const props = logToEntity(entry);
+      // A random suffix makes a clash practically impossible; retry anyway rather than lose the entry.
+      for (let attempt = 1; ; attempt++) {
+        const rowKey = newestFirstKey(entry.at);
+        try {
+          await log.createEntity({ partitionKey, rowKey, ...props });
+          return logFromEntity({ rowKey, ...props }, `${tableNames.log}(${rowKey})`);
+        } catch (error) {
+          if (statusOf(error) !== 409 || attempt >= 3) throw error;
+        }
+      }
+    },
+
+    async listLog(vmId, limit = 50) {
+      const partitionKey = vmId === undefined ? GLOBAL_LOG_PARTITION : vmKey(vmId);
+      const entities = await firstN(log, odata`PartitionKey eq ${partitionKey}`, limit, "listLog");
+      return entities.map((e) => logFromEntity(e, `${tableNames.log}(${String(e.rowKey)})`));
+    },
+
+    async claimEvent(eventId, info = {}) {
+      const partitionKey = eventPartition(eventId);
+      const props: Record<string, string> = { eventId };
+      if (info.vmId !== undefined) props["vmId"] = info.vmId;
+      if (info.eventType !== undefined) props["eventType"] = info.eventType;
+      if (info.at !== undefined) props["at"] = info.at;
+      try {
+        // An insert is atomic on the service side: of concurrent deliveries exactly one succeeds.
+        await events.createEntity({ partitionKey, rowKey: EVENT_ROW, ...props });
+        return true;
+      } catch (error) {
+        if (statusOf(error) === 409) return false;
+        throw error;
+      }
+    },
+
+    async releaseEvent(eventId) {
+      try {
+        await events.deleteEntity(eventPartition(eventId), EVENT_ROW);
+      } catch (error) {
+        if (statusOf(error) !== 404) throw error;
+      }
+    },
+
+    async recordAuditRun(run) {
+      checkAuditRun(run);
+      const rowKey = `${invertedTime(run.startedAt, "startedAt")}-${encodeKey(run.runId)}`;
+      // Upsert: a retried timer run records the same run again rather than failing.
+      await auditRuns.upsertEntity({ partitionKey: AUDIT_PARTITION, rowKey, ...auditRunToEntity(run) }, "Replace");
+    },
+
+    async listAuditRuns(limit = 20) {
+      const entities = await firstN(auditRuns, odata`PartitionKey eq ${AUDIT_PARTITION}`, limit, "listAuditRuns");
+      return entities.map((e) => auditRunFromEntity(e, `${tableNames.auditRuns}(${String(e.rowKey)})`));
+    },
+  };
+}
+
+/**
+ * Store options from app settings. The identity-based form (AzureWebJobsStorage__accountName) wins,
+ * as it does for the Functions host. The dev-storage default of AzureWebJobsStorage is deliberately
+ * not applied here: a deployed app without a storage setting should fail, not talk to localhost.
+ */
+export function storeOptionsFromSettings(
+  source: SettingsSource = process.env,
+  credential?: TokenCredential,
+): StoreOptions {
+  const tablePrefix = readSetting("TABLE_PREFIX", source);
+  const accountName = source["AzureWebJobsStorage__accountName"]?.trim();
+  if (accountName) return { accountName, credential: credential ?? new DefaultAzureCredential(), tablePrefix };
+  const connectionString = source["AzureWebJobsStorage"]?.trim();
+  if (connectionString) return { connectionString, tablePrefix };
+  throw new Error(
+    "No storage connection configured: set AzureWebJobsStorage__accountName (identity-based, in Azure) or " +
+      "AzureWebJobsStorage (a connection string; UseDevelopmentStorage=true for Azurite).",
+  );
+}
+
+// --- connection ------------------------------------------------------------------------------
+
+function tableClientFactory(options: StoreOptions): (tableName: string) => TableClient {
+  const connectionString = options.connectionString?.trim();
+  if (connectionString) {
+    const allowInsecureConnection = isLoopbackHttp(endpointFromConnectionString(connectionString, "table"));
+    return (tableName) => TableClient.fromConnectionString(connectionString, tableName, { allowInsecureConnection });
+  }
+  const endpoint =
+    options.tableEndpoint?.trim() ||
+    (options.accountName?.trim() ? `https://${options.accountName.trim()}.table.core.windows.net` : undefined);
+  if (!endpoint) {
+    throw new Error("Table storage needs either connectionString, or accountName/tableEndpoint with a credential.");
+  }
+  const credential = options.credential;
+  if (!credential) {
+    throw new Error(`Table storage at ${endpoint} needs a credential (identity-based connection).`);
+  }
+  return (tableName) => new TableClient(endpoint, tableName, credential, { allowInsecureConnection: isLoopbackHttp(endpoint) });
+}
+
+// --- keys ------------------------------------------------------------------------------------
+
+function vmPartition(vmId: string): string {
+  return encodeKey(parseVmId(vmId).subscriptionId.toLowerCase());
+}
+
+function logPartition(vmId: string | undefined): string {
+  if (vmId === undefined || vmId.trim() === "") return GLOBAL_LOG_PARTITION;
+  try {
+    return vmKey(vmId);
+  } catch {
+    // An id too long for a key is itself something to record, not a reason to lose the entry.
+    return GLOBAL_LOG_PARTITION;
+  }
+}
+
+function eventPartition(eventId: string): string {
+  if (typeof eventId !== "string" || eventId.trim() === "") {
+    throw new Error(`claimEvent: an event id is required, got ${JSON.stringify(eventId)}.`);
+  }
+  return encodeKey(eventId);
+}
+
+/** The largest instant a Date can hold; subtracting from it makes later times sort first. */
+const MAX_TIME_MS = 8_640_000_000_000_000;
+let sequence = 0;
+
+function invertedTime(at: string, field: string): string {
+  const ms = Date.parse(at);
+  if (!Number.isFinite(ms) || ms < 0) {
+    throw new Error(`${field} must be an ISO-8601 instant after 1970, got ${JSON.stringify(at)}.`);
+  }
+  return String(MAX_TIME_MS - ms).padStart(16, "0");
+}
+
+/**
+ * Row keys sort ascending, so the newest entry needs the smallest key: inverted time, then an
+ * inverted per-process sequence (entries of the same millisecond, newest first), then randomness
+ * so that two instances writing in the same millisecond never clash.
+ */
+function newestFirstKey(at: string): string {
+  sequence = (sequence + 1) % 1_000_000;
+  const invertedSequence = String(999_999 - sequence).padStart(6, "0");
+  return `${invertedTime(at, "at")}-${invertedSequence}-${randomBytes(4).toString("hex")}`;
+}
+
+// --- validation ------------------------------------------------------------------------------
+
+function checkVmRecord(vmId: string, record: VmRecord): void {
+  if (typeof record !== "object" || record === null) {
+    throw new Error(`updateVm(${vmId}): mutate must return a VmRecord, got ${JSON.stringify(record)}.`);
+  }
+  if (typeof record.vmId !== "string" || record.vmId.toLowerCase() !== vmId.toLowerCase()) {
+    throw new Error(`updateVm(${vmId}): mutate returned a record for a different VM (${JSON.stringify(record.vmId)}).`);
+  }
+  const parts = parseVmId(vmId);
+  if (typeof record.subscriptionId !== "string" || record.subscriptionId.toLowerCase() !== parts.subscriptionId.toLowerCase()) {
+    throw new Error(
+      `updateVm(${vmId}): subscriptionId ${JSON.stringify(record.subscriptionId)} does not match the VM id's ${parts.subscriptionId}.`,
+    );
+  }
+  if (!COMPLIANCE_STATES.includes(record.state)) {
+    throw new Error(`updateVm(${vmId}): unknown state ${JSON.stringify(record.state)}.`);
+  }
+  if (!Number.isInteger(record.passCount) || record.passCount < 0) {
+    throw new Error(`updateVm(${vmId}): passCount must be a non-negative whole number, got ${record.passCount}.`);
+  }
+  for (const field of ["firstSeenAt", "updatedAt"] as const) {
+    if (!Number.isFinite(Date.parse(record[field]))) {
+      throw new Error(`updateVm(${vmId}): ${field} must be an ISO-8601 instant, got ${JSON.stringify(record[field])}.`);
+    }
+  }
+}
+
+function checkLogEntry(entry: LogEntryInput): void {
+  if (!LOG_KINDS.includes(entry.kind)) {
+    throw new Error(`appendLog: unknown kind ${JSON.stringify(entry.kind)}; expected one of ${LOG_KINDS.join(", ")}.`);
+  }
+  if (typeof entry.trigger !== "string" || entry.trigger.trim() === "") {
+    throw new Error("appendLog: trigger is required (event, audit, queue, http or cli).");
+  }
+  if (typeof entry.message !== "string") {
+    throw new Error(`appendLog: message must be a string, got ${typeof entry.message}.`);
+  }
+  invertedTime(entry.at, "appendLog: at");
+}
+
+function checkAuditRun(run: AuditRun): void {
+  if (typeof run.runId !== "string" || run.runId.trim() === "") {
+    throw new Error("recordAuditRun: runId is required.");
+  }
+  for (const field of ["durationMs", "vmCount", "enqueued", "armCalls", "errors"] as const) {
+    if (typeof run[field] !== "number" || !Number.isFinite(run[field]) || run[field] < 0) {
+      throw new Error(`recordAuditRun(${run.runId}): ${field} must be a non-negative number, got ${JSON.stringify(run[field])}.`);
+    }
+  }
+  invertedTime(run.finishedAt, `recordAuditRun(${run.runId}): finishedAt`);
+}
+
+// --- SDK helpers -----------------------------------------------------------------------------
+
+async function getOrUndefined(client: TableClient, partitionKey: string, rowKey: string): Promise<StoredEntity | undefined> {
+  try {
+    return (await client.getEntity<Record<string, unknown>>(partitionKey, rowKey)) as StoredEntity;
+  } catch (error) {
+    if (statusOf(error) === 404) return undefined;
+    throw error;
+  }
+}
+
+async function firstN(client: TableClient, filter: string, limit: number, what: string): Promise<StoredEntity[]> {
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+    throw new Error(`${what}: limit must be a whole number from 1 to 1000, got ${limit}.`);
+  }
+  const out: StoredEntity[] = [];
+  const pages = client.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({ maxPageSize: limit });
+  for await (const page of pages) {
+    for (const entity of page) {
+      out.push(entity as StoredEntity);
+      if (out.length >= limit) return out;
+    }
+  }
+  return out;
+}
+
+/** Errors are told apart by HTTP status, as the SDK guidelines say, not by class identity. */
+function statusOf(error: unknown): number | undefined {
+  const status = (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === "number" ? status : undefined;
+}
+
+function withoutEtag(record: VmRecord): VmRecord {
+  const { etag: _etag, ...rest } = record;
+  return rest;
+}
