@@ -1,0 +1,151 @@
+// The enforcer's Function App on the Flex Consumption plan (Linux, Node.js 22), with a
+// system-assigned identity and identity-based storage. Its app settings are exactly the settings
+// the code reads (src/config/settings.ts), mapped for Azure by scripts/app-settings.mjs.
+
+param location string
+param tags object
+param name string
+param planName string
+param storageAccountName string
+param deploymentContainerName string
+param applicationInsightsName string
+
+@description('Flex Consumption scale limits.')
+param maximumInstanceCount int = 40
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int = 2048
+
+// Defaults come from the code's own settings list (generated), so a default changes in one place.
+// (Parameter defaults may not reference variables, hence loadJsonContent in each.)
+var defaults = loadJsonContent('settings.generated.json').defaults
+
+@allowed(['report', 'enforce'])
+param enforcerMode string = 'report'
+param watchedSubscriptionIds array
+@description('Application (client) id of the system-assigned identity, for the loop guard. Bicep cannot read it (the site exposes only the principal id); leave empty unless known.')
+param enforcerAppId string = loadJsonContent('settings.generated.json').defaults.ENFORCER_APP_ID
+param allowedPrincipals array = []
+param accessMaxPrincipals string = loadJsonContent('settings.generated.json').defaults.ACCESS_MAX_PRINCIPALS
+param accessAdminsTag string = loadJsonContent('settings.generated.json').defaults.ACCESS_ADMINS_TAG
+param accessUsersTag string = loadJsonContent('settings.generated.json').defaults.ACCESS_USERS_TAG
+param accessExpiresTag string = loadJsonContent('settings.generated.json').defaults.ACCESS_EXPIRES_TAG
+param exemptTag string = loadJsonContent('settings.generated.json').defaults.EXEMPT_TAG
+param allowExemptions string = loadJsonContent('settings.generated.json').defaults.ALLOW_EXEMPTIONS
+param policyAllowedClouds string = loadJsonContent('settings.generated.json').defaults.POLICY_ALLOWED_CLOUDS
+param policyDeniedRegions string = loadJsonContent('settings.generated.json').defaults.POLICY_DENIED_REGIONS
+param policyMinServerVersion string = loadJsonContent('settings.generated.json').defaults.POLICY_MIN_SERVER_VERSION
+param policyMinClientBuild string = loadJsonContent('settings.generated.json').defaults.POLICY_MIN_CLIENT_BUILD
+param policyAllowServerCore string = loadJsonContent('settings.generated.json').defaults.POLICY_ALLOW_SERVER_CORE
+param policyAllowArm64 string = loadJsonContent('settings.generated.json').defaults.POLICY_ALLOW_ARM64
+param aadExtensionVersion string = loadJsonContent('settings.generated.json').defaults.AAD_EXTENSION_VERSION
+param aadExtensionMdmId string = loadJsonContent('settings.generated.json').defaults.AAD_EXTENSION_MDM_ID
+param auditSchedule string = loadJsonContent('settings.generated.json').defaults.AUDIT_SCHEDULE
+param reconcileQueueName string = loadJsonContent('settings.generated.json').defaults.RECONCILE_QUEUE_NAME
+param tablePrefix string = loadJsonContent('settings.generated.json').defaults.TABLE_PREFIX
+@description('ARM endpoint of the cloud the app runs in (environment().resourceManager by default).')
+param armEndpoint string = environment().resourceManager
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource site 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  // azd finds the app to publish by this tag (service "enforcer" in azure.yaml).
+  tags: union(tags, { 'azd-service-name': 'enforcer' })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'SystemAssigned'
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'SystemAssignedIdentity'
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'node'
+        version: '22'
+      }
+    }
+  }
+}
+
+// A separate config resource, not siteConfig.appSettings: ENFORCER_PRINCIPAL_ID is the site's own
+// identity, which exists only once the site does. Declared inside the site it would be a cycle;
+// as a child resource ARM deploys it after the site, with the principal id known.
+// The names here must equal infra/app/settings.generated.json "names" (checked by test/infra).
+resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: site
+  name: 'appsettings'
+  properties: {
+    AzureWebJobsStorage__accountName: storage.name
+    ENFORCER_MODE: enforcerMode
+    WATCHED_SUBSCRIPTION_IDS: join(watchedSubscriptionIds, ',')
+    ENFORCER_PRINCIPAL_ID: site.identity.principalId
+    ENFORCER_APP_ID: enforcerAppId
+    ACCESS_ALLOWED_PRINCIPALS: join(allowedPrincipals, ',')
+    ACCESS_MAX_PRINCIPALS: accessMaxPrincipals
+    ACCESS_ADMINS_TAG: accessAdminsTag
+    ACCESS_USERS_TAG: accessUsersTag
+    ACCESS_EXPIRES_TAG: accessExpiresTag
+    EXEMPT_TAG: exemptTag
+    ALLOW_EXEMPTIONS: allowExemptions
+    POLICY_ALLOWED_CLOUDS: policyAllowedClouds
+    POLICY_DENIED_REGIONS: policyDeniedRegions
+    POLICY_MIN_SERVER_VERSION: policyMinServerVersion
+    POLICY_MIN_CLIENT_BUILD: policyMinClientBuild
+    POLICY_ALLOW_SERVER_CORE: policyAllowServerCore
+    POLICY_ALLOW_ARM64: policyAllowArm64
+    AAD_EXTENSION_VERSION: aadExtensionVersion
+    AAD_EXTENSION_MDM_ID: aadExtensionMdmId
+    AUDIT_SCHEDULE: auditSchedule
+    RECONCILE_QUEUE_NAME: reconcileQueueName
+    TABLE_PREFIX: tablePrefix
+    // environment().resourceManager ends with '/'; the code's default has none.
+    ARM_ENDPOINT: endsWith(armEndpoint, '/') ? take(armEndpoint, max(length(armEndpoint) - 1, 0)) : armEndpoint
+    // Only the local ARM emulator needs an extra CA; Azure's endpoints are publicly trusted.
+    ARM_CA_FILE: ''
+    ARM_LRO_POLL_INTERVAL_MS: defaults.ARM_LRO_POLL_INTERVAL_MS
+    ARM_MAX_RETRIES: defaults.ARM_MAX_RETRIES
+    APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
+  }
+}
+
+output name string = site.name
+output id string = site.id
+output principalId string = site.identity.principalId

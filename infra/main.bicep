@@ -1,0 +1,186 @@
+// aadlogin-enforcer: everything one `azd up` (or `az deployment sub create`) deploys.
+// Home subscription: a resource group with the Function App, its storage and monitoring.
+// Each watched subscription: the enforcer's least-privilege roles and an Event Grid system topic
+// whose events reach the onResourceWrite function.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the azd environment; names and tags of all resources derive from it.')
+param environmentName string
+
+@minLength(1)
+@description('Region of the Function App (one that offers Flex Consumption) and its resources.')
+@metadata({ azd: { type: 'location' } })
+param location string
+
+@description('Subscription ids whose Windows VMs are enforced. Empty: only the subscription deployed to. To add one later, add it here and deploy again.')
+param watchedSubscriptionIds array = []
+
+@description('report (default): record what would be done and change nothing. enforce: make the changes.')
+@allowed(['report', 'enforce'])
+param enforcerMode string = 'report'
+
+@description('Object ids of the users/groups VM tags may grant login to. Empty: tags grant nobody.')
+param allowedPrincipals array = []
+
+@description('NCRONTAB (6 fields) schedule of the drift audit.')
+param auditSchedule string = loadJsonContent('app/settings.generated.json').defaults.AUDIT_SCHEDULE
+
+@description('Comma-separated clouds whose regions are eligible.')
+param policyAllowedClouds string = loadJsonContent('app/settings.generated.json').defaults.POLICY_ALLOWED_CLOUDS
+@description('Comma-separated regions never eligible.')
+param policyDeniedRegions string = loadJsonContent('app/settings.generated.json').defaults.POLICY_DENIED_REGIONS
+@description('Lowest Windows Server release eligible.')
+param policyMinServerVersion string = loadJsonContent('app/settings.generated.json').defaults.POLICY_MIN_SERVER_VERSION
+@description('Lowest Windows 10/11 build eligible.')
+param policyMinClientBuild string = loadJsonContent('app/settings.generated.json').defaults.POLICY_MIN_CLIENT_BUILD
+@allowed(['true', 'false'])
+param policyAllowServerCore string = loadJsonContent('app/settings.generated.json').defaults.POLICY_ALLOW_SERVER_CORE
+@allowed(['true', 'false'])
+param policyAllowArm64 string = loadJsonContent('app/settings.generated.json').defaults.POLICY_ALLOW_ARM64
+@allowed(['true', 'false'])
+param allowExemptions string = loadJsonContent('app/settings.generated.json').defaults.ALLOW_EXEMPTIONS
+@description('typeHandlerVersion of AADLoginForWindows.')
+param aadExtensionVersion string = loadJsonContent('app/settings.generated.json').defaults.AAD_EXTENSION_VERSION
+@description('Optional mdmId of the extension (Intune enrollment); empty for none.')
+param aadExtensionMdmId string = loadJsonContent('app/settings.generated.json').defaults.AAD_EXTENSION_MDM_ID
+
+@description('Event Grid refuses a subscription to a function that is not deployed yet: false on the first provision, true once the code is published (the azd postdeploy hook does this).')
+param eventSubscriptionsEnabled bool = false
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = { 'azd-env-name': environmentName, application: 'aadlogin-enforcer' }
+var watched = empty(watchedSubscriptionIds) ? [subscription().subscriptionId] : watchedSubscriptionIds
+var tablePrefix = loadJsonContent('app/settings.generated.json').defaults.TABLE_PREFIX
+var reconcileQueueName = loadJsonContent('app/settings.generated.json').defaults.RECONCILE_QUEUE_NAME
+var eventsResourceGroupName = 'rg-${environmentName}-aadlogin-events'
+var topicName = 'aadlogin-${environmentName}-subscription-events'
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module monitoring 'app/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    logAnalyticsName: 'log-${resourceToken}'
+    applicationInsightsName: 'appi-${resourceToken}'
+  }
+}
+
+module storage 'app/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: 'st${resourceToken}'
+    tablePrefix: tablePrefix
+    reconcileQueueName: reconcileQueueName
+    deploymentContainerName: 'app-package'
+    deadLetterContainerName: 'eventgrid-deadletter'
+  }
+}
+
+module function 'app/function.bicep' = {
+  name: 'function'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: 'func-${resourceToken}'
+    planName: 'plan-${resourceToken}'
+    storageAccountName: storage.outputs.name
+    deploymentContainerName: storage.outputs.deploymentContainerName
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    enforcerMode: enforcerMode
+    watchedSubscriptionIds: watched
+    allowedPrincipals: allowedPrincipals
+    auditSchedule: auditSchedule
+    policyAllowedClouds: policyAllowedClouds
+    policyDeniedRegions: policyDeniedRegions
+    policyMinServerVersion: policyMinServerVersion
+    policyMinClientBuild: policyMinClientBuild
+    policyAllowServerCore: policyAllowServerCore
+    policyAllowArm64: policyAllowArm64
+    allowExemptions: allowExemptions
+    aadExtensionVersion: aadExtensionVersion
+    aadExtensionMdmId: aadExtensionMdmId
+    reconcileQueueName: reconcileQueueName
+    tablePrefix: tablePrefix
+  }
+}
+
+module storageAccess 'app/storage-access.bicep' = {
+  name: 'storage-access'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    principalId: function.outputs.principalId
+  }
+}
+
+module enforcerRoles 'app/enforcer-roles.bicep' = [
+  for subscriptionId in watched: {
+    name: 'aadlogin-roles-${uniqueString(subscriptionId, environmentName)}'
+    scope: subscription(subscriptionId)
+    params: {
+      environmentName: environmentName
+      principalId: function.outputs.principalId
+    }
+  }
+]
+
+module eventSources 'app/event-source.bicep' = [
+  for subscriptionId in watched: {
+    name: 'aadlogin-events-${uniqueString(subscriptionId, environmentName)}'
+    scope: subscription(subscriptionId)
+    params: {
+      location: location
+      tags: tags
+      resourceGroupName: eventsResourceGroupName
+      topicName: topicName
+    }
+  }
+]
+
+module deadLetterAccess 'app/deadletter-access.bicep' = [
+  for (subscriptionId, i) in watched: {
+    name: 'aadlogin-deadletter-${uniqueString(subscriptionId, environmentName)}'
+    scope: rg
+    params: {
+      storageAccountName: storage.outputs.name
+      deadLetterContainerName: storage.outputs.deadLetterContainerName
+      topicPrincipalId: eventSources[i].outputs.topicPrincipalId
+    }
+  }
+]
+
+module eventSubscriptions 'app/event-subscription.bicep' = [
+  for (subscriptionId, i) in watched: if (eventSubscriptionsEnabled) {
+    name: 'aadlogin-eventsub-${uniqueString(subscriptionId, environmentName)}'
+    scope: resourceGroup(subscriptionId, eventsResourceGroupName)
+    dependsOn: [
+      deadLetterAccess
+    ]
+    params: {
+      topicName: eventSources[i].outputs.topicName
+      functionAppId: function.outputs.id
+      storageAccountId: storage.outputs.id
+      deadLetterContainerName: storage.outputs.deadLetterContainerName
+    }
+  }
+]
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = function.outputs.name
+output ENFORCER_PRINCIPAL_ID string = function.outputs.principalId
+output WATCHED_SUBSCRIPTION_IDS string = join(watched, ',')
