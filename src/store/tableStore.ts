@@ -27,6 +27,19 @@ import {
 } from "./records.js";
 import { parseVmId } from "./vmId.js";
 
+export type {
+  AccessGrant,
+  AuditRun,
+  Diagnosis,
+  EventClaimInfo,
+  LogEntry,
+  LogEntryInput,
+  LogKind,
+  MarkDeletedInfo,
+  RejectedEntry,
+  VmRecord,
+} from "./records.js";
+
 export interface StoreOptions {
   /** A storage connection string (Azurite locally); or use accountName/tableEndpoint + credential. */
   readonly connectionString?: string;

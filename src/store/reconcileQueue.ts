@@ -1,0 +1,141 @@
+import { QueueClient } from "@azure/storage-queue";
+import type { TokenCredential } from "@azure/identity";
+import { DefaultAzureCredential } from "@azure/identity";
+import { readSetting, type SettingsSource } from "../config/settings.js";
+import { encodeQueueMessage, type ReconcileRequest } from "./reconcileRequest.js";
+
+export {
+  MAX_QUEUE_MESSAGE_CHARS,
+  RECONCILE_TRIGGERS,
+  encodeQueueMessage,
+  parseReconcileRequest,
+  type ReconcileRequest,
+  type ReconcileTrigger,
+} from "./reconcileRequest.js";
+
+export interface ReconcileQueueOptions {
+  /** A storage connection string (Azurite locally); or use accountName/queueEndpoint + credential. */
+  readonly connectionString?: string;
+  /** Identity-based connection: `https://{accountName}.queue.core.windows.net`. */
+  readonly accountName?: string;
+  /** Identity-based connection to another endpoint (sovereign cloud); wins over accountName. */
+  readonly queueEndpoint?: string;
+  readonly credential?: TokenCredential;
+  readonly queueName: string;
+  /** Messages in flight at once in `sendMany` (default 16). */
+  readonly sendConcurrency?: number;
+}
+
+export interface ReconcileQueue {
+  readonly queueName: string;
+  /** Creates the queue when missing. */
+  ensure(): Promise<void>;
+  send(request: ReconcileRequest): Promise<void>;
+  /**
+   * Sends every request, a bounded number at a time, and returns how many were sent. If some fail,
+   * the rest are still sent and an AggregateError reports the count: re-sending is harmless, since
+   * a request only says which VM to look at.
+   */
+  sendMany(requests: readonly ReconcileRequest[]): Promise<number>;
+}
+
+// Storage queue naming rules: 3-63 lowercase letters, digits and single hyphens, not at either end.
+const QUEUE_NAME = /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/;
+
+export function createReconcileQueue(options: ReconcileQueueOptions): ReconcileQueue {
+  const { queueName } = options;
+  if (typeof queueName !== "string" || !QUEUE_NAME.test(queueName)) {
+    throw new Error(
+      `Invalid queue name ${JSON.stringify(queueName)} (RECONCILE_QUEUE_NAME): use 3-63 lowercase letters, digits ` +
+        "and single hyphens, starting and ending with a letter or digit.",
+    );
+  }
+  const concurrency = options.sendConcurrency ?? 16;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new Error(`sendConcurrency must be a whole number of at least 1, got ${concurrency}.`);
+  }
+  const client = queueClient(options);
+
+  async function send(request: ReconcileRequest): Promise<void> {
+    await client.sendMessage(encodeQueueMessage(request));
+  }
+
+  return {
+    queueName,
+
+    async ensure() {
+      await client.createIfNotExists();
+    },
+
+    send,
+
+    async sendMany(requests) {
+      // Encoding first: a malformed request fails the whole batch before anything is sent.
+      const messages = requests.map((r) => encodeQueueMessage(r));
+      let next = 0;
+      let sent = 0;
+      const errors: unknown[] = [];
+      const worker = async () => {
+        while (next < messages.length) {
+          const message = messages[next++]!;
+          try {
+            await client.sendMessage(message);
+            sent += 1;
+          } catch (error) {
+            errors.push(error);
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(concurrency, messages.length) }, worker));
+      if (errors.length > 0) {
+        throw new AggregateError(
+          errors,
+          `Enqueued ${sent} of ${messages.length} reconcile requests on ${queueName}; ${errors.length} failed: ` +
+            `${(errors[0] as Error)?.message ?? String(errors[0])}`,
+        );
+      }
+      return sent;
+    },
+  };
+}
+
+/**
+ * Queue options from app settings; mirrors `storeOptionsFromSettings`: the identity-based account
+ * name wins, and no storage setting at all is an error rather than a silent localhost default.
+ */
+export function reconcileQueueFromSettings(
+  source: SettingsSource = process.env,
+  credential?: TokenCredential,
+): ReconcileQueue {
+  return createReconcileQueue(reconcileQueueOptionsFromSettings(source, credential));
+}
+
+export function reconcileQueueOptionsFromSettings(
+  source: SettingsSource = process.env,
+  credential?: TokenCredential,
+): ReconcileQueueOptions {
+  const queueName = readSetting("RECONCILE_QUEUE_NAME", source);
+  const accountName = source["AzureWebJobsStorage__accountName"]?.trim();
+  if (accountName) return { accountName, credential: credential ?? new DefaultAzureCredential(), queueName };
+  const connectionString = source["AzureWebJobsStorage"]?.trim();
+  if (connectionString) return { connectionString, queueName };
+  throw new Error(
+    "No storage connection configured for the reconcile queue: set AzureWebJobsStorage__accountName (identity-based, " +
+      "in Azure) or AzureWebJobsStorage (a connection string; UseDevelopmentStorage=true for Azurite).",
+  );
+}
+
+function queueClient(options: ReconcileQueueOptions): QueueClient {
+  const connectionString = options.connectionString?.trim();
+  if (connectionString) return new QueueClient(connectionString, options.queueName);
+  const endpoint =
+    options.queueEndpoint?.trim() ||
+    (options.accountName?.trim() ? `https://${options.accountName.trim()}.queue.core.windows.net` : undefined);
+  if (!endpoint) {
+    throw new Error("The reconcile queue needs either connectionString, or accountName/queueEndpoint with a credential.");
+  }
+  if (!options.credential) {
+    throw new Error(`The reconcile queue at ${endpoint} needs a credential (identity-based connection).`);
+  }
+  return new QueueClient(`${endpoint.replace(/\/+$/, "")}/${options.queueName}`, options.credential);
+}
