@@ -5,7 +5,7 @@ import type { TokenCredential } from "@azure/identity";
 import { DefaultAzureCredential } from "@azure/identity";
 import { readSetting, type SettingsSource } from "../config/settings.js";
 import { COMPLIANCE_STATES, type ComplianceState } from "../domain/outcome.js";
-import { endpointFromConnectionString, isLoopbackHttp } from "./connection.js";
+import { isLoopbackHttp, tableEndpointFromConnectionString } from "./connection.js";
 import {
   auditRunFromEntity,
   auditRunToEntity,
@@ -289,7 +289,7 @@ export function storeOptionsFromSettings(
 function tableClientFactory(options: StoreOptions): (tableName: string) => TableClient {
   const connectionString = options.connectionString?.trim();
   if (connectionString) {
-    const allowInsecureConnection = isLoopbackHttp(endpointFromConnectionString(connectionString, "table"));
+    const allowInsecureConnection = isLoopbackHttp(tableEndpointFromConnectionString(connectionString));
     return (tableName) => TableClient.fromConnectionString(connectionString, tableName, { allowInsecureConnection });
   }
   const endpoint =
