@@ -1,0 +1,232 @@
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { loadEnforcerConfig } from "../config/policy.js";
+import { armConnectionFromSettings } from "../azure/armConnection.js";
+import { AzureArm } from "../azure/azureArm.js";
+import { createServices } from "../app/services.js";
+import { decideEligibility, describeOs } from "../domain/eligibility.js";
+import { desiredAccessFromTags } from "../domain/access.js";
+import { planActions } from "../domain/plan.js";
+import { diagnoseExtension } from "../domain/diagnosis.js";
+import { tryParseVmId } from "../domain/resourceId.js";
+import { COMPLIANCE_STATES, type ComplianceState } from "../domain/outcome.js";
+import { createEnforcerStore, storeOptionsFromSettings } from "../store/tableStore.js";
+import { listAuditTargets } from "../orchestrator/driftAudit.js";
+import { describeAction, reconcile, type PassResult } from "../orchestrator/reconcile.js";
+import { TransientArmError } from "../azure/errors.js";
+import { formatTable, progressReporter } from "./table.js";
+import { loadSettingsFile } from "./settingsFile.js";
+
+const USAGE = `aadlogin-enforcer: make Windows VMs accept Azure AD login, with access from tags.
+
+Usage: aadlogin-enforcer <command> [options]
+
+Commands:
+  audit     One drift audit pass over every VM of the subscriptions, from this machine.
+            --subscription ID   (repeatable; default WATCHED_SUBSCRIPTION_IDS)
+            --report | --enforce  (default ENFORCER_MODE, itself "report" by default)
+            --concurrency N     passes in parallel (default 4)
+            --json
+  explain VM_ID   Eligibility with its reason, access requested by tags (and rejected entries),
+            the plan a pass would execute, and the last diagnosis. Never writes.  [--json]
+  status    The compliance table from Table Storage.
+            --subscription ID  --state STATE  --json
+  emulator  Run the local ARM emulator alone.  --port N (default 8443)
+
+Options for every command:
+  --settings FILE   load app settings from a local.settings.json-style file (the local stack
+                    writes one to .local/local.settings.json); the environment still wins
+  --help
+
+Settings are app settings read from the environment, as in Azure (see local.settings.sample.json).
+Credentials: DefaultAzureCredential (e.g. after \`az login\`), or the local stack's identity endpoint.
+`;
+
+class UsageError extends Error {}
+
+const COMMON = {
+  settings: { type: "string" },
+  help: { type: "boolean", short: "h" },
+  json: { type: "boolean" },
+} as const satisfies ParseArgsConfig["options"];
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === "--help" || command === "-h" || command === "help") {
+    process.stdout.write(USAGE);
+    return command ? 0 : 2;
+  }
+  try {
+    switch (command) {
+      case "audit":
+        return await audit(rest);
+      case "explain":
+        return await explain(rest);
+      case "status":
+        return await status(rest);
+      case "emulator":
+        return await emulator(rest);
+      default:
+        throw new UsageError(`Unknown command "${command.slice(0, 40)}".`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      process.stderr.write(`aadlogin-enforcer: ${(error as Error).message}\nRun "aadlogin-enforcer --help" for usage.\n`);
+      return 2;
+    }
+    process.stderr.write(`aadlogin-enforcer: ${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+function parse<O extends NonNullable<ParseArgsConfig["options"]>>(args: readonly string[], options: O, positionals = 0) {
+  const parsed = parseArgs({ args: [...args], options: { ...COMMON, ...options }, allowPositionals: positionals > 0, strict: true });
+  if (parsed.positionals.length > positionals) throw new UsageError(`Unexpected argument "${parsed.positionals[positionals]}".`);
+  if (parsed.values.settings) loadSettingsFile(parsed.values.settings as string);
+  return parsed;
+}
+
+async function audit(args: readonly string[]): Promise<number> {
+  const { values } = parse(args, {
+    subscription: { type: "string", multiple: true },
+    report: { type: "boolean" },
+    enforce: { type: "boolean" },
+    concurrency: { type: "string" },
+  });
+  if (values.help) return help();
+  if (values.report && values.enforce) throw new UsageError("--report and --enforce exclude each other.");
+  const concurrency = values.concurrency === undefined ? 4 : Number(values.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 32) throw new UsageError(`--concurrency must be a whole number from 1 to 32, got "${values.concurrency}".`);
+  for (const sub of values.subscription ?? []) {
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(sub)) throw new UsageError(`--subscription "${sub.slice(0, 60)}" is not a subscription id (a GUID).`);
+  }
+  const services = await createServices();
+  const subscriptions = values.subscription?.length ? values.subscription : services.config.watchedSubscriptions;
+  if (subscriptions.length === 0) throw new UsageError("No subscription: pass --subscription ID or set WATCHED_SUBSCRIPTION_IDS.");
+  const mode = values.report ? "report" : values.enforce ? "enforce" : services.config.mode;
+
+  const started = Date.now();
+  const targets = await listAuditTargets(services, subscriptions);
+  const progress = progressReporter(process.stderr, `audit (${mode})`);
+  const results: PassResult[] = [];
+  const errors: { vmId: string; message: string }[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < targets.length) {
+      const vmId = targets[next++] as string;
+      try {
+        results.push(await reconcile({ vmId, trigger: "cli", mode }, services));
+      } catch (error) {
+        errors.push({ vmId, message: error instanceof TransientArmError ? `transient: ${error.message}` : (error as Error).message });
+      }
+      progress.update(results.length + errors.length, targets.length, vmId.split("/").pop());
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, targets.length) }, worker));
+  progress.end();
+
+  const counts: Record<string, number> = {};
+  for (const r of results) counts[r.state] = (counts[r.state] ?? 0) + 1;
+  const summary = { mode, subscriptions, vms: targets.length, counts, errors, armRequests: services.arm.requestCount(), durationMs: Date.now() - started };
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ ...summary, results: results.map(brief) })}\n`);
+  } else {
+    process.stdout.write(`${formatTable(["VM", "STATE", "REASON", "ACTIONS"], results.map((r) => [shortId(r.vmId), r.state, r.reason, r.plan.map(describeAction).join("; ")]), 70)}\n\n`);
+    process.stdout.write(`${targets.length} VMs, ${Object.entries(counts).map(([k, v]) => `${k}: ${v}`).join(", ")}; ${summary.armRequests} ARM requests in ${summary.durationMs} ms.\n`);
+    for (const e of errors) process.stdout.write(`error ${e.vmId}: ${e.message}\n`);
+  }
+  return errors.length > 0 ? 1 : 0;
+}
+
+async function explain(args: readonly string[]): Promise<number> {
+  const { values, positionals } = parse(args, {}, 1);
+  if (values.help) return help();
+  const vmId = positionals[0];
+  if (!vmId) throw new UsageError("explain needs a VM id: /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}");
+  if (!tryParseVmId(vmId)) throw new UsageError(`"${vmId.slice(0, 200)}" is not a VM resource id (/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}).`);
+  const config = loadEnforcerConfig();
+  const arm = new AzureArm(armConnectionFromSettings());
+  const vm = await arm.getVm(vmId);
+  if (!vm) {
+    process.stderr.write(`aadlogin-enforcer: VM ${vmId} was not found (or this identity cannot read it).\n`);
+    return 1;
+  }
+  const assignments = await arm.listVmAssignments(vmId);
+  const eligibility = decideEligibility(vm, config.eligibility);
+  const desired = desiredAccessFromTags(vm.tags, config.access, new Date());
+  const plan = planActions({ vm, eligibility, desired, assignments, extension: config.extension });
+  const diagnosis = diagnoseExtension(vm.extensions.find((e) => e.name.toLowerCase() === config.extension.name.toLowerCase()), vm);
+  let lastRecord: unknown;
+  let storeNote: string | undefined;
+  try {
+    lastRecord = await createEnforcerStore(storeOptionsFromSettings()).getVm(vmId);
+  } catch (error) {
+    storeNote = `Table Storage not reachable (${(error as Error).message.split("\n")[0]}); no recorded history shown.`;
+  }
+  const report = { vmId, mode: config.mode, eligibility, desired, plan: plan.map((a) => ({ ...a, summary: describeAction(a) })), diagnosis, assignmentsAtVmScope: assignments, lastRecord, armRequests: arm.requestCount() };
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    return 0;
+  }
+  const out: string[] = [];
+  out.push(`VM:          ${vmId}`);
+  out.push(`Eligibility: ${eligibility.verdict} (${eligibility.reason})${eligibility.os ? ` — ${describeOs(eligibility.os)}` : ""}`);
+  out.push(`             ${eligibility.message}`);
+  out.push(`Access from tags${desired.expiresAt ? ` (expires ${desired.expiresAt}${desired.expired ? ", EXPIRED" : ""})` : ""}:`);
+  for (const g of desired.grants) out.push(`  grant  ${g.role.padEnd(5)} ${g.principalType.padEnd(16)} ${g.principalId}`);
+  for (const r of desired.rejected) out.push(`  reject ${r.reason.padEnd(18)} ${r.tag}: ${JSON.stringify(r.entry)} — ${r.message}`);
+  if (desired.grants.length === 0 && desired.rejected.length === 0) out.push("  (none requested)");
+  out.push(`Plan (${config.mode} mode)${plan.length === 0 ? ": nothing to do" : ":"}`);
+  plan.forEach((a, i) => out.push(`  ${i + 1}. ${describeAction(a)}`));
+  out.push(`Diagnosis:   ${diagnosis ? `${diagnosis.code}: ${diagnosis.meaning} ${diagnosis.remediation}` : "none (extension not failed)"}`);
+  if (storeNote) out.push(storeNote);
+  else if (lastRecord) {
+    const r = lastRecord as { state: string; updatedAt: string; diagnosis?: { code: string; message: string } };
+    out.push(`Last pass:   ${r.state} at ${r.updatedAt}${r.diagnosis ? `; last diagnosis ${r.diagnosis.code}: ${r.diagnosis.message}` : ""}`);
+  }
+  process.stdout.write(`${out.join("\n")}\n`);
+  return 0;
+}
+
+async function status(args: readonly string[]): Promise<number> {
+  const { values } = parse(args, { subscription: { type: "string" }, state: { type: "string" } });
+  if (values.help) return help();
+  if (values.state && !COMPLIANCE_STATES.includes(values.state as ComplianceState)) {
+    throw new UsageError(`--state must be one of ${COMPLIANCE_STATES.join(", ")}; got "${values.state.slice(0, 40)}".`);
+  }
+  const store = createEnforcerStore(storeOptionsFromSettings());
+  const vms = await store.listVms({
+    ...(values.subscription ? { subscriptionId: values.subscription } : {}),
+    ...(values.state ? { state: values.state as ComplianceState } : {}),
+  });
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ count: vms.length, vms })}\n`);
+    return 0;
+  }
+  const rows = vms.map((v) => [v.name, v.state, v.reason, v.access.map((a) => `${a.role}:${a.principalId.slice(0, 8)}`).join(" "), v.updatedAt]);
+  process.stdout.write(`${formatTable(["VM", "STATE", "REASON", "ACCESS", "UPDATED"], rows)}\n${vms.length} VMs.\n`);
+  return 0;
+}
+
+async function emulator(args: readonly string[]): Promise<number> {
+  const { values } = parse(args, { port: { type: "string" } });
+  if (values.help) return help();
+  const port = values.port === undefined ? 8443 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, got "${values.port}".`);
+  const { runEmulatorMain } = await import("../local/emulator/main.js");
+  await runEmulatorMain({ port });
+  return await new Promise<number>(() => {});
+}
+
+function help(): number {
+  process.stdout.write(USAGE);
+  return 0;
+}
+
+function brief(r: PassResult) {
+  return { vmId: r.vmId, state: r.state, reason: r.reason, message: r.message, actions: r.plan.map(describeAction), armRequests: r.armRequests };
+}
+
+function shortId(vmId: string): string {
+  const p = vmId.split("/");
+  return `${p[4] ?? ""}/${p[8] ?? ""}`;
+}
