@@ -125,9 +125,15 @@ export class QueueListener {
         return;
       }
       const text = this.#decode(message.messageText);
+      if (text === undefined) {
+        this.#o.log(
+          `Message ${message.messageId} on '${this.queueName}' is not valid base64 (host.json extensions.queues.messageEncoding is "base64"); ` +
+            `'${fn.name}' was not run. Send messages base64-encoded, or set messageEncoding to "none".`,
+        );
+      }
       const outcome =
         text === undefined
-          ? { ok: false as const, error: new Error(`Message ${message.messageId} on '${this.queueName}' is not valid base64; host.json has extensions.queues.messageEncoding "base64".`) }
+          ? { ok: false as const }
           : await this.#o.execute(fn, { string: text }, {
               QueueTrigger: text,
               DequeueCount: message.dequeueCount,

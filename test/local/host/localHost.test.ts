@@ -109,6 +109,14 @@ describe("Event Grid webhook", () => {
     expect((await postEvents("[]", "Notification", `${host.url}/runtime/webhooks/eventgrid?functionName=onResourceEvent`)).status).toBe(401);
     expect((await postEvents("[]", "Bogus")).status).toBe(400);
   });
+
+
+  it("answers the CloudEvents OPTIONS handshake and Unsubscribe", async () => {
+    const options = await fetch(host.eventGridUrl("onResourceEvent"), { method: "OPTIONS", headers: { "WebHook-Request-Origin": "eventgrid.azure.net" } });
+    expect(options.status).toBe(200);
+    expect(options.headers.get("webhook-allowed-origin")).toBe("eventgrid.azure.net");
+    expect((await postEvents("[]", "Unsubscribe")).status).toBe(202);
+  });
 });
 
 describe("timer trigger", () => {
@@ -165,6 +173,16 @@ describe("storage queue trigger", () => {
     expect(poison.peekedMessageItems.map((m) => m.messageText)).toContain(text);
     expect((await queue.getProperties()).approximateMessagesCount).toBe(0);
     expect(lines.some((l) => l.includes(`Moving message to queue '${QUEUE}-poison'`))).toBe(true);
+  });
+
+  it("poisons a message that is not base64 without ever running the function", async () => {
+    const invocationsBefore = host.stats().functions["reconcile"]?.invocations ?? 0;
+    await queue.sendMessage("not base64 at all!");
+    await host.drainQueues();
+    const poison = await new QueueClient(azurite.connectionString, `${QUEUE}-poison`).peekMessages({ numberOfMessages: 32 });
+    expect(poison.peekedMessageItems.map((m) => m.messageText)).toContain("not base64 at all!");
+    expect(host.stats().functions["reconcile"]?.invocations).toBe(invocationsBefore);
+    expect(lines.some((l) => l.includes("is not valid base64"))).toBe(true);
   });
 });
 
