@@ -25,26 +25,26 @@ param enforcerMode string = 'report'
 param allowedPrincipals array = []
 
 @description('NCRONTAB (6 fields) schedule of the drift audit.')
-param auditSchedule string = loadJsonContent('app/settings.generated.json').defaults.AUDIT_SCHEDULE
+param auditSchedule string = loadJsonContent('app/settings.generated.json', '$.defaults.AUDIT_SCHEDULE')
 
 @description('Comma-separated clouds whose regions are eligible.')
-param policyAllowedClouds string = loadJsonContent('app/settings.generated.json').defaults.POLICY_ALLOWED_CLOUDS
+param policyAllowedClouds string = loadJsonContent('app/settings.generated.json', '$.defaults.POLICY_ALLOWED_CLOUDS')
 @description('Comma-separated regions never eligible.')
-param policyDeniedRegions string = loadJsonContent('app/settings.generated.json').defaults.POLICY_DENIED_REGIONS
+param policyDeniedRegions string = loadJsonContent('app/settings.generated.json', '$.defaults.POLICY_DENIED_REGIONS')
 @description('Lowest Windows Server release eligible.')
-param policyMinServerVersion string = loadJsonContent('app/settings.generated.json').defaults.POLICY_MIN_SERVER_VERSION
+param policyMinServerVersion string = loadJsonContent('app/settings.generated.json', '$.defaults.POLICY_MIN_SERVER_VERSION')
 @description('Lowest Windows 10/11 build eligible.')
-param policyMinClientBuild string = loadJsonContent('app/settings.generated.json').defaults.POLICY_MIN_CLIENT_BUILD
+param policyMinClientBuild string = loadJsonContent('app/settings.generated.json', '$.defaults.POLICY_MIN_CLIENT_BUILD')
 @allowed(['true', 'false'])
-param policyAllowServerCore string = loadJsonContent('app/settings.generated.json').defaults.POLICY_ALLOW_SERVER_CORE
+param policyAllowServerCore string = loadJsonContent('app/settings.generated.json', '$.defaults.POLICY_ALLOW_SERVER_CORE')
 @allowed(['true', 'false'])
-param policyAllowArm64 string = loadJsonContent('app/settings.generated.json').defaults.POLICY_ALLOW_ARM64
+param policyAllowArm64 string = loadJsonContent('app/settings.generated.json', '$.defaults.POLICY_ALLOW_ARM64')
 @allowed(['true', 'false'])
-param allowExemptions string = loadJsonContent('app/settings.generated.json').defaults.ALLOW_EXEMPTIONS
+param allowExemptions string = loadJsonContent('app/settings.generated.json', '$.defaults.ALLOW_EXEMPTIONS')
 @description('typeHandlerVersion of AADLoginForWindows.')
-param aadExtensionVersion string = loadJsonContent('app/settings.generated.json').defaults.AAD_EXTENSION_VERSION
+param aadExtensionVersion string = loadJsonContent('app/settings.generated.json', '$.defaults.AAD_EXTENSION_VERSION')
 @description('Optional mdmId of the extension (Intune enrollment); empty for none.')
-param aadExtensionMdmId string = loadJsonContent('app/settings.generated.json').defaults.AAD_EXTENSION_MDM_ID
+param aadExtensionMdmId string = loadJsonContent('app/settings.generated.json', '$.defaults.AAD_EXTENSION_MDM_ID')
 
 @description('Event Grid refuses a subscription to a function that is not deployed yet: false on the first provision, true once the code is published (the azd postdeploy hook does this).')
 param eventSubscriptionsEnabled bool = false
@@ -52,10 +52,15 @@ param eventSubscriptionsEnabled bool = false
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName, application: 'aadlogin-enforcer' }
 var watched = empty(watchedSubscriptionIds) ? [subscription().subscriptionId] : watchedSubscriptionIds
-var tablePrefix = loadJsonContent('app/settings.generated.json').defaults.TABLE_PREFIX
-var reconcileQueueName = loadJsonContent('app/settings.generated.json').defaults.RECONCILE_QUEUE_NAME
+var tablePrefix = loadJsonContent('app/settings.generated.json', '$.defaults.TABLE_PREFIX')
+var reconcileQueueName = loadJsonContent('app/settings.generated.json', '$.defaults.RECONCILE_QUEUE_NAME')
 var eventsResourceGroupName = 'rg-${environmentName}-aadlogin-events'
 var topicName = 'aadlogin-${environmentName}-subscription-events'
+// Names known at compile time are passed as such (not as module outputs), so what-if can predict them.
+var storageAccountName = 'st${resourceToken}'
+var applicationInsightsName = 'appi-${resourceToken}'
+var deploymentContainerName = 'app-package'
+var deadLetterContainerName = 'eventgrid-deadletter'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: 'rg-${environmentName}'
@@ -70,7 +75,7 @@ module monitoring 'app/monitoring.bicep' = {
     location: location
     tags: tags
     logAnalyticsName: 'log-${resourceToken}'
-    applicationInsightsName: 'appi-${resourceToken}'
+    applicationInsightsName: applicationInsightsName
   }
 }
 
@@ -80,25 +85,29 @@ module storage 'app/storage.bicep' = {
   params: {
     location: location
     tags: tags
-    name: 'st${resourceToken}'
+    name: storageAccountName
     tablePrefix: tablePrefix
     reconcileQueueName: reconcileQueueName
-    deploymentContainerName: 'app-package'
-    deadLetterContainerName: 'eventgrid-deadletter'
+    deploymentContainerName: deploymentContainerName
+    deadLetterContainerName: deadLetterContainerName
   }
 }
 
 module function 'app/function.bicep' = {
   name: 'function'
   scope: rg
+  dependsOn: [
+    storage
+    monitoring
+  ]
   params: {
     location: location
     tags: tags
     name: 'func-${resourceToken}'
     planName: 'plan-${resourceToken}'
-    storageAccountName: storage.outputs.name
-    deploymentContainerName: storage.outputs.deploymentContainerName
-    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    storageAccountName: storageAccountName
+    deploymentContainerName: deploymentContainerName
+    applicationInsightsName: applicationInsightsName
     enforcerMode: enforcerMode
     watchedSubscriptionIds: watched
     allowedPrincipals: allowedPrincipals
@@ -120,8 +129,13 @@ module function 'app/function.bicep' = {
 module storageAccess 'app/storage-access.bicep' = {
   name: 'storage-access'
   scope: rg
+  dependsOn: [
+    storage
+  ]
   params: {
-    storageAccountName: storage.outputs.name
+    storageAccountName: storageAccountName
+    // The site's identity exists only once the site does: a run-time value by nature.
+    #disable-next-line what-if-short-circuiting
     principalId: function.outputs.principalId
   }
 }
@@ -132,6 +146,7 @@ module enforcerRoles 'app/enforcer-roles.bicep' = [
     scope: subscription(subscriptionId)
     params: {
       environmentName: environmentName
+      #disable-next-line what-if-short-circuiting
       principalId: function.outputs.principalId
     }
   }
@@ -154,9 +169,14 @@ module deadLetterAccess 'app/deadletter-access.bicep' = [
   for (subscriptionId, i) in watched: {
     name: 'aadlogin-deadletter-${uniqueString(subscriptionId, environmentName)}'
     scope: rg
+    dependsOn: [
+      storage
+    ]
     params: {
-      storageAccountName: storage.outputs.name
-      deadLetterContainerName: storage.outputs.deadLetterContainerName
+      storageAccountName: storageAccountName
+      deadLetterContainerName: deadLetterContainerName
+      // Like the site's, the topic's identity is known only after the topic exists.
+      #disable-next-line what-if-short-circuiting
       topicPrincipalId: eventSources[i].outputs.topicPrincipalId
     }
   }
@@ -167,13 +187,14 @@ module eventSubscriptions 'app/event-subscription.bicep' = [
     name: 'aadlogin-eventsub-${uniqueString(subscriptionId, environmentName)}'
     scope: resourceGroup(subscriptionId, eventsResourceGroupName)
     dependsOn: [
+      eventSources
       deadLetterAccess
     ]
     params: {
-      topicName: eventSources[i].outputs.topicName
+      topicName: topicName
       functionAppId: function.outputs.id
       storageAccountId: storage.outputs.id
-      deadLetterContainerName: storage.outputs.deadLetterContainerName
+      deadLetterContainerName: deadLetterContainerName
     }
   }
 ]

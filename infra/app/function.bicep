@@ -15,33 +15,33 @@ param maximumInstanceCount int = 40
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
 
-// Defaults come from the code's own settings list (generated), so a default changes in one place.
-// (Parameter defaults may not reference variables, hence loadJsonContent in each.)
-var defaults = loadJsonContent('settings.generated.json').defaults
+// Defaults come from the code's own settings list (settings.generated.json, generated from
+// src/config/settings.ts), so a default changes in one place. Parameter defaults may not
+// reference variables, hence one loadJsonContent (of one value, by JSONPath) per parameter.
 
 @allowed(['report', 'enforce'])
 param enforcerMode string = 'report'
 param watchedSubscriptionIds array
 @description('Application (client) id of the system-assigned identity, for the loop guard. Bicep cannot read it (the site exposes only the principal id); leave empty unless known.')
-param enforcerAppId string = loadJsonContent('settings.generated.json').defaults.ENFORCER_APP_ID
+param enforcerAppId string = loadJsonContent('settings.generated.json', '$.defaults.ENFORCER_APP_ID')
 param allowedPrincipals array = []
-param accessMaxPrincipals string = loadJsonContent('settings.generated.json').defaults.ACCESS_MAX_PRINCIPALS
-param accessAdminsTag string = loadJsonContent('settings.generated.json').defaults.ACCESS_ADMINS_TAG
-param accessUsersTag string = loadJsonContent('settings.generated.json').defaults.ACCESS_USERS_TAG
-param accessExpiresTag string = loadJsonContent('settings.generated.json').defaults.ACCESS_EXPIRES_TAG
-param exemptTag string = loadJsonContent('settings.generated.json').defaults.EXEMPT_TAG
-param allowExemptions string = loadJsonContent('settings.generated.json').defaults.ALLOW_EXEMPTIONS
-param policyAllowedClouds string = loadJsonContent('settings.generated.json').defaults.POLICY_ALLOWED_CLOUDS
-param policyDeniedRegions string = loadJsonContent('settings.generated.json').defaults.POLICY_DENIED_REGIONS
-param policyMinServerVersion string = loadJsonContent('settings.generated.json').defaults.POLICY_MIN_SERVER_VERSION
-param policyMinClientBuild string = loadJsonContent('settings.generated.json').defaults.POLICY_MIN_CLIENT_BUILD
-param policyAllowServerCore string = loadJsonContent('settings.generated.json').defaults.POLICY_ALLOW_SERVER_CORE
-param policyAllowArm64 string = loadJsonContent('settings.generated.json').defaults.POLICY_ALLOW_ARM64
-param aadExtensionVersion string = loadJsonContent('settings.generated.json').defaults.AAD_EXTENSION_VERSION
-param aadExtensionMdmId string = loadJsonContent('settings.generated.json').defaults.AAD_EXTENSION_MDM_ID
-param auditSchedule string = loadJsonContent('settings.generated.json').defaults.AUDIT_SCHEDULE
-param reconcileQueueName string = loadJsonContent('settings.generated.json').defaults.RECONCILE_QUEUE_NAME
-param tablePrefix string = loadJsonContent('settings.generated.json').defaults.TABLE_PREFIX
+param accessMaxPrincipals string = loadJsonContent('settings.generated.json', '$.defaults.ACCESS_MAX_PRINCIPALS')
+param accessAdminsTag string = loadJsonContent('settings.generated.json', '$.defaults.ACCESS_ADMINS_TAG')
+param accessUsersTag string = loadJsonContent('settings.generated.json', '$.defaults.ACCESS_USERS_TAG')
+param accessExpiresTag string = loadJsonContent('settings.generated.json', '$.defaults.ACCESS_EXPIRES_TAG')
+param exemptTag string = loadJsonContent('settings.generated.json', '$.defaults.EXEMPT_TAG')
+param allowExemptions string = loadJsonContent('settings.generated.json', '$.defaults.ALLOW_EXEMPTIONS')
+param policyAllowedClouds string = loadJsonContent('settings.generated.json', '$.defaults.POLICY_ALLOWED_CLOUDS')
+param policyDeniedRegions string = loadJsonContent('settings.generated.json', '$.defaults.POLICY_DENIED_REGIONS')
+param policyMinServerVersion string = loadJsonContent('settings.generated.json', '$.defaults.POLICY_MIN_SERVER_VERSION')
+param policyMinClientBuild string = loadJsonContent('settings.generated.json', '$.defaults.POLICY_MIN_CLIENT_BUILD')
+param policyAllowServerCore string = loadJsonContent('settings.generated.json', '$.defaults.POLICY_ALLOW_SERVER_CORE')
+param policyAllowArm64 string = loadJsonContent('settings.generated.json', '$.defaults.POLICY_ALLOW_ARM64')
+param aadExtensionVersion string = loadJsonContent('settings.generated.json', '$.defaults.AAD_EXTENSION_VERSION')
+param aadExtensionMdmId string = loadJsonContent('settings.generated.json', '$.defaults.AAD_EXTENSION_MDM_ID')
+param auditSchedule string = loadJsonContent('settings.generated.json', '$.defaults.AUDIT_SCHEDULE')
+param reconcileQueueName string = loadJsonContent('settings.generated.json', '$.defaults.RECONCILE_QUEUE_NAME')
+param tablePrefix string = loadJsonContent('settings.generated.json', '$.defaults.TABLE_PREFIX')
 @description('ARM endpoint of the cloud the app runs in (environment().resourceManager by default).')
 param armEndpoint string = environment().resourceManager
 
@@ -140,8 +140,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     ARM_ENDPOINT: endsWith(armEndpoint, '/') ? take(armEndpoint, max(length(armEndpoint) - 1, 0)) : armEndpoint
     // Only the local ARM emulator needs an extra CA; Azure's endpoints are publicly trusted.
     ARM_CA_FILE: ''
-    ARM_LRO_POLL_INTERVAL_MS: defaults.ARM_LRO_POLL_INTERVAL_MS
-    ARM_MAX_RETRIES: defaults.ARM_MAX_RETRIES
+    ARM_LRO_POLL_INTERVAL_MS: loadJsonContent('settings.generated.json', '$.defaults.ARM_LRO_POLL_INTERVAL_MS')
+    ARM_MAX_RETRIES: loadJsonContent('settings.generated.json', '$.defaults.ARM_MAX_RETRIES')
     APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
   }
 }

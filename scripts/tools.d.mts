@@ -1,0 +1,12 @@
+export declare const ROOT: string;
+export declare const TOOLS_DIR: string;
+export declare const BICEP_PROJECT: string;
+export declare const BICEP_PACKAGES_DIR: string;
+export declare const NODE22_VERSION: string;
+export declare const NODE22_DIR: string;
+export declare function bicepVersion(): string;
+export declare function bicepExpectedPath(): string;
+export declare function bicepPath(): string | undefined;
+export declare function node22ExpectedPath(): string;
+export declare function node22Path(): string | undefined;
+export declare const INSTALL_HINT: string;

@@ -1,0 +1,341 @@
+// The infra, compiled and linted by the real Bicep compiler, then checked as ARM JSON: least
+// privilege, no keys, the Event Grid filters, and app settings identical to what the code reads.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { SETTINGS } from "../../src/config/settings.js";
+import { LOGIN_ROLES } from "../../src/domain/roles.js";
+import { ADDED_IN_AZURE, OMITTED_IN_AZURE, azureAppSettingNames, generatedSettingsJson } from "../../scripts/app-settings.mjs";
+import { bicepPath } from "../../scripts/tools.mjs";
+import {
+  INFRA_DIR, allResources, bicepFiles, buildAll, guidsIn, lintAll, moduleDeployment, requireTool, resolveVariables,
+  resourcesOfType, type ArmResource, type ArmTemplate, type BuildResult, type Json, type Located,
+} from "./arm.js";
+
+const ROLE = {
+  rbacAdministrator: "f58310d9-a9f6-439a-9e8d-f62e7b41a168",
+  storageBlobDataOwner: "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+  storageBlobDataContributor: "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+  storageQueueDataContributor: "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
+  storageTableDataContributor: "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
+};
+const FORBIDDEN_ROLES = {
+  Owner: "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+  Contributor: "b24988ac-6180-42a0-ab88-20f7382dd24c",
+  "User Access Administrator": "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",
+};
+const LOGIN_GUIDS = Object.values(LOGIN_ROLES).map((r) => r.guid).sort();
+const CUSTOM_ROLE_ACTIONS = [
+  "Microsoft.Compute/virtualMachines/read",
+  "Microsoft.Compute/virtualMachines/instanceView/read",
+  "Microsoft.Compute/virtualMachines/write",
+  "Microsoft.Compute/virtualMachines/extensions/read",
+  "Microsoft.Compute/virtualMachines/extensions/write",
+  "Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action",
+  "Microsoft.Authorization/roleAssignments/read",
+];
+
+function defaultOf(name: string): string {
+  const spec = SETTINGS.find((s) => s.name === name);
+  if (!spec) throw new Error(`no setting ${name}`);
+  return spec.default;
+}
+
+/** Parameters whose default follows the cloud deployed to instead of the code's (public cloud) default. */
+const CLOUD_AWARE_DEFAULTS: Record<string, string> = { armEndpoint: "[environment().resourceManager]" };
+
+/** POLICY_ALLOW_ARM64 -> policyAllowArm64: the Bicep parameter of a setting. */
+function camel(settingName: string): string {
+  return settingName.toLowerCase().replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+}
+
+function only(found: Located[], what: string): Located {
+  expect(found, what).toHaveLength(1);
+  return found[0]!;
+}
+
+function props(l: Located): Record<string, Json> {
+  return (l.resource.properties ?? {}) as Record<string, Json>;
+}
+
+/** Which role a role assignment grants: a built-in GUID, or "custom" for the enforcer's own definition. */
+function grantedRole(l: Located): string {
+  const id = String(resolveVariables(props(l)["roleDefinitionId"], l.template));
+  const guids = guidsIn(id);
+  if (guids.length === 1) return guids[0]!;
+  if (/Microsoft\.Authorization\/roleDefinitions', guid\(subscription\(\)\.id, 'aadlogin-enforcer-vm-operator'/.test(id)) return "custom";
+  throw new Error(`unrecognised roleDefinitionId ${id}`);
+}
+
+describe("infra (Bicep compiled by the real compiler)", () => {
+  requireTool("Bicep compiler", bicepPath(), (bicep) => {
+    let build: BuildResult;
+    let main: ArmTemplate;
+    beforeAll(() => {
+      build = buildAll(bicep);
+      const m = build.templates.get("main.json");
+      if (!m) throw new Error(`main.bicep did not compile:\n${build.diagnostics.join("\n")}`);
+      main = m;
+    });
+
+    it("compiles every .bicep file without errors or warnings", () => {
+      expect(build.diagnostics).toEqual([]);
+      expect(build.status).toBe(0);
+      const expected = bicepFiles().map((f) => f.slice(INFRA_DIR.length + 1).replace(/\.bicep$/, ".json"));
+      expect([...build.templates.keys()].sort()).toEqual(expected);
+      expect(expected).toContain("main.json");
+    });
+
+    it("lints clean (infra/bicepconfig.json rules; suppressions are #disable-next-line with a reason)", () => {
+      const { findings } = lintAll(bicep);
+      expect(findings.map((f) => `${f.where} ${f.level} ${f.rule}: ${f.message}`)).toEqual([]);
+    });
+
+    it("grants exactly the expected roles and nothing else, each named guid(scope, principal, role)", () => {
+      const assignments = resourcesOfType(main, "Microsoft.Authorization/roleAssignments");
+      const granted = assignments.map(grantedRole).sort();
+      expect(granted).toEqual(
+        ["custom", ROLE.rbacAdministrator, ROLE.storageBlobDataOwner, ROLE.storageQueueDataContributor, ROLE.storageTableDataContributor, ROLE.storageBlobDataContributor].sort(),
+      );
+      for (const a of assignments) {
+        const name = String(resolveVariables(a.resource.name, a.template));
+        const roleDefinitionId = String(resolveVariables(props(a)["roleDefinitionId"], a.template)).replace(/^\[|\]$/g, "");
+        const principalId = String(props(a)["principalId"]).replace(/^\[|\]$/g, "");
+        expect(name.startsWith("[guid("), name).toBe(true);
+        expect(name, "name includes the principal").toContain(principalId);
+        expect(name, "name includes the role definition").toContain(roleDefinitionId);
+        expect(props(a)["principalType"]).toBe("ServicePrincipal");
+      }
+    });
+
+    it("has no Owner, Contributor or User Access Administrator anywhere", () => {
+      for (const [file, text] of build.texts) {
+        for (const [role, guid] of Object.entries(FORBIDDEN_ROLES)) {
+          expect(text.toLowerCase().includes(guid), `${role} (${guid}) in ${file}`).toBe(false);
+        }
+      }
+    });
+
+    it("gives RBAC Administrator only with the ABAC condition limited to the two login roles", () => {
+      const admin = only(resourcesOfType(main, "Microsoft.Authorization/roleAssignments").filter((a) => grantedRole(a) === ROLE.rbacAdministrator), "RBAC Administrator assignments");
+      expect(props(admin)["conditionVersion"]).toBe("2.0");
+      const condition = String(props(admin)["condition"]);
+      // A literal, not an expression: what is reviewed is what ARM receives.
+      expect(condition.startsWith("[")).toBe(false);
+      expect(guidsIn(condition).sort()).toEqual(LOGIN_GUIDS);
+      const clauses = [
+        /\(!\(ActionMatches\{'Microsoft\.Authorization\/roleAssignments\/write'\}\)\) OR \(@Request\[Microsoft\.Authorization\/roleAssignments:RoleDefinitionId\] ForAnyOfAnyValues:GuidEquals \{([^}]*)\}\)/,
+        /\(!\(ActionMatches\{'Microsoft\.Authorization\/roleAssignments\/delete'\}\)\) OR \(@Resource\[Microsoft\.Authorization\/roleAssignments:RoleDefinitionId\] ForAnyOfAnyValues:GuidEquals \{([^}]*)\}\)/,
+      ];
+      for (const clause of clauses) {
+        const m = clause.exec(condition);
+        expect(m, `condition lacks ${clause}`).not.toBeNull();
+        expect(guidsIn(m![1]!).sort()).toEqual(LOGIN_GUIDS);
+      }
+      expect(condition).toMatch(/\)\) AND \(\(/);
+    });
+
+    it("defines the custom role with exactly the compute actions the app uses, assignable in its subscription only", () => {
+      const def = only(resourcesOfType(main, "Microsoft.Authorization/roleDefinitions"), "custom role definitions");
+      const permissions = props(def)["permissions"] as { actions: Json; notActions: Json[]; dataActions: Json[]; notDataActions: Json[] }[];
+      expect(permissions).toHaveLength(1);
+      const actions = resolveVariables(permissions[0]!.actions, def.template);
+      expect(actions).toEqual(CUSTOM_ROLE_ACTIONS);
+      expect(permissions[0]!.notActions).toEqual([]);
+      expect(permissions[0]!.dataActions).toEqual([]);
+      expect(props(def)["assignableScopes"]).toEqual(["[subscription().id]"]);
+      expect(props(def)["type"]).toBe("CustomRole");
+    });
+
+    it("scopes the app's storage roles to its own account and the dead-letter role to the dead-letter container", () => {
+      const assignments = resourcesOfType(main, "Microsoft.Authorization/roleAssignments");
+      for (const a of assignments) {
+        const role = grantedRole(a);
+        if (role === ROLE.storageBlobDataOwner || role === ROLE.storageQueueDataContributor || role === ROLE.storageTableDataContributor) {
+          expect(a.resource.scope).toBe("[resourceId('Microsoft.Storage/storageAccounts', parameters('storageAccountName'))]");
+        } else if (role === ROLE.storageBlobDataContributor) {
+          expect(a.resource.scope).toBe("[resourceId('Microsoft.Storage/storageAccounts/blobServices/containers', parameters('storageAccountName'), 'default', parameters('deadLetterContainerName'))]");
+          expect(props(a)["principalId"]).toBe("[parameters('topicPrincipalId')]");
+        } else {
+          // The compute role and RBAC Administrator apply to the watched subscription (module scope).
+          expect(a.resource.scope).toBeUndefined();
+        }
+      }
+      const roles = moduleDeployment(main, "aadlogin-roles-");
+      expect(roles.subscriptionId).toBe("[variables('watched')[copyIndex()]]");
+      expect(roles.copy?.count).toBe("[length(variables('watched'))]");
+    });
+
+    it("has a keyless, TLS 1.2, HTTPS-only storage account with the app's tables, queues and containers", () => {
+      const account = only(resourcesOfType(main, "Microsoft.Storage/storageAccounts"), "storage accounts");
+      expect(props(account)["allowSharedKeyAccess"]).toBe(false);
+      expect(props(account)["minimumTlsVersion"]).toBe("TLS1_2");
+      expect(props(account)["supportsHttpsTrafficOnly"]).toBe(true);
+      expect(props(account)["allowBlobPublicAccess"]).toBe(false);
+
+      const storageModule = moduleDeployment(main, "storage");
+      const params = storageModule.properties?.["parameters"] as Record<string, { value: Json }>;
+      // The names the code derives from its settings' defaults (TABLE_PREFIX, RECONCILE_QUEUE_NAME).
+      expect(resolveVariables(params["tablePrefix"]!.value, main)).toBe(defaultOf("TABLE_PREFIX"));
+      expect(resolveVariables(params["reconcileQueueName"]!.value, main)).toBe(defaultOf("RECONCILE_QUEUE_NAME"));
+
+      const storageTemplate = storageModule.properties!.template!;
+      expect(storageTemplate.variables?.["tableNames"]).toEqual([
+        "[format('{0}Vms', parameters('tablePrefix'))]",
+        "[format('{0}Log', parameters('tablePrefix'))]",
+        "[format('{0}AuditRuns', parameters('tablePrefix'))]",
+        "[format('{0}Events', parameters('tablePrefix'))]",
+      ]);
+      const queues = resourcesOfType(main, "Microsoft.Storage/storageAccounts/queueServices/queues").map((q) => q.resource.name);
+      expect(queues).toEqual([
+        "[format('{0}/{1}/{2}', parameters('name'), 'default', parameters('reconcileQueueName'))]",
+        "[format('{0}/{1}/{2}', parameters('name'), 'default', format('{0}-poison', parameters('reconcileQueueName')))]",
+      ]);
+      const containers = resourcesOfType(main, "Microsoft.Storage/storageAccounts/blobServices/containers").map((c) => c.resource.name);
+      expect(containers).toHaveLength(2);
+    });
+
+    it("runs the app on Flex Consumption, Node 22, system identity, HTTPS only, TLS 1.2, identity-based deployment storage", () => {
+      const plan = only(resourcesOfType(main, "Microsoft.Web/serverfarms"), "plans");
+      expect(plan.resource["sku"]).toEqual({ name: "FC1", tier: "FlexConsumption" });
+      const site = only(resourcesOfType(main, "Microsoft.Web/sites"), "sites");
+      expect(site.resource["identity"]).toEqual({ type: "SystemAssigned" });
+      expect(props(site)["httpsOnly"]).toBe(true);
+      expect((props(site)["siteConfig"] as Record<string, Json>)["minTlsVersion"]).toBe("1.2");
+      const config = props(site)["functionAppConfig"] as { runtime: Json; deployment: { storage: { type: string; authentication: Json } } };
+      expect(config.runtime).toEqual({ name: "node", version: "22" });
+      expect(config.deployment.storage.type).toBe("blobContainer");
+      expect(config.deployment.storage.authentication).toEqual({ type: "SystemAssignedIdentity" });
+    });
+
+    it("sets exactly the app settings the code reads (src/config/settings.ts, mapped by scripts/app-settings.mjs)", () => {
+      const config = only(resourcesOfType(main, "Microsoft.Web/sites/config"), "site config resources");
+      expect(config.resource.name).toMatch(/'appsettings'\)\]$/);
+      const settings = props(config);
+      expect(Object.keys(settings)).toEqual(azureAppSettingNames(SETTINGS));
+      for (const omitted of Object.keys(OMITTED_IN_AZURE)) expect(settings).not.toHaveProperty(omitted);
+      for (const added of Object.keys(ADDED_IN_AZURE)) expect(settings).toHaveProperty(added);
+      // Identity-based storage: an account name, never a connection string with a key.
+      expect(settings["AzureWebJobsStorage__accountName"]).toBe("[parameters('storageAccountName')]");
+      expect(JSON.stringify(settings)).not.toMatch(/listKeys|AccountKey/i);
+      // The loop guard's principal id is the site's own identity, read after the site exists.
+      expect(settings["ENFORCER_PRINCIPAL_ID"]).toBe("[reference(resourceId('Microsoft.Web/sites', parameters('name')), '2024-04-01', 'full').identity.principalId]");
+    });
+
+    it("defaults every setting parameter to the code's default and passes it to its app setting", () => {
+      const fn = build.templates.get("app/function.json")!;
+      const config = only(resourcesOfType(fn, "Microsoft.Web/sites/config"), "site config resources");
+      let checked = 0;
+      for (const [file, template] of [["main.json", main], ["app/function.json", fn]] as const) {
+        for (const spec of SETTINGS) {
+          const param = template.parameters?.[camel(spec.name)];
+          if (!param || param.defaultValue === undefined) continue;
+          const name = camel(spec.name);
+          const value = resolveVariables(param.defaultValue, template);
+          if (name in CLOUD_AWARE_DEFAULTS) {
+            expect(value, `${file} ${name}`).toBe(CLOUD_AWARE_DEFAULTS[name]);
+            continue;
+          }
+          if (Array.isArray(value)) {
+            // List settings are arrays in Bicep, comma-joined into the app setting.
+            expect(value.join(","), `${file} ${name}`).toBe(spec.default);
+            if (template === fn) expect(props(config)[spec.name], spec.name).toBe(`[join(parameters('${name}'), ',')]`);
+          } else {
+            expect(value, `${file} ${name}`).toBe(spec.default);
+            if (template === fn) expect(props(config)[spec.name], spec.name).toBe(`[parameters('${name}')]`);
+          }
+          checked++;
+        }
+      }
+      // Not vacuous: the operator-facing settings are parameters in both files.
+      expect(checked).toBeGreaterThanOrEqual(25);
+    });
+
+    it("keeps infra/app/settings.generated.json in step with src/config/settings.ts", () => {
+      const committed = readFileSync(join(INFRA_DIR, "app", "settings.generated.json"), "utf8");
+      expect(committed, "stale: run `npx tsx scripts/gen-settings.ts`").toBe(generatedSettingsJson(SETTINGS));
+    });
+
+    it("deploys in report mode unless told otherwise", () => {
+      expect(main.parameters?.["enforcerMode"]?.defaultValue).toBe("report");
+      expect(main.parameters?.["enforcerMode"]?.allowedValues).toEqual(["report", "enforce"]);
+      expect(defaultOf("ENFORCER_MODE")).toBe("report");
+      const fn = build.templates.get("app/function.json")!;
+      expect(fn.parameters?.["enforcerMode"]?.defaultValue).toBe("report");
+      const azdParams = JSON.parse(readFileSync(join(INFRA_DIR, "main.parameters.json"), "utf8")) as { parameters: Record<string, { value: Json }> };
+      expect(azdParams.parameters["enforcerMode"]?.value).toBe("${ENFORCER_MODE=report}");
+      const fnModule = moduleDeployment(main, "function");
+      const passed = (fnModule.properties?.["parameters"] as Record<string, { value: Json }>)["enforcerMode"]?.value;
+      expect(passed).toBe("[parameters('enforcerMode')]");
+    });
+
+    it("subscribes onResourceWrite to VM and tag writes/deletes only, with retries and dead-lettering", () => {
+      const topic = only(resourcesOfType(main, "Microsoft.EventGrid/systemTopics"), "system topics");
+      expect(props(topic)["topicType"]).toBe("Microsoft.Resources.Subscriptions");
+      expect(props(topic)["source"]).toBe("[subscription().id]");
+      expect(topic.resource["identity"]).toEqual({ type: "SystemAssigned" });
+
+      const sub = only(resourcesOfType(main, "Microsoft.EventGrid/systemTopics/eventSubscriptions"), "event subscriptions");
+      const p = props(sub) as Record<string, any>;
+      expect(p["destination"].endpointType).toBe("AzureFunction");
+      expect(p["destination"].properties.resourceId).toBe("[format('{0}/functions/onResourceWrite', parameters('functionAppId'))]");
+      expect(p["filter"].includedEventTypes).toEqual(["Microsoft.Resources.ResourceWriteSuccess", "Microsoft.Resources.ResourceDeleteSuccess"]);
+      expect(p["filter"].advancedFilters).toEqual([
+        {
+          operatorType: "StringIn",
+          key: "data.operationName",
+          values: ["Microsoft.Compute/virtualMachines/write", "Microsoft.Compute/virtualMachines/delete", "Microsoft.Resources/tags/write"],
+        },
+        { operatorType: "StringNotContains", key: "subject", values: ["/extensions/", "/providers/Microsoft.Authorization/"] },
+      ]);
+      expect(p["retryPolicy"]).toEqual({ maxDeliveryAttempts: 30, eventTimeToLiveInMinutes: 1440 });
+      expect(p["deadLetterWithResourceIdentity"].identity).toEqual({ type: "SystemAssigned" });
+      expect(p["deadLetterWithResourceIdentity"].deadLetterDestination.endpointType).toBe("StorageBlob");
+      expect(p["deadLetterWithResourceIdentity"].deadLetterDestination.properties.blobContainerName).toBe("[parameters('deadLetterContainerName')]");
+
+      // One topic and one event subscription per watched subscription, in that subscription.
+      for (const part of ["aadlogin-events-", "aadlogin-eventsub-"]) {
+        const m = moduleDeployment(main, part);
+        expect(m.subscriptionId).toBe("[variables('watched')[copyIndex()]]");
+        expect(m.copy?.count).toBe("[length(variables('watched'))]");
+      }
+      // Event Grid refuses a function that is not deployed yet: created once the code is published.
+      expect(moduleDeployment(main, "aadlogin-eventsub-").condition).toBe("[parameters('eventSubscriptionsEnabled')]");
+      expect(main.variables?.["watched"]).toBe("[if(empty(parameters('watchedSubscriptionIds')), createArray(subscription().subscriptionId), parameters('watchedSubscriptionIds'))]");
+    });
+
+    it("outputs the function app name and its identity's principal id", () => {
+      expect(main.outputs?.["AZURE_FUNCTION_APP_NAME"]?.value).toMatch(/outputs\.name\.value/);
+      expect(main.outputs?.["ENFORCER_PRINCIPAL_ID"]?.value).toMatch(/outputs\.principalId\.value/);
+    });
+
+    it("deploys nothing unexpected", () => {
+      const types = [...new Set(allResources(main).map((l) => l.resource.type))].sort();
+      expect(types).toEqual(
+        [
+          "Microsoft.Authorization/roleAssignments",
+          "Microsoft.Authorization/roleDefinitions",
+          "Microsoft.EventGrid/systemTopics",
+          "Microsoft.EventGrid/systemTopics/eventSubscriptions",
+          "Microsoft.Insights/components",
+          "Microsoft.OperationalInsights/workspaces",
+          "Microsoft.Resources/deployments",
+          "Microsoft.Resources/resourceGroups",
+          "Microsoft.Storage/storageAccounts",
+          "Microsoft.Storage/storageAccounts/blobServices",
+          "Microsoft.Storage/storageAccounts/blobServices/containers",
+          "Microsoft.Storage/storageAccounts/queueServices",
+          "Microsoft.Storage/storageAccounts/queueServices/queues",
+          "Microsoft.Storage/storageAccounts/tableServices",
+          "Microsoft.Storage/storageAccounts/tableServices/tables",
+          "Microsoft.Web/serverfarms",
+          "Microsoft.Web/sites",
+          "Microsoft.Web/sites/config",
+        ].sort(),
+      );
+    });
+  });
+});
+
+// Keep the unused-type import honest for readers: ArmResource is the shape the helpers return.
+export type { ArmResource };
