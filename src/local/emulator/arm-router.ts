@@ -1,0 +1,148 @@
+import type { ProviderNamespace } from "./api-versions.js";
+import { operationStatus } from "./compute-lro.js";
+import type { Handler } from "./context.js";
+import { ArmError, notFound } from "./errors.js";
+import { deleteResourceGroup, getResourceGroup, putResourceGroup } from "./resource-groups.js";
+import { deleteRoleAssignment, getRoleAssignment, listRoleAssignments, putRoleAssignment } from "./role-assignments.js";
+import { getRoleDefinition, listRoleDefinitions } from "./role-definition-api.js";
+import { deleteTags, getTags, writeTags } from "./tags.js";
+import { deleteExtension, getExtension, listExtensions, putExtension } from "./vm-extensions.js";
+import { deleteVm, getInstanceView, getVm, listVms, patchVm, putVm, vmAction } from "./virtual-machines.js";
+
+export interface ArmRoute {
+  readonly provider: ProviderNamespace;
+  /** For api-version errors, e.g. "virtualMachines". */
+  readonly resourceType: string;
+  /** ARM operation name as the activity log and Event Grid spell it, e.g. Microsoft.Compute/virtualMachines/read. */
+  readonly operation: string;
+  readonly handle: Handler;
+}
+
+const methodNotAllowed = (method: string, path: string): ArmError =>
+  new ArmError(405, "MethodNotAllowed", `The requested resource does not support http method '${method}' (path '${path}').`);
+
+const verb = (method: string): string => ({ GET: "read", PUT: "write", PATCH: "write", DELETE: "delete", POST: "action" })[method] ?? "read";
+
+/**
+ * Maps an ARM path (duplicate slashes collapsed) to its handler. Provider namespaces, resource types
+ * and fixed segments match case-insensitively, as ARM does; names keep the caller's casing.
+ * Authorization and tags routes are scope-based: the scope is everything before the last
+ * `/providers/Microsoft.Authorization/` or `/providers/Microsoft.Resources/tags`.
+ */
+export function routeArm(method: string, path: string): ArmRoute {
+  const auth = /^(.*?)\/providers\/Microsoft\.Authorization\/(roleAssignments|roleDefinitions)(?:\/([^/]+))?$/i.exec(path);
+  if (auth) {
+    const scope = auth[1] || "/";
+    const kind = (auth[2] ?? "").toLowerCase();
+    const name = auth[3];
+    if (kind === "roleassignments") {
+      const op = `Microsoft.Authorization/roleAssignments/${verb(method)}`;
+      const base = { provider: "Microsoft.Authorization" as const, resourceType: "roleAssignments", operation: op };
+      if (name === undefined) {
+        if (method === "GET") return { ...base, handle: (c, r) => listRoleAssignments(c, r, scope) };
+      } else if (method === "PUT") return { ...base, handle: (c, r) => putRoleAssignment(c, r, scope, name) };
+      else if (method === "GET") return { ...base, handle: (c, r) => getRoleAssignment(c, r, scope, name) };
+      else if (method === "DELETE") return { ...base, handle: (c, r) => deleteRoleAssignment(c, r, scope, name) };
+    } else {
+      const base = { provider: "Microsoft.Authorization" as const, resourceType: "roleDefinitions", operation: `Microsoft.Authorization/roleDefinitions/${verb(method)}` };
+      if (method === "GET") {
+        return name === undefined
+          ? { ...base, handle: (c, r) => listRoleDefinitions(c, r, scope) }
+          : { ...base, handle: (c, r) => getRoleDefinition(c, r, scope, name) };
+      }
+    }
+    throw methodNotAllowed(method, path);
+  }
+
+  const tags = /^(.*?)\/providers\/Microsoft\.Resources\/tags\/default$/i.exec(path);
+  if (tags) {
+    const scope = tags[1] || "/";
+    const base = { provider: "Microsoft.Resources" as const, resourceType: "tags", operation: `Microsoft.Resources/tags/${verb(method)}` };
+    if (method === "GET") return { ...base, handle: (c, r) => getTags(c, r, scope) };
+    if (method === "PUT" || method === "PATCH") return { ...base, handle: (c, r) => writeTags(c, r, scope, method) };
+    if (method === "DELETE") return { ...base, handle: (c, r) => deleteTags(c, r, scope) };
+    throw methodNotAllowed(method, path);
+  }
+
+  const seg = path.split("/").filter(Boolean);
+  const low = seg.map((s) => s.toLowerCase());
+  const at = (i: number): string => seg[i] ?? "";
+  if (low[0] !== "subscriptions" || seg.length < 2) throw notFoundRoute(path);
+  const sub = at(1);
+
+  // /subscriptions/{sub}/providers/Microsoft.Compute/...
+  if (low[2] === "providers" && low[3] === "microsoft.compute") {
+    const compute = { provider: "Microsoft.Compute" as const };
+    if (seg.length === 5 && low[4] === "virtualmachines" && method === "GET") {
+      return { ...compute, resourceType: "virtualMachines", operation: "Microsoft.Compute/virtualMachines/read", handle: (c, r) => listVms(c, r, sub) };
+    }
+    if (seg.length === 8 && low[4] === "locations" && low[6] === "operations" && method === "GET") {
+      const opId = at(7);
+      return {
+        ...compute,
+        resourceType: "locations/operations",
+        operation: "Microsoft.Compute/locations/operations/read",
+        handle: (c, r) => operationStatus(c, r, sub, opId),
+      };
+    }
+    throw notFoundRoute(path);
+  }
+
+  if (low[2] !== "resourcegroups" || seg.length < 4) throw notFoundRoute(path);
+  const rg = at(3);
+  if (seg.length === 4) {
+    const base = { provider: "Microsoft.Resources" as const, resourceType: "resourceGroups", operation: `Microsoft.Resources/subscriptions/resourceGroups/${verb(method)}` };
+    if (method === "GET") return { ...base, handle: (c, r) => getResourceGroup(c, r, sub, rg) };
+    if (method === "PUT") return { ...base, handle: (c, r) => putResourceGroup(c, r, sub, rg) };
+    if (method === "DELETE") return { ...base, handle: (c, r) => deleteResourceGroup(c, r, sub, rg) };
+    throw methodNotAllowed(method, path);
+  }
+  if (low[4] !== "providers" || low[5] !== "microsoft.compute" || low[6] !== "virtualmachines") throw notFoundRoute(path);
+  const vmBase = { provider: "Microsoft.Compute" as const, resourceType: "virtualMachines" };
+  if (seg.length === 7) {
+    if (method === "GET") return { ...vmBase, operation: "Microsoft.Compute/virtualMachines/read", handle: (c, r) => listVms(c, r, sub, rg) };
+    throw methodNotAllowed(method, path);
+  }
+  const vm = at(7);
+  if (seg.length === 8) {
+    const op = `Microsoft.Compute/virtualMachines/${verb(method)}`;
+    if (method === "GET") return { ...vmBase, operation: op, handle: (c, r) => getVm(c, r, sub, rg, vm) };
+    if (method === "PUT") return { ...vmBase, operation: op, handle: (c, r) => putVm(c, r, sub, rg, vm) };
+    if (method === "PATCH") return { ...vmBase, operation: op, handle: (c, r) => patchVm(c, r, sub, rg, vm) };
+    if (method === "DELETE") return { ...vmBase, operation: op, handle: (c, r) => deleteVm(c, r, sub, rg, vm) };
+    throw methodNotAllowed(method, path);
+  }
+  if (seg.length === 9 && low[8] === "instanceview") {
+    if (method === "GET") return { ...vmBase, operation: "Microsoft.Compute/virtualMachines/instanceView/read", handle: (c, r) => getInstanceView(c, r, sub, rg, vm) };
+    throw methodNotAllowed(method, path);
+  }
+  if (low[8] === "extensions") {
+    const extBase = { provider: "Microsoft.Compute" as const, resourceType: "virtualMachines/extensions" };
+    const op = `Microsoft.Compute/virtualMachines/extensions/${verb(method)}`;
+    if (seg.length === 9) {
+      if (method === "GET") return { ...extBase, operation: op, handle: (c, r) => listExtensions(c, r, sub, rg, vm) };
+      throw methodNotAllowed(method, path);
+    }
+    if (seg.length === 10) {
+      const ext = at(9);
+      if (method === "GET") return { ...extBase, operation: op, handle: (c, r) => getExtension(c, r, sub, rg, vm, ext) };
+      if (method === "PUT") return { ...extBase, operation: op, handle: (c, r) => putExtension(c, r, sub, rg, vm, ext, "put") };
+      if (method === "PATCH") return { ...extBase, operation: op, handle: (c, r) => putExtension(c, r, sub, rg, vm, ext, "patch") };
+      if (method === "DELETE") return { ...extBase, operation: op, handle: (c, r) => deleteExtension(c, r, sub, rg, vm, ext) };
+      throw methodNotAllowed(method, path);
+    }
+  }
+  if (seg.length === 9 && method === "POST") {
+    const action = at(8);
+    return { ...vmBase, operation: `Microsoft.Compute/virtualMachines/${action}/action`, handle: (c, r) => vmAction(c, r, sub, rg, vm, action) };
+  }
+  throw notFoundRoute(path);
+}
+
+function notFoundRoute(path: string): ArmError {
+  return notFound(
+    "InvalidResourceType",
+    `The resource type for path '${path}' could not be found. The local ARM emulator implements resource groups, ` +
+      "virtual machines (+ extensions, instance view, start/deallocate/powerOff/restart), role assignments, role definitions and tags.",
+  );
+}

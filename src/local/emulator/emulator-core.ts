@@ -1,0 +1,306 @@
+import type { ArmRequest, HandlerContext, ResourceEventInput } from "./context.js";
+import { ArmError, badRequest, notFound } from "./errors.js";
+import { EventDelivery, type EventFilter, type EventSubscription } from "./event-delivery.js";
+import { Faults } from "./faults.js";
+import { GUID_PATTERN, isObject, type Json } from "./http-io.js";
+import { LroTracker } from "./lro.js";
+import { guestOsFor, type GuestOs } from "./os-catalog.js";
+import { RequestLog } from "./request-log.js";
+import { resourceEvent, type EventGridEvent } from "./resource-events.js";
+import { isAtOrAbove } from "./scope.js";
+import { EmulatorState, stableGuid, type EmulatorLimits, type PowerState, type Principal, type PrincipalType, type VmRecord } from "./state.js";
+import { Throttle } from "./throttling.js";
+import { signToken, type TokenClaims } from "./tokens.js";
+import { putVm as putVmHandler, renderVm, vmResourceId } from "./virtual-machines.js";
+
+/** Azure CLI's public client id: what a human's ARM token carries as appid. */
+const AZURE_CLI_APP_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+const TOKEN_LIFETIME_S = 3600 * 24;
+
+export interface VmSimulationInput {
+  readonly id: string;
+  readonly powerState?: PowerState;
+  readonly agent?: GuestOs | null;
+  readonly outboundNetwork?: boolean;
+}
+
+export interface SeedInput {
+  readonly subscriptions?: ReadonlyArray<{ id: string; displayName?: string }>;
+  readonly resourceGroups?: ReadonlyArray<{ id: string; location?: string; tags?: Record<string, string> }>;
+  readonly principals?: ReadonlyArray<{ id: string; type: PrincipalType; displayName?: string; upn?: string; appId?: string }>;
+  readonly roleDefinitions?: ReadonlyArray<{ name: string; roleName: string; description?: string; permissions?: unknown[] }>;
+  readonly vms?: ReadonlyArray<{ id: string; body: Json; simulation?: Omit<VmSimulationInput, "id"> }>;
+}
+
+const VM_ID = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Compute\/virtualMachines\/([^/]+)$/i;
+const RG_ID = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)$/i;
+
+/** Everything one emulator instance holds, and the operations both the admin API and tests drive. */
+export class EmulatorCore {
+  readonly state: EmulatorState;
+  readonly lro = new LroTracker();
+  readonly throttle: Throttle;
+  readonly faults = new Faults();
+  readonly log = new RequestLog();
+  readonly delivery = new EventDelivery();
+  readonly events: EventGridEvent[] = [];
+  private readonly listeners = new Set<(event: EventGridEvent) => void>();
+  baseUrl = "";
+
+  constructor(
+    readonly tenantId: string,
+    readonly limits: EmulatorLimits,
+    readonly signingKey: string,
+    readonly managedIdentity: { principalId: string; clientId: string },
+    private readonly defaults: EmulatorLimits,
+  ) {
+    this.state = new EmulatorState(tenantId);
+    this.throttle = new Throttle(limits.throttleScale);
+    this.registerManagedIdentity();
+  }
+
+  now(): number {
+    return Date.now();
+  }
+
+  private registerManagedIdentity(): void {
+    this.state.addPrincipal(
+      { id: this.managedIdentity.principalId, type: "ServicePrincipal", displayName: "aadlogin-enforcer (managed identity)", appId: this.managedIdentity.clientId },
+      0,
+    );
+  }
+
+  addSubscription(id: string, displayName?: string): void {
+    if (!GUID_PATTERN.test(id)) throw badRequest("InvalidSubscriptionId", `The subscription id '${id}' must be a GUID.`);
+    this.state.addSubscription(id, displayName);
+  }
+
+  addResourceGroup(subscriptionId: string, name: string, location = "westus", tags: Record<string, string> = {}): void {
+    if (!this.state.subscription(subscriptionId)) this.addSubscription(subscriptionId);
+    this.state.putResourceGroup({ subscriptionId, name, location, tags });
+  }
+
+  addPrincipal(input: { id: string; type: PrincipalType; displayName?: string; upn?: string; appId?: string }): Principal {
+    if (!GUID_PATTERN.test(input.id)) throw badRequest("InvalidPrincipalId", `The principal id '${input.id}' must be a GUID.`);
+    if (!["User", "Group", "ServicePrincipal"].includes(input.type)) {
+      throw badRequest("InvalidPrincipalType", `The principal type '${String(input.type)}' must be User, Group or ServicePrincipal.`);
+    }
+    return this.state.addPrincipal(
+      {
+        id: input.id,
+        type: input.type,
+        displayName: input.displayName ?? input.id,
+        ...(input.upn ? { upn: input.upn } : {}),
+        ...(input.type === "ServicePrincipal" ? { appId: input.appId ?? stableGuid(`app:${input.id}`) } : {}),
+      },
+      this.now(),
+    );
+  }
+
+  /** A bearer token acting as the principal; groups cannot sign in. */
+  tokenFor(principalId: string, audience = "https://management.azure.com/"): { token: string; expiresOn: number } {
+    const principal = this.state.principal(principalId);
+    if (!principal) throw notFound("PrincipalNotFound", `Principal '${principalId}' is not registered; POST it to /admin/principals first.`);
+    if (principal.type === "Group") throw badRequest("InvalidPrincipalType", "A group cannot obtain a token.");
+    const iat = Math.floor(this.now() / 1000);
+    const claims: TokenClaims = {
+      aud: audience,
+      iss: `https://sts.windows.net/${this.tenantId}/`,
+      iat,
+      nbf: iat,
+      exp: iat + TOKEN_LIFETIME_S,
+      oid: principal.id,
+      appid: principal.type === "User" ? AZURE_CLI_APP_ID : (principal.appId ?? principal.id),
+      tid: this.tenantId,
+      idtyp: principal.type === "User" ? "user" : "app",
+      ...(principal.type === "User" ? { upn: principal.upn ?? `${principal.id}@emulator.local`, name: principal.displayName } : {}),
+      ver: "1.0",
+    };
+    return { token: signToken(claims, this.signingKey), expiresOn: claims.exp };
+  }
+
+  setVmSimulation(input: VmSimulationInput): Json {
+    const vm = this.vmById(input.id);
+    if (input.powerState !== undefined) {
+      if (!["running", "deallocated", "stopped"].includes(input.powerState)) {
+        throw badRequest("InvalidRequestContent", `powerState must be running, deallocated or stopped; got '${String(input.powerState)}'.`);
+      }
+      vm.simulation.powerState = input.powerState;
+    }
+    if (input.agent !== undefined) {
+      if (input.agent !== null && (!isObject(input.agent) || typeof input.agent.osName !== "string" || typeof input.agent.osVersion !== "string")) {
+        throw badRequest("InvalidRequestContent", "agent must be null or {osName: string, osVersion: string}.");
+      }
+      vm.simulation.agent = input.agent;
+    }
+    if (input.outboundNetwork !== undefined) vm.simulation.outboundNetwork = input.outboundNetwork === true;
+    return this.describeSimulation(vm);
+  }
+
+  describeSimulation(vm: VmRecord): Json {
+    return {
+      id: vmResourceId(vm),
+      powerState: vm.simulation.powerState,
+      agent: vm.simulation.agent === undefined ? guestOsFor(vm.properties) : vm.simulation.agent,
+      outboundNetwork: vm.simulation.outboundNetwork,
+    };
+  }
+
+  vmById(id: string): VmRecord {
+    const m = VM_ID.exec(id);
+    const vm = m ? this.state.vm(m[1] ?? "", m[2] ?? "", m[3] ?? "") : undefined;
+    if (!vm) throw notFound("ResourceNotFound", `No VM with id '${id}'.`);
+    return vm;
+  }
+
+  /** Loads ARM-shaped data without events (seeding is not an ARM write); VMs land Succeeded and running. */
+  seed(raw: SeedInput | unknown): { subscriptions: number; resourceGroups: number; principals: number; vms: number } {
+    if (!isObject(raw)) throw badRequest("InvalidRequestContent", "The seed must be a JSON object.");
+    const input = raw as SeedInput;
+    for (const s of input.subscriptions ?? []) this.addSubscription(s.id, s.displayName);
+    for (const p of input.principals ?? []) this.addPrincipal(p);
+    for (const g of input.resourceGroups ?? []) {
+      const m = RG_ID.exec(g.id);
+      if (!m?.[1] || !m[2]) throw badRequest("InvalidRequestContent", `'${g.id}' is not a resource group id.`);
+      this.addResourceGroup(m[1], m[2], g.location, g.tags);
+    }
+    for (const r of input.roleDefinitions ?? []) {
+      if (!GUID_PATTERN.test(r.name)) throw badRequest("InvalidRequestContent", `Role definition name '${r.name}' must be a GUID.`);
+      this.state.customRoles.set(r.name.toLowerCase(), {
+        guid: r.name.toLowerCase(),
+        roleName: r.roleName,
+        type: "CustomRole",
+        description: r.description ?? "",
+        permissions: (r.permissions as never[] | undefined) ?? [{ actions: [], notActions: [], dataActions: [], notDataActions: [] }],
+        assignableScopes: ["/"],
+      });
+    }
+    const vms = input.vms ?? [];
+    for (const v of vms) this.seedVm(v.id, v.body, v.simulation);
+    return { subscriptions: input.subscriptions?.length ?? 0, resourceGroups: input.resourceGroups?.length ?? 0, principals: input.principals?.length ?? 0, vms: vms.length };
+  }
+
+  private seedVm(id: string, body: Json, simulation?: Omit<VmSimulationInput, "id">): void {
+    const m = VM_ID.exec(id);
+    if (!m?.[1] || !m[2] || !m[3]) throw badRequest("InvalidRequestContent", `'${id}' is not a virtual machine id.`);
+    const [, sub, rg, name] = m;
+    if (!isObject(body)) throw badRequest("InvalidRequestContent", `The body of VM '${id}' must be a JSON object.`);
+    if (!this.state.resourceGroup(sub, rg)) this.addResourceGroup(sub, rg, String(body["location"] ?? "westus"));
+    // Reuse the ARM PUT path so seeded VMs look exactly like created ones, then settle it silently.
+    const ctx = this.context([], undefined);
+    const seedReq = {
+      method: "PUT",
+      path: id,
+      query: new URLSearchParams(),
+      headers: {},
+      body: { ...body, location: body["location"] ?? "westus" },
+      apiVersion: "2025-04-01",
+      caller: { principal: this.state.principal(this.managedIdentity.principalId) as Principal, claims: {} as TokenClaims },
+      correlationId: "seed",
+      clientRequestId: "seed",
+      clientIp: "127.0.0.1",
+      url: id,
+    } satisfies ArmRequest;
+    const vm = this.putVmSilently(ctx, seedReq, sub, rg, name);
+    this.lro.settleResource(vmResourceId(vm), Number.MAX_SAFE_INTEGER);
+    if (simulation) this.setVmSimulation({ id: vmResourceId(vm), ...simulation });
+  }
+
+  private putVmSilently(ctx: HandlerContext, req: ArmRequest, sub: string, rg: string, name: string): VmRecord {
+    putVmHandler(ctx, req, sub, rg, name);
+    return this.state.vm(sub, rg, name) as VmRecord;
+  }
+
+  /** The handler context for one ARM request; `events` collects what the request raised. */
+  context(events: ResourceEventInput[], injectedLroFailure: ArmError | undefined): HandlerContext {
+    return {
+      state: this.state,
+      limits: this.limits,
+      lro: this.lro,
+      baseUrl: this.baseUrl,
+      now: () => this.now(),
+      emit: (e) => events.push(e),
+      ...(injectedLroFailure ? { injectedLroFailure } : {}),
+    };
+  }
+
+  /** Raises the events of a successful ARM request, in order, to the log, in-process listeners and webhooks. */
+  publish(inputs: ResourceEventInput[], req: ArmRequest): void {
+    for (const input of inputs) {
+      const event = resourceEvent(input, req, this.tenantId, this.evidenceRole(req.caller.principal.id, input.resourceUri), this.now());
+      this.events.push(event);
+      for (const listener of this.listeners) listener(event);
+      this.delivery.publish(event);
+    }
+  }
+
+  onEvent(listener: (event: EventGridEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  subscribeEvents(url: string, filter?: EventFilter): Promise<EventSubscription> {
+    return this.delivery.subscribe(url, filter);
+  }
+
+  /** The role ARM names as evidence: the caller's assignment covering the resource, if any. */
+  private evidenceRole(principalId: string, resourceUri: string): string {
+    const assignment = [...this.state.roleAssignments.values()].find(
+      (a) => a.principalId.toLowerCase() === principalId.toLowerCase() && isAtOrAbove(a.scope, resourceUri),
+    );
+    return assignment ? (this.state.roleDefinition(assignment.roleDefinitionGuid)?.roleName ?? "Owner") : "Subscription Admin";
+  }
+
+  setLimits(input: unknown): EmulatorLimits {
+    if (!isObject(input)) throw badRequest("InvalidRequestContent", "Limits must be a JSON object.");
+    const num = (k: string): number | undefined => {
+      const v = input[k];
+      if (v === undefined) return undefined;
+      if (typeof v !== "number" || !Number.isFinite(v) || v < 0) throw badRequest("InvalidRequestContent", `'${k}' must be a non-negative number.`);
+      return v;
+    };
+    if (input["throttleScale"] !== undefined) {
+      const v = input["throttleScale"];
+      if (v !== false && (typeof v !== "number" || v <= 0)) throw badRequest("InvalidRequestContent", "'throttleScale' must be a positive number or false.");
+      this.limits.throttleScale = v as number | false;
+      this.throttle.setScale(this.limits.throttleScale);
+    }
+    this.limits.pageSize = Math.max(1, Math.floor(num("pageSize") ?? this.limits.pageSize));
+    this.limits.lroDelayMs = num("lroDelayMs") ?? this.limits.lroDelayMs;
+    this.limits.retryAfterSeconds = num("retryAfterSeconds") ?? this.limits.retryAfterSeconds;
+    this.limits.principalReplicationDelayMs = num("principalReplicationDelayMs") ?? this.limits.principalReplicationDelayMs;
+    return { ...this.limits };
+  }
+
+  reset(): void {
+    this.state.clear();
+    this.lro.clear();
+    this.throttle.clear();
+    this.faults.clear();
+    this.log.clear();
+    this.delivery.reset();
+    this.events.length = 0;
+    Object.assign(this.limits, this.defaults);
+    this.throttle.setScale(this.limits.throttleScale);
+    this.registerManagedIdentity();
+  }
+
+  snapshot(): Json {
+    this.lro.settle(this.now());
+    const ctx = this.context([], undefined);
+    return {
+      tenantId: this.tenantId,
+      limits: { ...this.limits },
+      subscriptions: [...this.state.subscriptions.values()],
+      resourceGroups: [...this.state.resourceGroups.values()].map((g) => ({ id: `/subscriptions/${g.subscriptionId}/resourceGroups/${g.name}`, ...g })),
+      principals: [...this.state.principals.values()],
+      virtualMachines: [...this.state.vms.values()].map((vm) => ({ ...renderVm(ctx, vm, "instanceView"), simulation: this.describeSimulation(vm) })),
+      roleAssignments: [...this.state.roleAssignments.values()],
+      customRoleDefinitions: [...this.state.customRoles.values()],
+      operations: this.lro.all().map(({ complete: _c, result: _r, failEffect: _f, injectedFailure: _i, ...op }) => op),
+      eventSubscriptions: this.delivery.list(),
+      deadLetters: this.delivery.deadLettered(),
+      events: this.events.length,
+    };
+  }
+}

@@ -1,0 +1,85 @@
+import type { Json } from "./http-io.js";
+import { isObject } from "./http-io.js";
+
+/** What the guest agent reports about the OS: instance view `osName` / `osVersion`. */
+export interface GuestOs {
+  readonly osName: string;
+  readonly osVersion: string;
+}
+
+export type OsType = "Windows" | "Linux";
+
+const WINDOWS_SERVER: ReadonlyArray<[RegExp, GuestOs]> = [
+  [/^2008-r2/i, { osName: "Windows Server 2008 R2 Datacenter", osVersion: "6.1.7601.24546" }],
+  [/^2012-r2/i, { osName: "Windows Server 2012 R2 Datacenter", osVersion: "6.3.9600.21620" }],
+  [/^2012/i, { osName: "Windows Server 2012 Datacenter", osVersion: "6.2.9200.24523" }],
+  [/^2016/i, { osName: "Windows Server 2016 Datacenter", osVersion: "10.0.14393.7428" }],
+  [/^2019/i, { osName: "Windows Server 2019 Datacenter", osVersion: "10.0.17763.6532" }],
+  [/^2022/i, { osName: "Windows Server 2022 Datacenter", osVersion: "10.0.20348.2849" }],
+  [/^2025/i, { osName: "Windows Server 2025 Datacenter", osVersion: "10.0.26100.2314" }],
+];
+
+const WINDOWS_CLIENT: ReadonlyArray<[RegExp, GuestOs]> = [
+  [/rs5|1809/i, { osName: "Windows 10 Enterprise", osVersion: "10.0.17763.6532" }],
+  [/rs4|1803/i, { osName: "Windows 10 Enterprise", osVersion: "10.0.17134.2208" }],
+  [/rs3|1709/i, { osName: "Windows 10 Enterprise", osVersion: "10.0.16299.2166" }],
+  [/1909/i, { osName: "Windows 10 Enterprise", osVersion: "10.0.18363.2274" }],
+  [/20h2/i, { osName: "Windows 10 Enterprise", osVersion: "10.0.19042.2965" }],
+  [/21h2/i, { osName: "Windows 10 Enterprise", osVersion: "10.0.19044.5131" }],
+  [/22h2/i, { osName: "Windows 10 Pro", osVersion: "10.0.19045.5131" }],
+];
+
+const WINDOWS_11: ReadonlyArray<[RegExp, GuestOs]> = [
+  [/21h2/i, { osName: "Windows 11 Enterprise", osVersion: "10.0.22000.2538" }],
+  [/22h2/i, { osName: "Windows 11 Enterprise", osVersion: "10.0.22621.4460" }],
+  [/23h2/i, { osName: "Windows 11 Enterprise", osVersion: "10.0.22631.4460" }],
+  [/24h2/i, { osName: "Windows 11 Enterprise", osVersion: "10.0.26100.2314" }],
+];
+
+function imageReference(properties: Json): Json | undefined {
+  const storage = properties["storageProfile"];
+  if (!isObject(storage)) return undefined;
+  const ref = storage["imageReference"];
+  return isObject(ref) ? ref : undefined;
+}
+
+/** Compute fills `osDisk.osType` from the image; Linux publishers are everything but Microsoft's Windows ones. */
+export function osTypeOf(properties: Json): OsType {
+  const storage = properties["storageProfile"];
+  const osDisk = isObject(storage) ? storage["osDisk"] : undefined;
+  const declared = isObject(osDisk) ? osDisk["osType"] : undefined;
+  if (typeof declared === "string") return declared.toLowerCase() === "linux" ? "Linux" : "Windows";
+  const publisher = String(imageReference(properties)?.["publisher"] ?? "");
+  if (publisher === "") {
+    const osProfile = properties["osProfile"];
+    return isObject(osProfile) && isObject(osProfile["linuxConfiguration"]) && !isObject(osProfile["windowsConfiguration"])
+      ? "Linux"
+      : "Windows";
+  }
+  return /windows|microsoftsqlserver|microsoftvisualstudio/i.test(publisher) ? "Windows" : "Linux";
+}
+
+/**
+ * A plausible guest OS for a marketplace image; what the agent of a real VM of that image reports.
+ * Custom and gallery images carry no marketplace reference: they get a generic answer that tests
+ * override through the admin API's VM simulation.
+ */
+export function guestOsFor(properties: Json): GuestOs {
+  const ref = imageReference(properties);
+  const offer = String(ref?.["offer"] ?? "");
+  const sku = String(ref?.["sku"] ?? "");
+  const pick = (table: ReadonlyArray<[RegExp, GuestOs]>): GuestOs | undefined => table.find(([re]) => re.test(sku))?.[1];
+  if (osTypeOf(properties) === "Linux") {
+    const version = /(\d\d)[._](\d\d)/.exec(sku);
+    return { osName: offer.toLowerCase().includes("ubuntu") || offer === "" ? "ubuntu" : offer.toLowerCase(), osVersion: version ? `${version[1]}.${version[2]}` : "22.04" };
+  }
+  if (/windows-11|windows11/i.test(offer) || /win11/i.test(sku)) return pick(WINDOWS_11) ?? { osName: "Windows 11 Enterprise", osVersion: "10.0.22631.4460" };
+  if (/windows-10|windows10/i.test(offer) || /win10|rs5/i.test(sku)) return pick(WINDOWS_CLIENT) ?? { osName: "Windows 10 Enterprise", osVersion: "10.0.19045.5131" };
+  return pick(WINDOWS_SERVER) ?? { osName: "Windows Server 2022 Datacenter", osVersion: "10.0.20348.2849" };
+}
+
+/** The build number of an osVersion such as "10.0.17763.6532" or "Microsoft Windows NT 10.0.14393.0". */
+export function windowsBuild(osVersion: string): number | undefined {
+  const match = /(\d+)\.(\d+)\.(\d+)/.exec(osVersion);
+  return match?.[3] ? Number(match[3]) : undefined;
+}

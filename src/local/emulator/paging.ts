@@ -1,0 +1,19 @@
+import type { ArmRequest, HandlerContext } from "./context.js";
+import { badRequest } from "./errors.js";
+
+/**
+ * One page of a list and the `nextLink` to the rest: the same URL with `$skiptoken`, absolute as ARM
+ * sends it (both SDKs follow it verbatim).
+ */
+export function page<T>(ctx: HandlerContext, req: ArmRequest, items: readonly T[]): { value: T[]; nextLink?: string } {
+  const token = req.query.get("$skiptoken") ?? req.query.get("$skipToken");
+  const start = token === null ? 0 : Number(token);
+  if (!Number.isInteger(start) || start < 0) throw badRequest("InvalidSkipToken", `The skip token '${token}' is not valid.`);
+  const size = Math.max(1, ctx.limits.pageSize);
+  const value = items.slice(start, start + size);
+  if (start + size >= items.length) return { value };
+  const query = new URLSearchParams(req.query);
+  query.delete("$skipToken");
+  query.set("$skiptoken", String(start + size));
+  return { value, nextLink: `${ctx.baseUrl}${req.path}?${query.toString()}` };
+}

@@ -1,0 +1,164 @@
+import type { ArmRequest, ArmResponse, HandlerContext } from "./context.js";
+import { badRequest, conflict, notFound } from "./errors.js";
+import { GUID_PATTERN, isObject, type Json } from "./http-io.js";
+import { page } from "./paging.js";
+import { requireSubscription } from "./resource-groups.js";
+import { isAtOrAbove, normalizeScope, scopeKey, subscriptionOf } from "./scope.js";
+import type { RoleAssignmentRecord } from "./state.js";
+
+export const ROLE_ASSIGNMENT_TYPE = "Microsoft.Authorization/roleAssignments";
+const PRINCIPAL_TYPES = ["User", "Group", "ServicePrincipal", "ForeignGroup", "Device"];
+
+const assignmentKey = (scope: string, name: string): string => `${scopeKey(scope)}|${name.toLowerCase()}`;
+
+export const roleAssignmentId = (a: RoleAssignmentRecord): string =>
+  `${normalizeScope(a.scope) === "/" ? "" : normalizeScope(a.scope)}/providers/${ROLE_ASSIGNMENT_TYPE}/${a.name}`;
+
+/** The response's roleDefinitionId is tenant-level (`/providers/...`) as in the official examples. */
+export function renderAssignment(a: RoleAssignmentRecord): Json {
+  return {
+    properties: {
+      roleDefinitionId: `/providers/Microsoft.Authorization/roleDefinitions/${a.roleDefinitionGuid}`,
+      principalId: a.principalId,
+      principalType: a.principalType,
+      scope: normalizeScope(a.scope),
+      condition: a.condition ?? null,
+      conditionVersion: a.conditionVersion ?? null,
+      createdOn: a.createdOn,
+      updatedOn: a.updatedOn,
+      createdBy: a.createdBy,
+      updatedBy: a.updatedBy,
+      delegatedManagedIdentityResourceId: null,
+      description: a.description ?? null,
+    },
+    id: roleAssignmentId(a),
+    type: ROLE_ASSIGNMENT_TYPE,
+    name: a.name,
+  };
+}
+
+function checkScopeSubscription(ctx: HandlerContext, scope: string): void {
+  const sub = subscriptionOf(scope);
+  if (sub) requireSubscription(ctx, sub);
+}
+
+function requireGuidName(name: string): void {
+  if (!GUID_PATTERN.test(name)) {
+    throw badRequest("InvalidRoleAssignmentId", `The role assignment ID '${name}' is not valid. The role assignment ID must be a GUID.`);
+  }
+}
+
+/**
+ * PUT: validates what ARM validates (GUID name, existing role definition, a principal the directory
+ * knows, no twin for the same scope+role+principal under another name). A principal younger than the
+ * replication delay is not found yet unless the request names its principalType, ARM's documented
+ * workaround. Not long-running.
+ */
+export function putRoleAssignment(ctx: HandlerContext, req: ArmRequest, scope: string, name: string): ArmResponse {
+  requireGuidName(name);
+  checkScopeSubscription(ctx, scope);
+  if (!isObject(req.body) || !isObject(req.body["properties"])) {
+    throw badRequest("InvalidRequestContent", "The request content was invalid and could not be deserialized: 'properties' is required.");
+  }
+  const props = req.body["properties"];
+  const roleDefinitionId = props["roleDefinitionId"];
+  const principalId = props["principalId"];
+  if (typeof roleDefinitionId !== "string" || roleDefinitionId === "") throw badRequest("InvalidRequestContent", "The 'roleDefinitionId' property is required.");
+  if (typeof principalId !== "string" || principalId === "") throw badRequest("InvalidRequestContent", "The 'principalId' property is required.");
+  const roleGuid = /\/providers\/Microsoft\.Authorization\/roleDefinitions\/([^/?]+)$/i.exec(roleDefinitionId)?.[1] ?? "";
+  const role = ctx.state.roleDefinition(roleGuid);
+  if (!role) throw badRequest("RoleDefinitionDoesNotExist", `The specified role definition with ID '${roleGuid || roleDefinitionId}' does not exist.`);
+  if (!GUID_PATTERN.test(principalId)) throw badRequest("InvalidPrincipalId", `A valid principal ID must be provided for role assignment. '${principalId}' is not a GUID.`);
+  const principalType = props["principalType"];
+  if (principalType !== undefined && (typeof principalType !== "string" || !PRINCIPAL_TYPES.includes(principalType))) {
+    throw badRequest("InvalidPrincipalType", `The principal type '${String(principalType)}' is not valid. Allowed values: ${PRINCIPAL_TYPES.join(", ")}.`);
+  }
+  const principal = ctx.state.principal(principalId);
+  const now = ctx.now();
+  const replicating = principal !== undefined && now - principal.createdAt < ctx.limits.principalReplicationDelayMs && principalType === undefined;
+  if (!principal || replicating) {
+    throw badRequest(
+      "PrincipalNotFound",
+      `Principal ${principalId.replace(/-/g, "")} does not exist in the directory ${ctx.state.tenantId}. Check that you have the correct principal ID. ` +
+        "If you are creating this principal and then immediately assigning a role, this error might be related to a replication delay. " +
+        "In this case, set the role assignment principalType property to a value, such as ServicePrincipal, User, or Group.  See https://aka.ms/docs-principaltype",
+    );
+  }
+  if (principalType !== undefined && principalType !== principal.type) {
+    throw badRequest("UnmatchedPrincipalType", `The PrincipalType '${principalType}' in the request does not match the type '${principal.type}' of principal '${principalId}'.`);
+  }
+  const existing = ctx.state.roleAssignments.get(assignmentKey(scope, name));
+  const twin = [...ctx.state.roleAssignments.values()].find(
+    (a) => scopeKey(a.scope) === scopeKey(scope) && a.roleDefinitionGuid === role.guid && a.principalId.toLowerCase() === principalId.toLowerCase() && a.name.toLowerCase() !== name.toLowerCase(),
+  );
+  if (twin) throw conflict("RoleAssignmentExists", "The role assignment already exists.");
+  if (existing) {
+    if (existing.roleDefinitionGuid !== role.guid || existing.principalId.toLowerCase() !== principalId.toLowerCase()) {
+      throw badRequest("RoleAssignmentUpdateNotPermitted", "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.");
+    }
+    return { status: 200, body: renderAssignment(existing) };
+  }
+  const stamp = new Date(now).toISOString();
+  const record: RoleAssignmentRecord = {
+    name,
+    scope: normalizeScope(scope),
+    roleDefinitionGuid: role.guid,
+    principalId,
+    principalType: principal.type,
+    ...(typeof props["description"] === "string" ? { description: props["description"] } : {}),
+    ...(typeof props["condition"] === "string" ? { condition: props["condition"] } : {}),
+    ...(typeof props["conditionVersion"] === "string" ? { conditionVersion: props["conditionVersion"] } : {}),
+    createdOn: stamp,
+    updatedOn: stamp,
+    createdBy: req.caller.principal.id,
+    updatedBy: req.caller.principal.id,
+  };
+  ctx.state.roleAssignments.set(assignmentKey(scope, name), record);
+  ctx.emit({ kind: "Write", resourceUri: roleAssignmentId(record), operationName: `${ROLE_ASSIGNMENT_TYPE}/write`, subscriptionId: subscriptionOf(scope) ?? "" });
+  return { status: 201, body: renderAssignment(record) };
+}
+
+export function getRoleAssignment(ctx: HandlerContext, _req: ArmRequest, scope: string, name: string): ArmResponse {
+  const a = ctx.state.roleAssignments.get(assignmentKey(scope, name));
+  if (!a) throw notFound("RoleAssignmentNotFound", `The role assignment '${name}' is not found.`);
+  return { status: 200, body: renderAssignment(a) };
+}
+
+export function deleteRoleAssignment(ctx: HandlerContext, _req: ArmRequest, scope: string, name: string): ArmResponse {
+  const k = assignmentKey(scope, name);
+  const a = ctx.state.roleAssignments.get(k);
+  if (!a) return { status: 204 };
+  ctx.state.roleAssignments.delete(k);
+  ctx.emit({ kind: "Delete", resourceUri: roleAssignmentId(a), operationName: `${ROLE_ASSIGNMENT_TYPE}/delete`, subscriptionId: subscriptionOf(scope) ?? "" });
+  return { status: 200, body: renderAssignment(a) };
+}
+
+interface AssignmentFilter {
+  atScope: boolean;
+  principalId?: string;
+}
+
+/** `$filter`: `atScope()`, `principalId eq '{id}'`, `assignedTo('{id}')`, joined with `and`. */
+function parseFilter(filter: string | null): AssignmentFilter {
+  const result: AssignmentFilter = { atScope: false };
+  if (!filter) return result;
+  for (const clause of filter.split(/\s+and\s+/i).map((c) => c.trim())) {
+    let m: RegExpExecArray | null;
+    if (/^atScope\(\)$/i.test(clause)) result.atScope = true;
+    else if ((m = /^principalId\s+eq\s+'([^']+)'$/i.exec(clause)) || (m = /^assignedTo\('([^']+)'\)$/i.exec(clause))) result.principalId = m[1];
+    else throw badRequest("InvalidFilterParameter", `The filter '${filter}' is not supported. Supported filters: atScope(), principalId eq '{id}', assignedTo('{id}').`);
+  }
+  return result;
+}
+
+/** At the scope and above it with atScope(); otherwise at, above and below, like ARM. */
+export function listRoleAssignments(ctx: HandlerContext, req: ArmRequest, scope: string): ArmResponse {
+  checkScopeSubscription(ctx, scope);
+  const filter = parseFilter(req.query.get("$filter"));
+  const items = [...ctx.state.roleAssignments.values()]
+    .filter((a) => isAtOrAbove(a.scope, scope) || (!filter.atScope && isAtOrAbove(scope, a.scope)))
+    .filter((a) => filter.principalId === undefined || a.principalId.toLowerCase() === filter.principalId.toLowerCase())
+    .sort((a, b) => roleAssignmentId(a).localeCompare(roleAssignmentId(b)))
+    .map(renderAssignment);
+  return { status: 200, body: page(ctx, req, items) };
+}
