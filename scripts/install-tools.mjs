@@ -16,6 +16,8 @@ import {
 
 const strict = process.argv.includes("--strict");
 let failed = false;
+/** Tools found already installed: reported on one line, so a routine `npm install` stays quiet. */
+const present = [];
 
 function say(msg) {
   console.log(`[install-tools] ${msg}`);
@@ -53,7 +55,7 @@ function installBicep() {
   const existing = bicepPath();
   if (existing) {
     ensureExecutable(existing);
-    say(`bicep ${version}: present`);
+    present.push(`bicep ${version}`);
     return;
   }
   const probe = spawnSync("dotnet", ["--version"], { encoding: "utf8" });
@@ -79,7 +81,7 @@ function installBicep() {
 
 function installNode22() {
   if (node22Path()) {
-    say(`node ${NODE22_VERSION}: present`);
+    present.push(`node ${NODE22_VERSION}`);
     return;
   }
   mkdirSync(NODE22_DIR, { recursive: true });
@@ -102,4 +104,5 @@ function installNode22() {
 
 installBicep();
 installNode22();
+if (present.length > 0) say(`${present.join(", ")}: already in .tools/`);
 if (failed && strict) process.exit(1);

@@ -50,6 +50,8 @@ export function requireTool(tool: string, path: string | undefined, register: (p
       throw new Error(reason);
     });
   } else {
+    // Printed as well: the default reporter shows only a count of skipped tests.
+    console.warn(`[infra tests] SKIPPED: ${reason}`);
     it.skip(`SKIPPED: ${reason}`, () => {});
   }
 }
