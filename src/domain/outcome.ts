@@ -1,3 +1,5 @@
+import type { Action } from "./action.js";
+
 /** The state a VM is in after a pass. */
 export type ComplianceState =
   | "compliant" // nothing to do
@@ -28,3 +30,9 @@ export interface ClassifiedError {
 export type ActionResult =
   | { readonly status: "unchanged" | "created" | "updated" | "deleted" | "skipped" }
   | { readonly status: "failed"; readonly error: ClassifiedError };
+
+/** One planned action and what running it returned. */
+export interface ActionOutcome {
+  readonly action: Action;
+  readonly result: ActionResult;
+}

@@ -79,3 +79,8 @@ export interface ObservedAssignment {
   readonly principalType?: string;
   readonly description?: string;
 }
+
+/** Whether the identity includes a system-assigned one (ARM spells the pair with or without a space). */
+export function hasSystemAssignedIdentity(identity: ObservedIdentity | undefined): boolean {
+  return /systemassigned/i.test(identity?.type ?? "");
+}
