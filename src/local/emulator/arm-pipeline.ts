@@ -27,7 +27,11 @@ export function normalizePath(rawPath: string): string {
  */
 export async function handleArmRequest(core: EmulatorCore, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const method = (req.method ?? "GET").toUpperCase();
-  const url = new URL(req.url ?? "/", "https://127.0.0.1");
+  // Collapse before parsing: WHATWG URL reads a leading "//subscriptions/..." as a host named "subscriptions".
+  const raw = req.url ?? "/";
+  const queryAt = raw.indexOf("?");
+  const rawPath = queryAt === -1 ? raw : raw.slice(0, queryAt);
+  const url = new URL(rawPath.replace(/\/{2,}/g, "/") + (queryAt === -1 ? "" : raw.slice(queryAt)), "https://127.0.0.1");
   const path = normalizePath(url.pathname);
   const correlationId = String(req.headers["x-ms-correlation-request-id"] ?? randomUUID());
   const clientRequestId = String(req.headers["x-ms-client-request-id"] ?? randomUUID());

@@ -202,7 +202,19 @@ export class EmulatorCore {
       url: id,
     } satisfies ArmRequest;
     const vm = this.putVmSilently(ctx, seedReq, sub, rg, name);
-    this.lro.settleResource(vmResourceId(vm), Number.MAX_SAFE_INTEGER);
+    this.lro.settleResource(vmResourceId(vm), this.now());
+    // The GET example's `resources` lists installed extensions: seed them as succeeded.
+    for (const r of Array.isArray(body["resources"]) ? body["resources"] : []) {
+      if (!isObject(r) || typeof r["name"] !== "string" || !isObject(r["properties"])) continue;
+      const { provisioningState: _p, instanceView: _i, ...properties } = r["properties"];
+      vm.extensions.set(r["name"].toLowerCase(), {
+        name: r["name"],
+        location: String(r["location"] ?? vm.model["location"] ?? ""),
+        ...(isObject(r["tags"]) ? { tags: r["tags"] as Record<string, string> } : {}),
+        properties,
+        provisioningState: "Succeeded",
+      });
+    }
     if (simulation) this.setVmSimulation({ id: vmResourceId(vm), ...simulation });
   }
 

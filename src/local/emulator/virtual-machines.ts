@@ -82,7 +82,7 @@ function provisioningStatus(vm: VmRecord, time: string): Json {
 export function instanceView(ctx: HandlerContext, vm: VmRecord): Json {
   const time = new Date(ctx.now()).toISOString();
   const running = vm.simulation.powerState === "running";
-  const view: Json = {};
+  const view: Json = { platformUpdateDomain: 0, platformFaultDomain: 0 };
   const storage = vm.properties["storageProfile"];
   const osDisk = isObject(storage) && isObject(storage["osDisk"]) ? storage["osDisk"] : {};
   const osProfile = vm.properties["osProfile"];
@@ -117,6 +117,7 @@ export function instanceView(ctx: HandlerContext, vm: VmRecord): Json {
   ];
   const extensions = extensionInstanceViews(vm);
   if (extensions.length > 0) view["extensions"] = extensions;
+  view["isVMInStandbyPool"] = false;
   view["statuses"] = [
     provisioningStatus(vm, time),
     { code: `PowerState/${vm.simulation.powerState}`, level: "Info", displayStatus: POWER_DISPLAY[vm.simulation.powerState] },
