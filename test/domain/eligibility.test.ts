@@ -203,6 +203,12 @@ describe("decideEligibility on the official ARM examples", () => {
     expect(decideEligibility(vm, DEFAULT_POLICY).reason).toBe("os-version-below-policy");
   });
 
+  it("VirtualMachine_Update_DetachDataDiskUsingToBeDetachedProperty.json (PATCH response, 2016, updating) is ineligible", () => {
+    const vm = observedVmFromArmJson(exampleResponseBody(loadArmExample("compute/VirtualMachine_Update_DetachDataDiskUsingToBeDetachedProperty.json")));
+    expect(vm.provisioningState).toBe("Updating");
+    expect(decideEligibility(vm, DEFAULT_POLICY).reason).toBe("os-version-below-policy");
+  });
+
   it("VirtualMachine_ListAll_MaximumSet_Gen.json items (reference with both an image id and a sku) wait for the agent", () => {
     const list = exampleResponseBody(loadArmExample("compute/VirtualMachine_ListAll_MaximumSet_Gen.json"));
     const items = (list["value"] as Record<string, unknown>[]).map((item) => observedVmFromArmJson(item));
