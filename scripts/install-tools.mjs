@@ -36,6 +36,9 @@ function cleanEnv() {
   for (const key of Object.keys(env)) {
     if (/^npm_config_(global|prefix|location|save|package_lock|omit|include|production|only)$/i.test(key)) delete env[key];
   }
+  // No first-run banner or telemetry from dotnet inside an npm install.
+  env["DOTNET_NOLOGO"] = "1";
+  env["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
   return env;
 }
 
