@@ -1,5 +1,5 @@
 import type { Action } from "../domain/action.js";
-import { decideEligibility, type Eligibility } from "../domain/eligibility.js";
+import { decideEligibility, describeOs, type Eligibility } from "../domain/eligibility.js";
 import { desiredAccessFromTags, type DesiredAccess } from "../domain/access.js";
 import { planActions } from "../domain/plan.js";
 import { diagnoseExtension, type Diagnosis } from "../domain/diagnosis.js";
@@ -389,9 +389,4 @@ function passMeta(request: PassRequest, deps: ReconcileDeps, current: VmRecord |
     ...(request.requestedBy ? { lastRequestedBy: request.requestedBy } : {}),
     updatedAt: deps.clock().toISOString(),
   };
-}
-
-function describeOs(os: NonNullable<Eligibility["os"]>): string {
-  const family = os.family === "server" ? "Windows Server" : os.family === "client" ? "Windows" : "unknown";
-  return [family, os.release, os.edition, os.build !== undefined ? `(build ${os.build})` : undefined].filter(Boolean).join(" ");
 }
