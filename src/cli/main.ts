@@ -4,8 +4,8 @@ import { armConnectionFromSettings } from "../azure/armConnection.js";
 import { AzureArm } from "../azure/azureArm.js";
 import { createServices } from "../app/services.js";
 import { decideEligibility, describeOs } from "../domain/eligibility.js";
-import { desiredAccessFromTags } from "../domain/access.js";
-import { planActions } from "../domain/plan.js";
+import { desiredAccessFromTags, isGuid } from "../domain/access.js";
+import { findLoginExtension, planActions } from "../domain/plan.js";
 import { diagnoseExtension } from "../domain/diagnosis.js";
 import { tryParseVmId } from "../domain/resourceId.js";
 import { COMPLIANCE_STATES, type ComplianceState } from "../domain/outcome.js";
@@ -81,7 +81,8 @@ export async function main(argv: readonly string[]): Promise<number> {
 function parse<O extends NonNullable<ParseArgsConfig["options"]>>(args: readonly string[], options: O, positionals = 0) {
   const parsed = parseArgs({ args: [...args], options: { ...COMMON, ...options }, allowPositionals: positionals > 0, strict: true });
   if (parsed.positionals.length > positionals) throw new UsageError(`Unexpected argument "${parsed.positionals[positionals]}".`);
-  if (parsed.values.settings) loadSettingsFile(parsed.values.settings as string);
+  const settingsFile = (parsed.values as { settings?: string }).settings;
+  if (settingsFile) loadSettingsFile(settingsFile);
   return parsed;
 }
 
@@ -97,7 +98,7 @@ async function audit(args: readonly string[]): Promise<number> {
   const concurrency = values.concurrency === undefined ? 4 : Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 32) throw new UsageError(`--concurrency must be a whole number from 1 to 32, got "${values.concurrency}".`);
   for (const sub of values.subscription ?? []) {
-    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(sub)) throw new UsageError(`--subscription "${sub.slice(0, 60)}" is not a subscription id (a GUID).`);
+    if (!isGuid(sub)) throw new UsageError(`--subscription "${sub.slice(0, 60)}" is not a subscription id (a GUID).`);
   }
   const services = await createServices();
   const subscriptions = values.subscription?.length ? values.subscription : services.config.watchedSubscriptions;
@@ -154,7 +155,7 @@ async function explain(args: readonly string[]): Promise<number> {
   const eligibility = decideEligibility(vm, config.eligibility);
   const desired = desiredAccessFromTags(vm.tags, config.access, new Date());
   const plan = planActions({ vm, eligibility, desired, assignments, extension: config.extension });
-  const diagnosis = diagnoseExtension(vm.extensions.find((e) => e.name.toLowerCase() === config.extension.name.toLowerCase()), vm);
+  const diagnosis = diagnoseExtension(findLoginExtension(vm, config.extension), vm);
   let lastRecord: unknown;
   let storeNote: string | undefined;
   try {

@@ -1,7 +1,7 @@
 import type { Action } from "../domain/action.js";
 import { decideEligibility, describeOs, type Eligibility } from "../domain/eligibility.js";
 import { desiredAccessFromTags, type DesiredAccess } from "../domain/access.js";
-import { planActions } from "../domain/plan.js";
+import { findLoginExtension, planActions } from "../domain/plan.js";
 import { diagnoseExtension, type Diagnosis } from "../domain/diagnosis.js";
 import { parseVmId } from "../domain/resourceId.js";
 import type { ActionOutcome, ClassifiedError, ComplianceState } from "../domain/outcome.js";
@@ -128,7 +128,7 @@ async function execute(vm: ObservedVm, plan: readonly Action[], deps: ReconcileD
     }
     if (action.kind === "installExtension" && action.why === "failed") {
       // Do not hammer an extension that can never succeed here (e.g. exit 51: unsupported OS).
-      const before = diagnoseExtension(findExtension(current, action.extensionName), current);
+      const before = diagnoseExtension(findLoginExtension(current, deps.config.extension), current);
       if (before && !before.retryable && before.selfRepair === "none") {
         diagnosis = before;
         extensionFailed = true;
@@ -155,7 +155,7 @@ async function execute(vm: ObservedVm, plan: readonly Action[], deps: ReconcileD
       }
       // The extension's operation ended Failed: read what the handler reported and decide.
       const after = (await deps.arm.getVm(vm.id)) ?? current;
-      diagnosis = diagnoseExtension(findExtension(after, action.extensionName), after) ?? unknownDiagnosis(classified);
+      diagnosis = diagnoseExtension(findLoginExtension(after, deps.config.extension), after) ?? unknownDiagnosis(classified);
       outcomes.push({ action, result: { status: "failed", error: classified } });
       await logAction(deps, context, vm.id, action, `failed: ${diagnosis.code}`, classified);
       if (diagnosis.selfRepair === "enable-identity-and-reinstall") {
@@ -257,11 +257,7 @@ function stateMessage(state: ComplianceState, eligibility: Eligibility, outcomes
 }
 
 function existingDiagnosis(vm: ObservedVm, deps: ReconcileDeps): Diagnosis | undefined {
-  return diagnoseExtension(findExtension(vm, deps.config.extension.name), vm);
-}
-
-function findExtension(vm: ObservedVm, name: string) {
-  return vm.extensions.find((e) => e.name.toLowerCase() === name.toLowerCase());
+  return diagnoseExtension(findLoginExtension(vm, deps.config.extension), vm);
 }
 
 function withIdentity(vm: ObservedVm, action: Extract<Action, { kind: "enableIdentity" }>): ObservedVm {
@@ -334,7 +330,7 @@ async function record(vm: ObservedVm, request: PassRequest, deps: ReconcileDeps,
     details: { mode: result.mode, plan: result.plan.map(describeAction), rejected: desired.rejected, os: eligibility.os },
     at: deps.clock().toISOString(),
   });
-  const extension = findExtension(vm, deps.config.extension.name);
+  const extension = findLoginExtension(vm, deps.config.extension);
   const extensionStatus =
     result.outcomes.find((o) => o.action.kind === "installExtension" && o.result.status !== "failed" && o.result.status !== "skipped")
       ? "Succeeded"
