@@ -1,0 +1,136 @@
+import { randomUUID } from "node:crypto";
+import { startArmEmulator, type ArmEmulator, type EventGridEvent } from "../../src/local/emulator/index.js";
+import { startAzurite, type AzuriteInstance } from "../../src/local/azurite.js";
+import { ArmUser, staticTokenCredential } from "../../src/local/armUser.js";
+import { createServices, type Services } from "../../src/app/services.js";
+
+/**
+ * The enforcer wired to real local Azure: the ARM emulator over HTTPS (real SDK clients,
+ * DefaultAzureCredential through the App Service identity endpoint) and Azurite in-process.
+ * Settings go into process.env, as app settings do in Azure, so the registered Functions
+ * (which build their services from the environment) see the same stack.
+ */
+export const SUB_A = "6f1c2a9e-4b7d-4c1a-9e0f-1a2b3c4d5e01";
+export const SUB_B = "0b8e7d6c-5a4f-4e3d-8c2b-1a0f9e8d7c02";
+export const ALICE = "a11ce000-0000-4000-8000-000000000001";
+export const BOB = "b0b00000-0000-4000-8000-000000000002";
+export const OPS_GROUP = "0b5e0000-0000-4000-8000-000000000003";
+export const MALLORY = "ba4d0000-0000-4000-8000-000000000005";
+export const OWNER = "0a4e0000-0000-4000-8000-000000000006";
+export const ADMIN_ROLE = "1c0163c0-47e6-4577-8991-ea5c82e286e4";
+export const USER_ROLE = "fb879df8-f326-4884-b1cf-06f3ad86be52";
+
+export interface EnforcerStack {
+  readonly emulator: ArmEmulator;
+  readonly azurite: AzuriteInstance;
+  readonly services: Services;
+  readonly settings: Record<string, string>;
+  /** The VM owner (a person): creates and tags VMs. */
+  readonly owner: ArmUser;
+  /** Events raised since the last `takeEvents()`. */
+  takeEvents(): EventGridEvent[];
+  /** Write requests (PUT/PATCH/DELETE/POST) the enforcer's identity sent since `since`. */
+  enforcerWrites(since?: number): { method: string; path: string; status: number }[];
+  requestSeq(): number;
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  readonly mode?: "enforce" | "report";
+  readonly settings?: Record<string, string>;
+  readonly throttle?: { scale?: number } | false;
+  readonly pageSize?: number;
+}
+
+export async function startEnforcerStack(options: StackOptions = {}): Promise<EnforcerStack> {
+  const emulator = await startArmEmulator({ port: 0, identityPort: 0, lroDelayMs: 0, throttle: options.throttle ?? false, pageSize: options.pageSize ?? 50 });
+  const azurite = await startAzurite();
+  for (const sub of [SUB_A, SUB_B]) emulator.addSubscription(sub);
+  for (const [id, type, displayName] of [
+    [ALICE, "User", "Alice"], [BOB, "User", "Bob"], [OPS_GROUP, "Group", "VM operators"], [MALLORY, "User", "Mallory"], [OWNER, "User", "Olga"],
+  ] as const) {
+    emulator.addPrincipal({ id, type, displayName, ...(type === "User" ? { upn: `${displayName.split(" ")[0]?.toLowerCase()}@contoso.example` } : {}) });
+  }
+  const settings: Record<string, string> = {
+    AzureWebJobsStorage: azurite.connectionString,
+    ENFORCER_MODE: options.mode ?? "enforce",
+    WATCHED_SUBSCRIPTION_IDS: `${SUB_A},${SUB_B}`,
+    ENFORCER_PRINCIPAL_ID: emulator.managedIdentity.principalId,
+    ENFORCER_APP_ID: emulator.managedIdentity.clientId,
+    ACCESS_ALLOWED_PRINCIPALS: [ALICE, BOB, OPS_GROUP].join(","),
+    ARM_ENDPOINT: emulator.armUrl,
+    ARM_CA_FILE: emulator.caFile,
+    ARM_LRO_POLL_INTERVAL_MS: "5",
+    ARM_MAX_RETRIES: "6",
+    TABLE_PREFIX: `t${randomUUID().replace(/-/g, "").slice(0, 12)}`,
+    RECONCILE_QUEUE_NAME: `reconcile-${randomUUID().slice(0, 8)}`,
+    // The production credential path: DefaultAzureCredential → managed identity (App Service style).
+    IDENTITY_ENDPOINT: emulator.identityEndpoint,
+    IDENTITY_HEADER: emulator.identityHeader,
+    ...options.settings,
+  };
+  Object.assign(process.env, settings);
+  const services = await createServices(settings);
+  const owner = new ArmUser({ armUrl: emulator.armUrl, caPem: emulator.caPem, credential: staticTokenCredential(emulator.tokenFor(OWNER)), pollIntervalInMs: 5 });
+
+  let pending: EventGridEvent[] = [];
+  const stop = emulator.onEvent((event) => pending.push(event));
+  const mi = emulator.managedIdentity.principalId;
+  return {
+    emulator,
+    azurite,
+    services,
+    settings,
+    owner,
+    takeEvents() {
+      const taken = pending;
+      pending = [];
+      return taken;
+    },
+    enforcerWrites(since = 0) {
+      return emulator
+        .requests(since)
+        .requests.filter((r) => r.caller === mi && r.method !== "GET")
+        .map((r) => ({ method: r.method, path: r.path, status: r.status }));
+    },
+    requestSeq: () => emulator.requests().lastSeq,
+    async close() {
+      stop();
+      await Promise.allSettled([emulator.close(), azurite.close()]);
+    },
+  };
+}
+
+/** An ARM-shaped VM body like the official examples. */
+export function vmBody(options: {
+  location?: string;
+  sku?: string;
+  publisher?: string;
+  offer?: string;
+  imageId?: string;
+  osType?: "Windows" | "Linux";
+  tags?: Record<string, string>;
+  identity?: unknown;
+  vmSize?: string;
+}): Record<string, unknown> {
+  return {
+    location: options.location ?? "westeurope",
+    ...(options.tags ? { tags: options.tags } : {}),
+    ...(options.identity ? { identity: options.identity } : {}),
+    properties: {
+      hardwareProfile: { vmSize: options.vmSize ?? "Standard_D2s_v5" },
+      storageProfile: {
+        imageReference: options.imageId
+          ? { id: options.imageId }
+          : { publisher: options.publisher ?? "MicrosoftWindowsServer", offer: options.offer ?? "WindowsServer", sku: options.sku ?? "2019-Datacenter", version: "latest" },
+        osDisk: { osType: options.osType ?? "Windows", createOption: "FromImage", managedDisk: { storageAccountType: "Premium_LRS" } },
+      },
+      osProfile: { computerName: "vm", adminUsername: "azureuser", adminPassword: "Test-Only-Passw0rd!" },
+      networkProfile: { networkInterfaces: [{ id: "/subscriptions/x/resourceGroups/x/providers/Microsoft.Network/networkInterfaces/nic", properties: { primary: true } }] },
+    },
+  };
+}
+
+export function vmId(sub: string, rg: string, name: string): string {
+  return `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/${name}`;
+}
