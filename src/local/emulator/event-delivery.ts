@@ -21,6 +21,8 @@ export interface DeliveryOptions {
   duplicate: number;
   /** Deliver what is queued newest first (Event Grid does not guarantee order). */
   reorder: boolean;
+  /** With reorder: how long a burst is collected before it goes out newest first. */
+  reorderWindowMs: number;
   maxAttempts: number;
   initialBackoffMs: number;
 }
@@ -58,7 +60,7 @@ export class EventDelivery {
   private readonly deadLetters: DeadLetter[] = [];
   private readonly abort = new AbortController();
   private closed = false;
-  options: DeliveryOptions = { duplicate: 0, reorder: false, maxAttempts: 5, initialBackoffMs: 50 };
+  options: DeliveryOptions = { duplicate: 0, reorder: false, reorderWindowMs: 20, maxAttempts: 5, initialBackoffMs: 50 };
 
   setOptions(input: unknown): DeliveryOptions {
     if (!isObject(input)) throw badRequest("InvalidRequestContent", "Event delivery options must be a JSON object.");
@@ -66,6 +68,7 @@ export class EventDelivery {
     if (input["duplicate"] !== undefined) next.duplicate = Math.max(0, Math.floor(Number(input["duplicate"])));
     if (input["reorder"] !== undefined) next.reorder = input["reorder"] === true;
     if (input["maxAttempts"] !== undefined) next.maxAttempts = Math.max(1, Math.floor(Number(input["maxAttempts"])));
+    if (input["reorderWindowMs"] !== undefined) next.reorderWindowMs = Math.max(0, Number(input["reorderWindowMs"]));
     if (input["initialBackoffMs"] !== undefined) next.initialBackoffMs = Math.max(0, Number(input["initialBackoffMs"]));
     if (Object.values(next).some((v) => typeof v === "number" && Number.isNaN(v))) throw badRequest("InvalidRequestContent", "Event delivery options must be numbers.");
     this.options = next;
@@ -150,7 +153,7 @@ export class EventDelivery {
     this.subscriptions.clear();
     this.queues.clear();
     this.deadLetters.length = 0;
-    this.options = { duplicate: 0, reorder: false, maxAttempts: 5, initialBackoffMs: 50 };
+    this.options = { duplicate: 0, reorder: false, reorderWindowMs: 20, maxAttempts: 5, initialBackoffMs: 50 };
   }
 
   async close(): Promise<void> {
@@ -163,8 +166,9 @@ export class EventDelivery {
   private kick(sub: EventSubscription): void {
     if (this.workers.has(sub.id)) return;
     const worker = (async () => {
-      // Let the current request finish queueing, so `reorder` sees the whole burst.
-      await new Promise((r) => setImmediate(r));
+      // Let the current request (or, when reordering, a whole burst) finish queueing.
+      if (this.options.reorder) await sleep(this.options.reorderWindowMs, this.abort.signal);
+      else await new Promise((r) => setImmediate(r));
       for (;;) {
         const queue = this.queues.get(sub.id);
         if (!queue || queue.length === 0 || this.closed) break;
