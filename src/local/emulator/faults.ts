@@ -97,7 +97,8 @@ export class Faults {
     let status: FaultDecision["status"];
     let retryAfterSeconds: number | undefined;
     (this.config.rules ?? []).forEach((rule, i) => {
-      if (!matches(rule.match, method, path, operation)) return;
+      // The first status rule that fires decides the response; later status rules keep their budget.
+      if (!matches(rule.match, method, path, operation) || (status !== undefined && rule.status !== undefined)) return;
       if (rule.count !== undefined && (this.hits[i] ?? 0) >= rule.count) return;
       if (this.random() >= (rule.rate ?? 1)) return;
       this.hits[i] = (this.hits[i] ?? 0) + 1;

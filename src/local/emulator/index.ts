@@ -36,7 +36,7 @@
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import { randomUUID } from "node:crypto";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -151,6 +151,7 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
     principalReplicationDelayMs: options.principalReplicationDelayMs ?? 0,
   };
   const core = new EmulatorCore(tenantId, limits, options.signingKey ?? DEFAULT_SIGNING_KEY, managedIdentity, { ...limits });
+  const ownStateDir = options.stateDir === undefined;
   const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), "arm-emulator-")));
   const certificate = await createCertificate(stateDir);
   const identityHeader = options.identityHeader ?? randomUUID();
@@ -228,6 +229,7 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
           server.closeAllConnections();
           await new Promise<void>((resolve) => server.close(() => resolve()));
         }
+        if (ownStateDir) await rm(stateDir, { recursive: true, force: true });
       })();
       return closed;
     },

@@ -76,7 +76,7 @@ describe("Event Grid resource events", () => {
     await t.emulator.deliveriesIdle();
     expect(hook.received).toHaveLength(1);
     expect(hook.received[0]?.headers["aeg-event-type"]).toBe("Notification");
-    const [event] = await new EventGridDeserializer().deserializeEventGridEvents(hook.received[0]?.body ?? []);
+    const [event] = await new EventGridDeserializer().deserializeEventGridEvents(JSON.stringify(hook.received[0]?.body ?? []));
     expect(event && isSystemEvent("Microsoft.Resources.ResourceWriteSuccess", event)).toBe(true);
     const raw = hook.received[0]?.body[0];
     const reference = sample("event-grid-schema__resource_write_success.json");
