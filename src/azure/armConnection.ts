@@ -14,6 +14,7 @@ export interface ArmConnection {
   readonly caPem?: string;
   readonly lroPollIntervalMs: number;
   readonly maxRetries: number;
+  readonly retryDelayInMs: number;
 }
 
 export function armConnectionFromSettings(source: SettingsSource = process.env, credential?: TokenCredential): ArmConnection {
@@ -36,6 +37,7 @@ export function armConnectionFromSettings(source: SettingsSource = process.env, 
     ...(caPem ? { caPem } : {}),
     lroPollIntervalMs: readInteger("ARM_LRO_POLL_INTERVAL_MS", source),
     maxRetries: readInteger("ARM_MAX_RETRIES", source),
+    retryDelayInMs: readInteger("ARM_RETRY_DELAY_MS", source),
   };
 }
 
@@ -43,7 +45,7 @@ export function armConnectionFromSettings(source: SettingsSource = process.env, 
 export function pipelineOptions(connection: ArmConnection, counter: PipelinePolicy) {
   return {
     ...(connection.caPem ? { tlsOptions: { ca: connection.caPem } } : {}),
-    retryOptions: { maxRetries: connection.maxRetries },
+    retryOptions: { maxRetries: connection.maxRetries, retryDelayInMs: connection.retryDelayInMs },
     additionalPolicies: [{ policy: counter, position: "perRetry" as const }],
   };
 }

@@ -72,6 +72,8 @@ export const SETTINGS = [
     description: "Polling interval of long-running ARM operations, unless the service's Retry-After says otherwise." },
   { name: "ARM_MAX_RETRIES", default: "5",
     description: "Retries of the SDK's own policy for 429 (honouring Retry-After), 5xx and connection errors." },
+  { name: "ARM_RETRY_DELAY_MS", default: "1000",
+    description: "Base delay of the SDK's exponential backoff for 5xx and connection errors (429 waits for Retry-After)." },
 ] as const satisfies readonly SettingSpec[];
 
 export type SettingName = (typeof SETTINGS)[number]["name"];

@@ -76,10 +76,14 @@ export async function reconcile(request: PassRequest, deps: ReconcileDeps): Prom
     const desired = desiredAccessFromTags(vm.tags, deps.config.access, now);
     const plan = planActions({ vm, eligibility, desired, assignments, extension: deps.config.extension });
 
-    const execution =
+    const executed =
       mode === "report"
-        ? { outcomes: plan.map((action) => ({ action, result: { status: "skipped" as const } })), diagnosis: existingDiagnosis(vm, deps) }
+        ? { outcomes: plan.map((action) => ({ action, result: { status: "skipped" as const } })) }
         : await execute(vm, plan, deps, context);
+    // A failed extension we did not (successfully) reinstall keeps its diagnosis on the record.
+    const reinstalled = executed.outcomes.some((o) => o.action.kind === "installExtension" && o.result.status !== "failed" && o.result.status !== "skipped");
+    const diagnosis = "diagnosis" in executed && executed.diagnosis ? executed.diagnosis : reinstalled ? undefined : existingDiagnosis(vm, deps);
+    const execution = { outcomes: executed.outcomes, ...(diagnosis ? { diagnosis } : {}) };
 
     const state = finalState(mode, eligibility, plan, execution.outcomes);
     const message = stateMessage(state, eligibility, execution.outcomes, execution.diagnosis);

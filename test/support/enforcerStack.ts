@@ -61,7 +61,8 @@ export async function startEnforcerStack(options: StackOptions = {}): Promise<En
     ARM_ENDPOINT: emulator.armUrl,
     ARM_CA_FILE: emulator.caFile,
     ARM_LRO_POLL_INTERVAL_MS: "5",
-    ARM_MAX_RETRIES: "6",
+    ARM_MAX_RETRIES: "4",
+    ARM_RETRY_DELAY_MS: "10",
     TABLE_PREFIX: `t${randomUUID().replace(/-/g, "").slice(0, 12)}`,
     RECONCILE_QUEUE_NAME: `reconcile-${randomUUID().slice(0, 8)}`,
     // The production credential path: DefaultAzureCredential → managed identity (App Service style).
