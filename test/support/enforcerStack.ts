@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { startArmEmulator, type ArmEmulator, type EventGridEvent } from "../../src/local/emulator/index.js";
-import { startAzurite, type AzuriteInstance } from "../../src/local/azurite.js";
-import { ArmUser, staticTokenCredential } from "../../src/local/armUser.js";
-import { createServices, type Services } from "../../src/app/services.js";
+import type { ArmEmulator, EventGridEvent } from "../../src/local/emulator/index.js";
+import type { AzuriteInstance } from "../../src/local/azurite.js";
+import type { ArmUser } from "../../src/local/armUser.js";
+import type { Services } from "../../src/app/services.js";
+import { startLocalStack } from "../../src/local/stack.js";
 
 /**
  * The enforcer wired to real local Azure: the ARM emulator over HTTPS (real SDK clients,
@@ -43,46 +44,36 @@ export interface StackOptions {
 }
 
 export async function startEnforcerStack(options: StackOptions = {}): Promise<EnforcerStack> {
-  const emulator = await startArmEmulator({ port: 0, identityPort: 0, lroDelayMs: 0, throttle: options.throttle ?? false, pageSize: options.pageSize ?? 50 });
-  const azurite = await startAzurite();
-  for (const sub of [SUB_A, SUB_B]) emulator.addSubscription(sub);
+  const stack = await startLocalStack({
+    subscriptions: [SUB_A, SUB_B],
+    host: false,
+    throttle: options.throttle ?? false,
+    pageSize: options.pageSize ?? 50,
+    settings: {
+      ENFORCER_MODE: options.mode ?? "enforce",
+      ACCESS_ALLOWED_PRINCIPALS: [ALICE, BOB, OPS_GROUP].join(","),
+      ARM_LRO_POLL_INTERVAL_MS: "5",
+      ARM_MAX_RETRIES: "4",
+      ARM_RETRY_DELAY_MS: "10",
+      RECONCILE_QUEUE_NAME: `reconcile-${randomUUID().slice(0, 8)}`,
+      ...options.settings,
+    },
+  });
+  const { emulator } = stack;
   for (const [id, type, displayName] of [
     [ALICE, "User", "Alice"], [BOB, "User", "Bob"], [OPS_GROUP, "Group", "VM operators"], [MALLORY, "User", "Mallory"], [OWNER, "User", "Olga"],
   ] as const) {
-    emulator.addPrincipal({ id, type, displayName, ...(type === "User" ? { upn: `${displayName.split(" ")[0]?.toLowerCase()}@contoso.example` } : {}) });
+    emulator.addPrincipal({ id, type, displayName, ...(type === "User" ? { upn: `${displayName.toLowerCase()}@contoso.example` } : {}) });
   }
-  const settings: Record<string, string> = {
-    AzureWebJobsStorage: azurite.connectionString,
-    ENFORCER_MODE: options.mode ?? "enforce",
-    WATCHED_SUBSCRIPTION_IDS: `${SUB_A},${SUB_B}`,
-    ENFORCER_PRINCIPAL_ID: emulator.managedIdentity.principalId,
-    ENFORCER_APP_ID: emulator.managedIdentity.clientId,
-    ACCESS_ALLOWED_PRINCIPALS: [ALICE, BOB, OPS_GROUP].join(","),
-    ARM_ENDPOINT: emulator.armUrl,
-    ARM_CA_FILE: emulator.caFile,
-    ARM_LRO_POLL_INTERVAL_MS: "5",
-    ARM_MAX_RETRIES: "4",
-    ARM_RETRY_DELAY_MS: "10",
-    TABLE_PREFIX: `t${randomUUID().replace(/-/g, "").slice(0, 12)}`,
-    RECONCILE_QUEUE_NAME: `reconcile-${randomUUID().slice(0, 8)}`,
-    // The production credential path: DefaultAzureCredential → managed identity (App Service style).
-    IDENTITY_ENDPOINT: emulator.identityEndpoint,
-    IDENTITY_HEADER: emulator.identityHeader,
-    ...options.settings,
-  };
-  Object.assign(process.env, settings);
-  const services = await createServices(settings);
-  const owner = new ArmUser({ armUrl: emulator.armUrl, caPem: emulator.caPem, credential: staticTokenCredential(emulator.tokenFor(OWNER)), pollIntervalInMs: 5 });
-
   let pending: EventGridEvent[] = [];
   const stop = emulator.onEvent((event) => pending.push(event));
   const mi = emulator.managedIdentity.principalId;
   return {
     emulator,
-    azurite,
-    services,
-    settings,
-    owner,
+    azurite: stack.azurite,
+    services: stack.services,
+    settings: stack.settings,
+    owner: stack.userFor(OWNER),
     takeEvents() {
       const taken = pending;
       pending = [];
@@ -97,7 +88,7 @@ export async function startEnforcerStack(options: StackOptions = {}): Promise<En
     requestSeq: () => emulator.requests().lastSeq,
     async close() {
       stop();
-      await Promise.allSettled([emulator.close(), azurite.close()]);
+      await stack.close();
     },
   };
 }
