@@ -119,22 +119,33 @@ export class EmulatorCore {
     return { token: signToken(claims, this.signingKey), expiresOn: claims.exp };
   }
 
+  /**
+   * Sets what a VM "is". For a VM that does not exist yet the setting is kept and applied when it is
+   * created, so a machine can be created already deallocated (or with a silent agent) without a
+   * window in which an event handler sees it otherwise.
+   */
   setVmSimulation(input: VmSimulationInput): Json {
-    const vm = this.vmById(input.id);
-    if (input.powerState !== undefined) {
-      if (!["running", "deallocated", "stopped"].includes(input.powerState)) {
-        throw badRequest("InvalidRequestContent", `powerState must be running, deallocated or stopped; got '${String(input.powerState)}'.`);
-      }
-      vm.simulation.powerState = input.powerState;
+    const m = VM_ID.exec(typeof input.id === "string" ? input.id : "");
+    const existing = m ? this.state.vm(m[1] ?? "", m[2] ?? "", m[3] ?? "") : undefined;
+    if (input.powerState !== undefined && !["running", "deallocated", "stopped"].includes(input.powerState)) {
+      throw badRequest("InvalidRequestContent", `powerState must be running, deallocated or stopped; got '${String(input.powerState)}'.`);
     }
-    if (input.agent !== undefined) {
-      if (input.agent !== null && (!isObject(input.agent) || typeof input.agent.osName !== "string" || typeof input.agent.osVersion !== "string")) {
-        throw badRequest("InvalidRequestContent", "agent must be null or {osName: string, osVersion: string}.");
-      }
-      vm.simulation.agent = input.agent;
+    if (input.agent !== undefined && input.agent !== null && (!isObject(input.agent) || typeof input.agent.osName !== "string" || typeof input.agent.osVersion !== "string")) {
+      throw badRequest("InvalidRequestContent", "agent must be null or {osName: string, osVersion: string}.");
     }
-    if (input.outboundNetwork !== undefined) vm.simulation.outboundNetwork = input.outboundNetwork === true;
-    return this.describeSimulation(vm);
+    const changes = {
+      ...(input.powerState !== undefined ? { powerState: input.powerState } : {}),
+      ...(input.agent !== undefined ? { agent: input.agent } : {}),
+      ...(input.outboundNetwork !== undefined ? { outboundNetwork: input.outboundNetwork === true } : {}),
+    };
+    if (!existing) {
+      if (!m) throw notFound("ResourceNotFound", `No VM with id '${String(input.id)}'.`);
+      const key = input.id.toLowerCase();
+      this.state.pendingSimulations.set(key, { ...this.state.pendingSimulations.get(key), ...changes });
+      return { id: input.id, pending: true, ...changes } as Json;
+    }
+    Object.assign(existing.simulation, changes);
+    return this.describeSimulation(existing);
   }
 
   describeSimulation(vm: VmRecord): Json {

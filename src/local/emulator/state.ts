@@ -106,8 +106,18 @@ export class EmulatorState {
   readonly roleAssignments = new Map<string, RoleAssignmentRecord>();
   readonly customRoles = new Map<string, RoleDefinitionRecord>();
   readonly userAssignedIdentities = new Map<string, { principalId: string; clientId: string }>();
+  /** What a VM not created yet will "be" once it is (keyed by lower-case VM id): see setVmSimulation. */
+  readonly pendingSimulations = new Map<string, Partial<VmSimulation>>();
 
   constructor(readonly tenantId: string) {}
+
+  /** The simulation preset for a VM about to be created, removed once used. */
+  takePendingSimulation(vmId: string): Partial<VmSimulation> {
+    const key = vmId.toLowerCase();
+    const preset = this.pendingSimulations.get(key) ?? {};
+    this.pendingSimulations.delete(key);
+    return preset;
+  }
 
   clear(): void {
     this.subscriptions.clear();
@@ -117,6 +127,7 @@ export class EmulatorState {
     this.roleAssignments.clear();
     this.customRoles.clear();
     this.userAssignedIdentities.clear();
+    this.pendingSimulations.clear();
   }
 
   subscription(id: string): SubscriptionRecord | undefined {

@@ -216,7 +216,12 @@ export function putVm(ctx: HandlerContext, req: ArmRequest, sub: string, rg: str
     etagVersion: 0,
     vmId: ctx.state.newGuid(),
     timeCreated: new Date(now).toISOString(),
-    simulation: { powerState: "running", agent: undefined, outboundNetwork: true },
+    simulation: {
+      powerState: "running",
+      agent: undefined,
+      outboundNetwork: true,
+      ...ctx.state.takePendingSimulation(`/subscriptions/${group.subscriptionId}/resourceGroups/${group.name}/providers/Microsoft.Compute/virtualMachines/${name}`),
+    },
     extensions: new Map(),
   };
   vm.model = model;

@@ -128,7 +128,21 @@ describe("ARM HTTP contract", () => {
     expect(log.counts).toEqual({ byOperation: { "Microsoft.Resources/subscriptions/resourceGroups/read": 1 }, byCaller: { [principal.id]: 1 } });
     expect((await admin("POST", "/principals", { id: "nope", type: "User" })).body.error.code).toBe("InvalidPrincipalId");
     expect((await admin("GET", "/nothing")).status).toBe(404);
+    // A simulation for a VM not created yet is kept and applied at creation.
     const sim = await admin("POST", "/vms/simulation", { id: VM, powerState: "deallocated" });
-    expect(sim.status).toBe(404);
+    expect(sim.status).toBe(200);
+    expect(sim.body).toMatchObject({ pending: true, powerState: "deallocated" });
+    expect((await admin("POST", "/vms/simulation", { id: "/subscriptions/x/not-a-vm", powerState: "deallocated" })).status).toBe(404);
+    expect((await admin("POST", "/vms/simulation", { id: VM, powerState: "hibernating" })).status).toBe(400);
+  });
+
+  it("a simulation set before a VM exists applies from its creation (no window where it looks running)", async () => {
+    t.emulator.setVmSimulation({ id: VM, powerState: "deallocated", agent: null });
+    const created = await call("PUT", `${VM}?api-version=2025-04-01`, { body: VM_BODY });
+    expect(created.status).toBe(201);
+    const view = await call("GET", `${VM}?api-version=2025-04-01&$expand=instanceView`);
+    const statuses = (view.body.properties.instanceView.statuses as { code: string }[]).map((s) => s.code);
+    expect(statuses).toContain("PowerState/deallocated");
+    expect(view.body.properties.instanceView.osName).toBeUndefined();
   });
 });
