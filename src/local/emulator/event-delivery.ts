@@ -25,6 +25,11 @@ export interface DeliveryOptions {
   reorderWindowMs: number;
   maxAttempts: number;
   initialBackoffMs: number;
+  /**
+   * Hold events (queued, not lost) until unpaused: Event Grid delivers seconds after the write, so a
+   * user's multi-step change (a VM, then its extension) can land before the first event does.
+   */
+  paused: boolean;
 }
 
 export interface DeadLetter {
@@ -60,18 +65,20 @@ export class EventDelivery {
   private readonly deadLetters: DeadLetter[] = [];
   private readonly abort = new AbortController();
   private closed = false;
-  options: DeliveryOptions = { duplicate: 0, reorder: false, reorderWindowMs: 20, maxAttempts: 5, initialBackoffMs: 50 };
+  options: DeliveryOptions = { duplicate: 0, reorder: false, reorderWindowMs: 20, maxAttempts: 5, initialBackoffMs: 50, paused: false };
 
   setOptions(input: unknown): DeliveryOptions {
     if (!isObject(input)) throw badRequest("InvalidRequestContent", "Event delivery options must be a JSON object.");
     const next = { ...this.options };
     if (input["duplicate"] !== undefined) next.duplicate = Math.max(0, Math.floor(Number(input["duplicate"])));
     if (input["reorder"] !== undefined) next.reorder = input["reorder"] === true;
+    if (input["paused"] !== undefined) next.paused = input["paused"] === true;
     if (input["maxAttempts"] !== undefined) next.maxAttempts = Math.max(1, Math.floor(Number(input["maxAttempts"])));
     if (input["reorderWindowMs"] !== undefined) next.reorderWindowMs = Math.max(0, Number(input["reorderWindowMs"]));
     if (input["initialBackoffMs"] !== undefined) next.initialBackoffMs = Math.max(0, Number(input["initialBackoffMs"]));
     if (Object.values(next).some((v) => typeof v === "number" && Number.isNaN(v))) throw badRequest("InvalidRequestContent", "Event delivery options must be numbers.");
     this.options = next;
+    if (!next.paused) for (const sub of this.subscriptions.values()) if ((this.queues.get(sub.id)?.length ?? 0) > 0) this.kick(sub);
     return next;
   }
 
@@ -153,7 +160,7 @@ export class EventDelivery {
     this.subscriptions.clear();
     this.queues.clear();
     this.deadLetters.length = 0;
-    this.options = { duplicate: 0, reorder: false, reorderWindowMs: 20, maxAttempts: 5, initialBackoffMs: 50 };
+    this.options = { duplicate: 0, reorder: false, reorderWindowMs: 20, maxAttempts: 5, initialBackoffMs: 50, paused: false };
   }
 
   async close(): Promise<void> {
@@ -164,14 +171,14 @@ export class EventDelivery {
   }
 
   private kick(sub: EventSubscription): void {
-    if (this.workers.has(sub.id)) return;
+    if (this.workers.has(sub.id) || this.options.paused) return;
     const worker = (async () => {
       // Let the current request (or, when reordering, a whole burst) finish queueing.
       if (this.options.reorder) await sleep(this.options.reorderWindowMs, this.abort.signal);
       else await new Promise((r) => setImmediate(r));
       for (;;) {
         const queue = this.queues.get(sub.id);
-        if (!queue || queue.length === 0 || this.closed) break;
+        if (!queue || queue.length === 0 || this.closed || this.options.paused) break;
         const batch = queue.splice(0, queue.length);
         if (this.options.reorder) batch.reverse();
         for (const event of batch) await this.deliver(sub, event);

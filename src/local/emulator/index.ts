@@ -26,7 +26,7 @@
  *   DELETE /requests                                   POST /seed {subscriptions?, resourceGroups?, principals?, roleDefinitions?, vms:[{id, body, simulation?}]}
  *   POST /vms/simulation {id, powerState?, agent?: {osName, osVersion}|null, outboundNetwork?}
  *   POST /reset   GET /snapshot   GET /events   GET/POST /eventSubscriptions {url, filter?}   DELETE /eventSubscriptions/{id}
- *   POST /eventDelivery {duplicate?, reorder?, maxAttempts?, initialBackoffMs?}   GET /deadLetters
+ *   POST /eventDelivery {duplicate?, reorder?, paused?, maxAttempts?, initialBackoffMs?}   GET /deadLetters
  *   POST /faults {seed, rules: [{match?, status?, rate?, count?, retryAfterSeconds?, latencyMs?}], lroFailures?}   DELETE /faults
  *   PUT /limits {throttleScale?, pageSize?, lroDelayMs?, retryAfterSeconds?, principalReplicationDelayMs?}   GET /limits
  *

@@ -164,6 +164,18 @@ describe("Event Grid resource events", () => {
     expect(delivered).toEqual([...emitted].reverse());
   });
 
+  it("can hold events while paused and deliver every one of them, in order, when resumed", async () => {
+    await t.emulator.subscribeEvents(hook.url);
+    t.emulator.setEventDelivery({ paused: true });
+    await asUser("PUT", `${VM}?api-version=2026-03-01`, vmBody);
+    await asUser("PATCH", `${VM}/providers/Microsoft.Resources/tags/default?api-version=2021-04-01`, { operation: "Merge", properties: { tags: { a: "1" } } });
+    await t.emulator.deliveriesIdle();
+    expect(hook.received).toHaveLength(0);
+    t.emulator.setEventDelivery({ paused: false });
+    await t.emulator.deliveriesIdle();
+    expect(hook.received.map((r) => r.body[0].id)).toEqual(t.emulator.events().slice(-2).map((e) => e.id));
+  });
+
   it("registration fails when the webhook does not complete the validation handshake", async () => {
     const refusing = await startWebhook(false);
     try {
