@@ -11,11 +11,12 @@ app.storageQueue("reconcileVm", {
   },
 });
 
-// The host moves a message here after host.json's maxDequeueCount failed attempts.
+// The host moves a message here after host.json's maxDequeueCount failed attempts. The poison
+// message is a new message: its own dequeueCount (1) says nothing about the attempts that failed.
 app.storageQueue("reconcileVmPoison", {
   queueName: "%RECONCILE_QUEUE_NAME%-poison",
   connection: "AzureWebJobsStorage",
-  handler: async (message, context) => {
-    await handlePoisonMessage(message, await services(), context.triggerMetadata?.dequeueCount as number | undefined);
+  handler: async (message) => {
+    await handlePoisonMessage(message, await services());
   },
 });

@@ -1,0 +1,214 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { QueueClient } from "@azure/storage-queue";
+import { ADMIN_ROLE, ALICE, BOB, SUB_A, SUB_B, vmBody, vmId } from "../support/enforcerStack.js";
+import { startHostedStack, type HostedStack } from "../support/hostedStack.js";
+
+/**
+ * The drift audit through the local Functions host: the timer lists the VMs and fans out one queue
+ * message per VM, the queue trigger runs the passes, the poison queue records what gave up. Events
+ * flow too (owner writes → emulator → webhook), so every VM starts from what the event pass did.
+ */
+let stack: HostedStack;
+
+beforeAll(async () => {
+  stack = await startHostedStack({ hostJson: new URL("./fixtures/queue-host.json", import.meta.url).pathname });
+  await stack.owner.putResourceGroup(SUB_A, "rg-audit", "westeurope");
+});
+
+afterAll(async () => {
+  await stack?.close();
+});
+
+async function audit(): Promise<void> {
+  await stack.host.fireTimer("driftAudit");
+  await stack.settle();
+}
+
+async function ourAndHumanAssignments(id: string) {
+  const all = await stack.owner.listRoleAssignments(id);
+  return all
+    .filter((a) => a.properties.scope.toLowerCase() === id.toLowerCase())
+    .map((a) => `${a.properties.roleDefinitionId.split("/").pop()}:${a.properties.principalId}`)
+    .sort();
+}
+
+function loginExtension(vm: Record<string, unknown> | undefined) {
+  const resources = (vm?.["resources"] as { name: string; properties: { provisioningState: string } }[] | undefined) ?? [];
+  return resources.find((r) => r.name === "AADLoginForWindows");
+}
+
+describe("a deallocated VM", () => {
+  const id = vmId(SUB_A, "rg-audit", "sleepy-01");
+
+  it("is deferred with zero writes while deallocated, and remediated by the audit after the owner starts it", async () => {
+    // Seeding raises no event, so the VM is deallocated before the enforcer first looks at it.
+    stack.emulator.seed({ vms: [{ id, body: vmBody({ sku: "2019-Datacenter" }), simulation: { powerState: "deallocated" } }] });
+    const since = stack.requestSeq();
+    await stack.owner.mergeTags(id, { "aadlogin-admins": ALICE });
+    await stack.settle();
+    const deferred = await stack.services.store.getVm(id);
+    expect(deferred?.state).toBe("deferred");
+    expect(deferred?.reason).toBe("vm-not-running");
+    expect(deferred?.lastTrigger).toBe("event");
+    expect(stack.enforcerWrites(since)).toEqual([]);
+
+    // Starting raises a ResourceActionSuccess event, outside the subscription's filter: nothing happens.
+    await stack.owner.powerAction(id, "start");
+    await stack.settle();
+    expect((await stack.services.store.getVm(id))?.state).toBe("deferred");
+
+    await audit();
+    const record = await stack.services.store.getVm(id);
+    expect(record?.state).toBe("remediated");
+    expect(record?.lastTrigger).toBe("audit");
+    expect(loginExtension(await stack.owner.getVm(id))?.properties.provisioningState).toBe("Succeeded");
+    expect(await ourAndHumanAssignments(id)).toEqual([`${ADMIN_ROLE}:${ALICE}`]);
+  });
+});
+
+describe("an expired tag grant", () => {
+  it("is revoked by the audit; a human's assignment on the same VM stays", async () => {
+    const id = vmId(SUB_A, "rg-audit", "temp-01");
+    const expiresAt = new Date(Math.ceil((Date.now() + 1200) / 1000) * 1000);
+    await stack.owner.putVm(id, vmBody({ sku: "2022-datacenter-g2", tags: { "aadlogin-admins": ALICE, "aadlogin-expires": expiresAt.toISOString().replace(".000Z", "Z") } }));
+    await stack.settle();
+    expect(await ourAndHumanAssignments(id)).toEqual([`${ADMIN_ROLE}:${ALICE}`]);
+    const humanName = "5e1f0000-0000-4000-8000-00000000bbbb";
+    await stack.owner.putRoleAssignment(id, humanName, {
+      roleDefinitionId: `/subscriptions/${SUB_A}/providers/Microsoft.Authorization/roleDefinitions/${ADMIN_ROLE}`,
+      principalId: BOB, principalType: "User", description: "granted by the helpdesk",
+    });
+    expect((await stack.services.store.getVm(id))?.access[0]?.expiresAt).toBe(expiresAt.toISOString());
+
+    // No event marks the moment an expiry passes: only the audit can notice it.
+    await waitUntil(() => Date.now() > expiresAt.getTime() + 50, 5_000);
+    await audit();
+    expect(await ourAndHumanAssignments(id)).toEqual([`${ADMIN_ROLE}:${BOB}`]);
+    const revoke = (await stack.services.store.listLog(id, 20)).find((l) => l.kind === "action" && l.action === "deleteAssignment");
+    expect(revoke?.trigger).toBe("audit");
+    expect(JSON.stringify(revoke?.details)).toContain('"why":"expired"');
+    expect((await stack.services.store.getVm(id))?.rejected.map((r) => r.reason)).toEqual(["expired"]);
+  });
+});
+
+describe("the extension removed behind the enforcer's back", () => {
+  it("is reinstalled by the audit", async () => {
+    const id = vmId(SUB_A, "rg-audit", "tamper-01");
+    await stack.owner.putVm(id, vmBody({ sku: "2019-Datacenter" }));
+    await stack.settle();
+    expect((await stack.services.store.getVm(id))?.state).toBe("remediated");
+    await stack.owner.deleteExtension(id, "AADLoginForWindows");
+    await stack.settle();
+    // Extension deletes are outside the event filter: the record still says remediated.
+    expect(loginExtension(await stack.owner.getVm(id))).toBeUndefined();
+
+    const since = stack.requestSeq();
+    await audit();
+    expect(loginExtension(await stack.owner.getVm(id))?.properties.provisioningState).toBe("Succeeded");
+    expect(stack.enforcerWrites(since).map((w) => `${w.method} ${w.path.split("/").slice(-2).join("/")}`)).toEqual(["PUT extensions/AADLoginForWindows"]);
+    const install = (await stack.services.store.listLog(id, 10)).find((l) => l.kind === "action" && l.action === "installExtension");
+    expect(install?.message).toContain("(missing)");
+    expect((await stack.services.store.getVm(id))?.state).toBe("remediated");
+  });
+});
+
+describe("the audit-run row and the cost of auditing a converged fleet", () => {
+  it("records counts and ARM calls; a converged VM costs two reads and no write", async () => {
+    await stack.owner.putResourceGroup(SUB_B, "rg-quiet", "eastus");
+    const quiet = vmId(SUB_B, "rg-quiet", "quiet-01");
+    await stack.owner.putVm(quiet, vmBody({ location: "eastus", sku: "2016-Datacenter" }));
+    await stack.settle();
+    // A first audit converges whatever earlier tests left behind.
+    await audit();
+
+    const since = stack.requestSeq();
+    const before = Date.now();
+    await audit();
+    const [run] = await stack.services.store.listAuditRuns(1);
+    const records = [...(await stack.services.store.listVms({ subscriptionId: SUB_A })), ...(await stack.services.store.listVms({ subscriptionId: SUB_B }))];
+    expect(new Date(run!.startedAt).getTime()).toBeGreaterThanOrEqual(before - 1000);
+    expect(run?.trigger).toBe("timer");
+    expect(run?.subscriptions).toEqual([SUB_A, SUB_B]);
+    expect(run?.vmCount).toBe(records.length);
+    expect(run?.enqueued).toBe(run?.vmCount);
+    expect(run?.errors).toBe(0);
+    // One list per subscription (a page holds 50 VMs).
+    expect(run?.armCalls).toBe(2);
+    expect(run?.countsByState).toEqual(countStates(records));
+
+    const requests = stack.enforcerRequests(since);
+    expect(requests.filter((r) => r.method !== "GET")).toEqual([]);
+    const perVm = new Map<string, number>();
+    for (const r of requests) {
+      const vm = records.find((rec) => r.path.toLowerCase().startsWith(rec.vmId.toLowerCase()));
+      if (vm) perVm.set(vm.vmId, (perVm.get(vm.vmId) ?? 0) + 1);
+    }
+    // One VM GET with instanceView and one role-assignment list per VM; plus the subscription lists.
+    expect([...perVm.values()]).toEqual(records.map(() => 2));
+    expect(requests.length).toBe(2 * records.length + 2);
+  });
+});
+
+describe("poison and malformed queue messages", () => {
+  it("a VM whose every pass fails transiently ends in the poison queue, recorded as failed: retries-exhausted", async () => {
+    const id = vmId(SUB_A, "rg-audit", "poison-01");
+    await stack.owner.putVm(id, vmBody({ sku: "2019-Datacenter" }));
+    await stack.settle();
+    const failuresBefore = stack.host.stats().functions["reconcileVm"]?.failures ?? 0;
+    stack.emulator.setFaults({ seed: 3, rules: [{ match: { method: "GET", pathContains: "/virtualMachines/poison-01" }, status: 503, count: 10_000 }] });
+    try {
+      await audit();
+    } finally {
+      stack.emulator.clearFaults();
+    }
+    const stats = stack.host.stats().functions;
+    // maxDequeueCount 2 in the fixture's host.json: two failed attempts, then the poison queue.
+    expect((stats["reconcileVm"]?.failures ?? 0) - failuresBefore).toBe(2);
+    expect(stats["reconcileVmPoison"]?.invocations).toBe(1);
+    const record = await stack.services.store.getVm(id);
+    expect(record?.state).toBe("failed");
+    expect(record?.reason).toBe("retries-exhausted");
+    // Not "after 1 attempts": the poison message's own dequeue count is not the number of failed passes.
+    expect(record?.message).toBe("Reconcile request gave up after the maximum number of attempts; the next drift audit tries again.");
+    const log = await stack.services.store.listLog(id, 10);
+    expect(log[0]?.reason).toBe("retries-exhausted");
+    expect(log.filter((l) => l.kind === "error" && l.errorClass === "transient")).toHaveLength(2);
+    // The other VMs of the same audit were not held up by this one.
+    expect((await stack.services.store.getVm(vmId(SUB_A, "rg-audit", "tamper-01")))?.lastTrigger).toBe("audit");
+
+    // The next audit, with ARM healthy again, brings it back.
+    await audit();
+    expect((await stack.services.store.getVm(id))?.state).toBe("compliant");
+  });
+
+  it.each([
+    ["not JSON", Buffer.from("{this is not json").toString("base64")],
+    ["no VM id", Buffer.from(JSON.stringify({ trigger: "audit" })).toString("base64")],
+    ["a resource group instead of a VM", Buffer.from(JSON.stringify({ vmId: `/subscriptions/${SUB_A}/resourceGroups/rg-audit`, trigger: "audit" })).toString("base64")],
+  ])("%s: recorded and consumed, not retried into the poison queue", async (_what, text) => {
+    const before = stack.host.stats().functions;
+    await new QueueClient(stack.settings["AzureWebJobsStorage"]!, stack.settings["RECONCILE_QUEUE_NAME"]!).sendMessage(text);
+    await stack.settle();
+    const after = stack.host.stats().functions;
+    expect(after["reconcileVm"]?.invocations).toBe((before["reconcileVm"]?.invocations ?? 0) + 1);
+    expect(after["reconcileVm"]?.failures).toBe(before["reconcileVm"]?.failures);
+    expect(after["reconcileVmPoison"]?.invocations).toBe(before["reconcileVmPoison"]?.invocations);
+    const [entry] = await stack.services.store.listLog(undefined, 1);
+    expect(entry?.reason).toBe("malformed-message");
+    expect(entry?.trigger).toBe("queue");
+  });
+});
+
+function countStates(records: readonly { state: string }[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of records) counts[r.state] = (counts[r.state] ?? 0) + 1;
+  return counts;
+}
+
+async function waitUntil(condition: () => boolean, timeoutInMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutInMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`Condition not met within ${timeoutInMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
