@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ALICE, BOB, OPS_GROUP, SUB_A, SUB_B, vmBody, vmId } from "../support/enforcerStack.js";
+import { startHostedStack, type HostedStack } from "../support/hostedStack.js";
+
+/**
+ * ENFORCER_MODE=report: the whole pipeline runs (events, audit, queue, HTTP) and records what it
+ * would do, and the emulator's request log shows the enforcer's identity never wrote anything.
+ */
+let stack: HostedStack;
+let since: number;
+
+const fleet = [
+  { id: vmId(SUB_A, "rg-report", "app-01"), body: vmBody({ sku: "2019-Datacenter", tags: { "aadlogin-admins": ALICE } }) },
+  { id: vmId(SUB_A, "rg-report", "app-02"), body: vmBody({ sku: "2022-datacenter-g2", tags: { "aadlogin-users": `${OPS_GROUP}:Group;${BOB}` } }) },
+  { id: vmId(SUB_B, "rg-report-b", "db-01"), body: vmBody({ location: "eastus", sku: "2022-datacenter-azure-edition" }) },
+];
+const legacy = vmId(SUB_A, "rg-report", "legacy-01");
+
+beforeAll(async () => {
+  stack = await startHostedStack({ settings: { ENFORCER_MODE: "report" } });
+  await stack.owner.putResourceGroup(SUB_A, "rg-report", "westeurope");
+  await stack.owner.putResourceGroup(SUB_B, "rg-report-b", "eastus");
+  since = stack.requestSeq();
+  for (const vm of fleet) await stack.owner.putVm(vm.id, vm.body);
+  await stack.owner.putVm(legacy, vmBody({ sku: "2016-Datacenter", tags: { "aadlogin-admins": ALICE } }));
+  await stack.settle();
+});
+
+afterAll(async () => {
+  await stack?.close();
+});
+
+const mi = () => stack.emulator.managedIdentity.principalId;
+
+describe("report mode", () => {
+  it("marks every eligible VM would-remediate and records the plan it would run", async () => {
+    for (const { id } of fleet) {
+      const record = await stack.services.store.getVm(id);
+      expect(record?.state, id).toBe("would-remediate");
+      expect(record?.lastTrigger).toBe("event");
+    }
+    expect((await stack.services.store.getVm(legacy))?.state).toBe("ineligible");
+
+    const decision = (await stack.services.store.listLog(fleet[1]!.id, 10)).find((l) => l.kind === "decision");
+    expect(decision?.state).toBe("would-remediate");
+    expect(decision?.details).toMatchObject({
+      mode: "report",
+      plan: [
+        "enable identity SystemAssigned",
+        "install Microsoft.Azure.ActiveDirectory/AADLoginForWindows 1.0 (missing)",
+        `grant user login to Group ${OPS_GROUP}`,
+        `grant user login to User ${BOB}`,
+      ],
+    });
+    expect(decision?.message).toMatch(/^Report mode: 4 action\(s\) would run/);
+    // Nothing was done, so there is no action entry.
+    expect((await stack.services.store.listLog(fleet[1]!.id, 10)).filter((l) => l.kind === "action")).toEqual([]);
+  });
+
+  it("the drift audit in report mode also writes nothing", async () => {
+    await stack.host.fireTimer("driftAudit");
+    await stack.settle();
+    for (const { id } of fleet) {
+      const record = await stack.services.store.getVm(id);
+      expect(record?.state).toBe("would-remediate");
+      expect(record?.lastTrigger).toBe("audit");
+    }
+  });
+
+  it("the emulator's request log shows reads but zero PUT/PATCH/DELETE/POST from the enforcer's identity", async () => {
+    const fromEnforcer = stack.emulator.requests(since).requests.filter((r) => r.caller === mi());
+    expect(fromEnforcer.filter((r) => r.method !== "GET")).toEqual([]);
+    // It did look: a VM GET and a role-assignment list per pass, two passes per VM.
+    expect(fromEnforcer.filter((r) => r.method === "GET").length).toBeGreaterThanOrEqual(2 * 2 * (fleet.length + 1));
+    for (const { id } of fleet) {
+      const vm = await stack.owner.getVm(id);
+      expect(vm?.["identity"]).toBeUndefined();
+      expect(vm?.["resources"] ?? []).toEqual([]);
+      expect(await stack.owner.listRoleAssignments(id)).toEqual([]);
+    }
+  });
+
+  it('reconcileNow with mode "enforce" remediates that one VM and leaves the others alone', async () => {
+    const [target, ...others] = fleet;
+    const before = stack.requestSeq();
+    const response = await fetch(`${stack.host.url}/api/reconcile`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-functions-key": stack.host.functionKey },
+      body: JSON.stringify({ vmId: target!.id, mode: "enforce" }),
+    });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { state: string; mode: string };
+    expect(body).toMatchObject({ state: "remediated", mode: "enforce" });
+    await stack.settle();
+
+    const writes = stack.enforcerWrites(before);
+    expect(writes.length).toBe(3);
+    expect(writes.every((w) => w.path.toLowerCase().startsWith(target!.id.toLowerCase()))).toBe(true);
+    expect((await stack.owner.listRoleAssignments(target!.id)).map((a) => a.properties.principalId)).toEqual([ALICE]);
+    for (const { id } of others) expect((await stack.services.store.getVm(id))?.state).toBe("would-remediate");
+
+    // Back in the configured report mode, the converged VM is simply compliant.
+    const audit = stack.requestSeq();
+    await stack.host.fireTimer("driftAudit");
+    await stack.settle();
+    expect((await stack.services.store.getVm(target!.id))?.state).toBe("compliant");
+    expect(stack.enforcerWrites(audit)).toEqual([]);
+  });
+});
