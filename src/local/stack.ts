@@ -4,6 +4,7 @@ import { startAzurite, type AzuriteInstance } from "./azurite.js";
 import { startLocalHost, type LocalHost } from "./host/index.js";
 import { ArmUser, staticTokenCredential } from "./armUser.js";
 import { createServices, type Services } from "../app/services.js";
+import { SETTINGS } from "../config/settings.js";
 
 /**
  * The whole local Azure with the enforcer running in it: the ARM emulator (HTTPS, real SDK
@@ -61,6 +62,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     azurite = await startAzurite({ tablePort: ports.table ?? 0, queuePort: ports.queue ?? 0 });
     for (const sub of options.subscriptions) emulator.addSubscription(sub);
     const settings: Record<string, string> = {
+      // Every app setting, as local.settings.json (or the infra) provides them: binding expressions
+      // like %RECONCILE_QUEUE_NAME% resolve from these, never from code defaults.
+      ...Object.fromEntries(SETTINGS.filter((s) => s.default !== "").map((s) => [s.name, s.default])),
       AzureWebJobsStorage: azurite.connectionString,
       FUNCTIONS_WORKER_RUNTIME: "node",
       ENFORCER_MODE: "enforce",

@@ -5,7 +5,9 @@ import { findLoginExtension, planActions } from "../domain/plan.js";
 import { diagnoseExtension, type Diagnosis } from "../domain/diagnosis.js";
 import { parseVmId } from "../domain/resourceId.js";
 import type { ActionOutcome, ClassifiedError, ComplianceState } from "../domain/outcome.js";
-import type { ObservedVm } from "../domain/vm.js";
+import type { ObservedAssignment, ObservedVm } from "../domain/vm.js";
+import { loginRoleById } from "../domain/roles.js";
+import { isEnforcerAssignment } from "../domain/assignmentName.js";
 import type { EnforcerConfig } from "../config/policy.js";
 import type { EnforcerStore, LogEntryInput, VmRecord } from "../store/tableStore.js";
 import { classifyArmError, TransientArmError } from "../azure/errors.js";
@@ -92,7 +94,7 @@ export async function reconcile(request: PassRequest, deps: ReconcileDeps): Prom
       ...(execution.diagnosis ? { diagnosis: execution.diagnosis } : {}),
       armRequests: armRequests(),
     };
-    await record(vm, request, deps, result, eligibility, desired);
+    await record(vm, request, deps, result, eligibility, desired, assignments);
     return result;
   } catch (error) {
     const classified = error instanceof TransientArmError ? error.classified : classifyArmError(error);
@@ -322,7 +324,7 @@ export function describeAction(action: Action): string {
   }
 }
 
-async function record(vm: ObservedVm, request: PassRequest, deps: ReconcileDeps, result: PassResult, eligibility: Eligibility, desired: DesiredAccess) {
+async function record(vm: ObservedVm, request: PassRequest, deps: ReconcileDeps, result: PassResult, eligibility: Eligibility, desired: DesiredAccess, assignments: readonly ObservedAssignment[]) {
   const context = contextOf(request);
   await deps.store.appendLog({
     ...context,
@@ -351,18 +353,42 @@ async function record(vm: ObservedVm, request: PassRequest, deps: ReconcileDeps,
     identityType: identityAction?.kind === "enableIdentity" ? identityAction.identityType : vm.identity.type,
     ...(vm.identity.principalId ? { identityPrincipalId: vm.identity.principalId } : {}),
     extensionStatus,
-    access: desired.grants.map((g) => ({
-      role: g.role,
-      principalId: g.principalId,
-      principalType: g.principalType,
-      ...(desired.expiresAt ? { expiresAt: desired.expiresAt } : {}),
-    })),
+    access: accessAfterPass(vm.id, assignments, result.outcomes, desired),
     rejected: desired.rejected.map((r) => ({ tag: r.tag, entry: r.entry, reason: r.reason })),
     ...(result.diagnosis
       ? { diagnosis: { code: result.diagnosis.code, message: result.diagnosis.meaning, remediation: result.diagnosis.remediation, ...(result.diagnosis.exitCode !== undefined ? { exitCode: result.diagnosis.exitCode } : {}) } }
       : {}),
     ...passMeta(request, deps, current),
   }));
+}
+
+/**
+ * Who can log in after this pass, from the login-role assignments at the VM scope: what was there,
+ * minus what the pass revoked, plus what it granted. Not what the tags asked for: a refused or
+ * not-yet-possible grant is not access.
+ */
+function accessAfterPass(vmId: string, observed: readonly ObservedAssignment[], outcomes: readonly ActionOutcome[], desired: DesiredAccess): VmRecord["access"] {
+  const revoked = new Set(
+    outcomes.filter((o) => o.action.kind === "deleteAssignment" && o.result.status === "deleted").map((o) => (o.action as { name: string }).name.toLowerCase()),
+  );
+  const access: VmRecord["access"][number][] = [];
+  const seen = new Set<string>();
+  const add = (role: string, principalId: string, principalType: string | undefined, name: string, ours: boolean) => {
+    const key = `${role}|${principalId.toLowerCase()}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    access.push({ role, principalId: principalId.toLowerCase(), ...(principalType ? { principalType } : {}), assignmentName: name, ...(ours && desired.expiresAt ? { expiresAt: desired.expiresAt } : {}) });
+  };
+  for (const a of observed) {
+    const role = loginRoleById(a.roleDefinitionId);
+    if (role && !revoked.has(a.name.toLowerCase())) add(role.key, a.principalId, a.principalType, a.name, isEnforcerAssignment(a, vmId));
+  }
+  for (const o of outcomes) {
+    if (o.action.kind === "createAssignment" && (o.result.status === "created" || o.result.status === "unchanged")) {
+      add(o.action.role, o.action.principalId, o.action.principalType, o.action.name, true);
+    }
+  }
+  return access;
 }
 
 async function recordGone(vmId: string, request: PassRequest, deps: ReconcileDeps, mode: "enforce" | "report", armRequests: number): Promise<PassResult> {

@@ -1,0 +1,232 @@
+import { mkdirSync, readFileSync, writeFileSync, createWriteStream } from "node:fs";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { SETTINGS } from "../config/settings.js";
+import { LOGIN_ROLES } from "../domain/roles.js";
+import type { ComplianceState } from "../domain/outcome.js";
+import { formatTable, progressReporter } from "../cli/table.js";
+import { DEMO_PRINCIPALS, DEMO_SUBSCRIPTIONS, demoAllowedPrincipals, demoFleet, type Fleet, type FleetVm } from "./demo/fleet.js";
+import { startLocalStack, type LocalStack } from "./stack.js";
+import { createFleet, waitForConvergence } from "./demo/runFleet.js";
+
+const USAGE = `npm start [-- options]: the whole enforcer on local Azure (ARM emulator, Azurite, local Functions host).
+
+  --report            report-only mode (default: enforce)
+  --once              exit when the fleet has converged (non-zero if a VM ended in an unexpected state)
+  --fleet FILE        create VMs from ARM-shaped JSON instead of the demo fleet
+  --empty             no fleet: just the stack
+  --json              machine-readable: first stdout line = endpoints, last line = summary
+  --arm-port N        ARM emulator HTTPS port (default 8443)
+  --identity-port N   managed identity endpoint port (default 8444)
+  --functions-port N  local Functions host port (default 7071)
+  --table-port N      Azurite tables (default 10002)     --queue-port N   Azurite queues (default 10001)
+  --timeout SECONDS   how long to wait for convergence (default 180)
+
+Every app setting can be overridden by an environment variable of the same name
+(see local.settings.sample.json), e.g. ACCESS_ALLOWED_PRINCIPALS=... npm start
+`;
+
+interface Args {
+  report: boolean;
+  once: boolean;
+  json: boolean;
+  empty: boolean;
+  fleet?: string;
+  ports: { arm: number; identity: number; functions: number; table: number; queue: number };
+  timeoutMs: number;
+}
+
+class UsageError extends Error {}
+
+function parse(argv: string[]): Args | "help" {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      report: { type: "boolean" }, once: { type: "boolean" }, json: { type: "boolean" }, empty: { type: "boolean" },
+      fleet: { type: "string" }, help: { type: "boolean", short: "h" }, timeout: { type: "string" },
+      "arm-port": { type: "string" }, "identity-port": { type: "string" }, "functions-port": { type: "string" },
+      "table-port": { type: "string" }, "queue-port": { type: "string" },
+    },
+  });
+  if (values.help) return "help";
+  if (positionals.length > 0) throw new UsageError(`Unexpected argument "${positionals[0]}".`);
+  if (values.empty && values.fleet) throw new UsageError("--empty and --fleet exclude each other.");
+  const port = (name: string, raw: string | undefined, fallback: number) => {
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--${name} must be a port number (0-65535), got "${raw}".`);
+    return n;
+  };
+  const timeout = values.timeout === undefined ? 180 : Number(values.timeout);
+  if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout must be a number of seconds, got "${values.timeout}".`);
+  return {
+    report: values.report ?? false, once: values.once ?? false, json: values.json ?? false, empty: values.empty ?? false,
+    ...(values.fleet ? { fleet: values.fleet } : {}),
+    ports: {
+      arm: port("arm-port", values["arm-port"], 8443), identity: port("identity-port", values["identity-port"], 8444),
+      functions: port("functions-port", values["functions-port"], 7071), table: port("table-port", values["table-port"], 10002),
+      queue: port("queue-port", values["queue-port"], 10001),
+    },
+    timeoutMs: timeout * 1000,
+  };
+}
+
+/** A fleet file: `[{id, body, simulation?, expect?}]` or `{vms: [...]}` (the emulator's seed shape). */
+function loadFleetFile(path: string): Fleet {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    throw new UsageError(`Cannot read fleet file "${path}": ${(error as Error).message}`);
+  }
+  const list = Array.isArray(raw) ? raw : (raw as { vms?: unknown })?.vms;
+  if (!Array.isArray(list)) throw new UsageError(`Fleet file "${path}" must hold an array of VMs or {"vms": [...]}.`);
+  const vms: FleetVm[] = list.map((item, i) => {
+    const vm = item as Partial<FleetVm> & { id?: unknown; body?: unknown };
+    if (typeof vm.id !== "string" || !/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Compute\/virtualMachines\/[^/]+$/i.test(vm.id)) {
+      throw new UsageError(`Fleet file "${path}", entry ${i}: "id" must be a VM resource id.`);
+    }
+    if (!vm.body || typeof vm.body !== "object") throw new UsageError(`Fleet file "${path}", entry ${i} (${vm.id}): "body" must be an ARM VM body.`);
+    return { id: vm.id, body: vm.body as Record<string, unknown>, expect: (vm.expect ?? "compliant") as ComplianceState, note: vm.note ?? "from fleet file",
+      ...(vm.simulation ? { simulation: vm.simulation } : {}), ...(vm.extensions ? { extensions: vm.extensions } : {}), ...(vm.assignments ? { assignments: vm.assignments } : {}) };
+  });
+  const subscriptions = [...new Set(vms.map((v) => (v.id.split("/")[2] ?? "").toLowerCase()))].map((id) => ({ id, displayName: id }));
+  const groups = new Map<string, { subscriptionId: string; name: string; location: string }>();
+  for (const vm of vms) {
+    const p = vm.id.split("/");
+    groups.set(`${p[2]}/${p[4]}`.toLowerCase(), { subscriptionId: p[2] ?? "", name: p[4] ?? "", location: String(vm.body["location"] ?? "westeurope") });
+  }
+  return { subscriptions, resourceGroups: [...groups.values()], principals: Object.values(DEMO_PRINCIPALS), owner: DEMO_PRINCIPALS.owner, vms };
+}
+
+/** App settings: local defaults, then every setting the environment sets (as app settings override in Azure). */
+function settingsFor(args: Args, fleetSubs: readonly string[]): Record<string, string> {
+  const settings: Record<string, string> = {
+    ENFORCER_MODE: args.report ? "report" : "enforce",
+    ACCESS_ALLOWED_PRINCIPALS: demoAllowedPrincipals().join(","),
+    WATCHED_SUBSCRIPTION_IDS: fleetSubs.join(","),
+    // Locally the audit runs every 5 minutes so its effect can be watched.
+    AUDIT_SCHEDULE: "0 */5 * * * *",
+  };
+  for (const spec of SETTINGS) {
+    const value = process.env[spec.name];
+    if (value !== undefined && value !== "") settings[spec.name] = value;
+  }
+  if (args.report) settings["ENFORCER_MODE"] = "report";
+  return settings;
+}
+
+function principalName(id: string): string {
+  return Object.values(DEMO_PRINCIPALS).find((p) => p.id === id.toLowerCase())?.displayName.split(" (")[0] ?? id.slice(0, 8);
+}
+
+async function main(argv: string[]): Promise<number> {
+  let args: Args | "help";
+  try {
+    args = parse(argv);
+  } catch (error) {
+    process.stderr.write(`npm start: ${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (args === "help") {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const out = (line: string) => (args as Args).json ? process.stderr.write(`${line}\n`) : process.stdout.write(`${line}\n`);
+  const fleet: Fleet = args.fleet ? loadFleetFile(args.fleet) : { ...demoFleet(new Date()), ...(args.empty ? { vms: [] } : {}) };
+  const subscriptions = fleet.subscriptions.map((s) => s.id);
+  const localDir = resolve(".local");
+  mkdirSync(localDir, { recursive: true });
+  const functionsLog = createWriteStream(resolve(localDir, "functions.log"), { flags: "w" });
+
+  let stack: LocalStack;
+  try {
+    stack = await startLocalStack({
+      ports: args.ports,
+      subscriptions: subscriptions.length > 0 ? subscriptions : DEMO_SUBSCRIPTIONS.map((s) => s.id),
+      settings: settingsFor(args, subscriptions),
+      throttle: { scale: 1 },
+      lroDelayMs: 100,
+      log: (line) => functionsLog.write(`${line}\n`),
+    });
+  } catch (error) {
+    process.stderr.write(`npm start: ${(error as Error).message}\n`);
+    return 1;
+  }
+  for (const p of fleet.principals) stack.emulator.addPrincipal({ id: p.id, type: p.type, displayName: p.displayName });
+  const settingsFile = resolve(localDir, "local.settings.json");
+  writeFileSync(settingsFile, `${JSON.stringify({ IsEncrypted: false, Values: stack.settings }, null, 2)}\n`);
+  const host = stack.host!;
+  const endpoints = {
+    arm: stack.emulator.armUrl, caFile: stack.emulator.caFile, admin: stack.emulator.adminUrl, functions: host.url,
+    subscriptions: stack.settings["WATCHED_SUBSCRIPTION_IDS"]?.split(",") ?? [], functionKey: host.functionKey, settingsFile,
+    mode: stack.settings["ENFORCER_MODE"],
+  };
+  if (args.json) process.stdout.write(`${JSON.stringify(endpoints)}\n`);
+  else {
+    out(`aadlogin-enforcer local stack (${endpoints.mode} mode)`);
+    out(`  ARM emulator     ${endpoints.arm}   (CA: ${endpoints.caFile})`);
+    out(`  emulator admin   ${endpoints.admin}`);
+    out(`  Functions host   ${endpoints.functions}   (function key: ${endpoints.functionKey})`);
+    out(`  Azurite          ${stack.azurite.tableUrl} (tables), ${stack.azurite.queueUrl} (queues)`);
+  }
+
+  const shutdown = async () => {
+    await stack.close();
+    functionsLog.end();
+  };
+  let summary: Record<string, unknown> = { vms: 0, counts: {}, unexpected: [] };
+  let unexpected: { id: string; expected: string; actual: string }[] = [];
+  if (fleet.vms.length > 0) {
+    out(`Creating ${fleet.vms.length} VMs in ${subscriptions.length} subscription(s) as ${fleet.owner.displayName}; Event Grid events drive the enforcer…`);
+    const started = Date.now();
+    await createFleet(stack, fleet, out);
+    const { records, converged } = await waitForConvergence(stack, fleet, args.timeoutMs, progressReporter(process.stderr, "converging").update);
+    const counts: Record<string, number> = {};
+    for (const r of records.values()) counts[r.state] = (counts[r.state] ?? 0) + 1;
+    unexpected = fleet.vms
+      .filter((v) => !args.fleet || v.expect)
+      .map((v) => ({ id: v.id, expected: args.report && ["remediated", "failed"].includes(v.expect) ? "would-remediate" : v.expect, actual: records.get(v.id.toLowerCase())?.state ?? "(no record)" }))
+      .filter((u) => (args.fleet ? u.actual === "(no record)" || u.actual === "failed" && u.expected !== "failed" : u.expected !== u.actual));
+    const rows = fleet.vms.map((v) => {
+      const r = records.get(v.id.toLowerCase());
+      const access = (r?.access ?? []).map((a) => `${a.role === LOGIN_ROLES.admin.key ? "admin" : "user"}:${principalName(a.principalId)}`).join(" ");
+      const mark = unexpected.some((u) => u.id === v.id) ? "  ✗" : "";
+      return [`${v.id.split("/")[4]}/${v.id.split("/").pop()}`, `${r?.state ?? "(none)"}${mark}`, r?.reason ?? "", access, r?.diagnosis ? `${r.diagnosis.code}` : (r?.rejected.length ? `${r.rejected.length} tag entr${r.rejected.length === 1 ? "y" : "ies"} rejected` : "")];
+    });
+    summary = {
+      converged, vms: fleet.vms.length, counts, unexpected, durationMs: Date.now() - started,
+      armRequestsByEnforcer: stack.emulator.requests().counts.byCaller[stack.emulator.managedIdentity.principalId] ?? 0,
+    };
+    out("");
+    out(formatTable(["VM", "STATE", "REASON", "ACCESS GRANTED", "NOTE"], rows, 48));
+    out("");
+    out(`${converged ? "Converged" : "NOT converged"} in ${((Date.now() - started) / 1000).toFixed(1)} s: ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(", ")}.`);
+    out(`The enforcer made ${String(summary["armRequestsByEnforcer"])} ARM requests for ${fleet.vms.length} VMs.`);
+    if (unexpected.length > 0) out(`Unexpected: ${unexpected.map((u) => `${u.id.split("/").pop()} is ${u.actual}, expected ${u.expected}`).join("; ")}`);
+  }
+  out("");
+  out("Where to look next:");
+  out(`  compliance API   curl '${host.url}/api/compliance?code=${host.functionKey}'   (&state=failed, &vmId=<id>)`);
+  out(`  one VM, explained  npx aadlogin-enforcer explain <vmId> --settings ${settingsFile}`);
+  out(`  table            npx aadlogin-enforcer status --settings ${settingsFile}`);
+  out(`  ARM calls        curl -sk ${stack.emulator.adminUrl}/requests   (per operation and caller)`);
+  out(`  function log     ${resolve(localDir, "functions.log")}`);
+  if (args.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+
+  if (args.once) {
+    await shutdown();
+    return unexpected.length > 0 || summary["converged"] === false ? 1 : 0;
+  }
+  out("Serving until Ctrl-C (the drift audit runs on AUDIT_SCHEDULE).");
+  await new Promise<void>((resolveStop) => {
+    process.once("SIGINT", resolveStop);
+    process.once("SIGTERM", resolveStop);
+  });
+  out("Stopping…");
+  await shutdown();
+  return 0;
+}
+
+process.exitCode = await main(process.argv.slice(2));
