@@ -101,11 +101,14 @@ export function failureCodes(statuses: readonly InstanceStatus[]): { exit: numbe
 }
 
 function classify(codes: readonly number[], text: string): DiagnosisCode {
-  if (codes.includes(TERMINAL_MSI_TENANT_UNAVAILABLE) || codes.includes(EXIT_MSI_TENANT_UNAVAILABLE)) return "msi-tenant-unavailable";
+  if (codes.includes(EXIT_MSI_TENANT_UNAVAILABLE)) return "msi-tenant-unavailable";
   if (codes.includes(EXIT_AUTOJOIN_DISCOVERY_FAILED)) return "autojoin-discovery-failed";
   if (DUPLICATE_DEVICE.test(text)) return "duplicate-device";
   if (codes.includes(EXIT_UNSUPPORTED_OS)) return "unsupported-os";
   if (codes.includes(EXIT_UNSUPPORTED_OS_2016)) return "unsupported-os-2016";
+  // Terminal code 1007 only says the install failed (exit 51 comes with it too): it means the missing
+  // identity only when no exit code tells a more specific story.
+  if (codes.includes(TERMINAL_MSI_TENANT_UNAVAILABLE)) return "msi-tenant-unavailable";
   return "unknown-failure";
 }
 

@@ -141,6 +141,8 @@ async function execute(vm: ObservedVm, plan: readonly Action[], deps: ReconcileD
         outcomes.push({ action, result: failed("terminal", before.code, before.meaning) });
         continue;
       }
+      // The failure found is what this reinstall repairs: keep its diagnosis, so the record and log say what was wrong.
+      if (before) diagnosis = { ...before, remediation: `Resolved by this pass (extension reinstalled). Was: ${before.remediation}` };
     }
     try {
       const status = await runAction(current, action, deps);
@@ -333,7 +335,7 @@ async function record(vm: ObservedVm, request: PassRequest, deps: ReconcileDeps,
     state: result.state,
     reason: result.reason,
     message: result.message,
-    details: { mode: result.mode, plan: result.plan.map(describeAction), rejected: desired.rejected, os: eligibility.os },
+    details: { mode: result.mode, plan: result.plan.map(describeAction), rejected: desired.rejected, os: eligibility.os, ...(result.diagnosis ? { diagnosis: result.diagnosis.code } : {}) },
     at: deps.clock().toISOString(),
   });
   const extension = findLoginExtension(vm, deps.config.extension);
@@ -343,7 +345,8 @@ async function record(vm: ObservedVm, request: PassRequest, deps: ReconcileDeps,
       : result.diagnosis ? "Failed" : extension?.provisioningState ?? "missing";
   const identityAction = result.outcomes.find((o) => o.action.kind === "enableIdentity" && o.result.status === "updated")?.action;
   await deps.store.updateVm(vm.id, (current) => ({
-    ...baseRecord(vm.id, current, deps),
+    // A diagnosis describes the extension as this pass saw it: one from an earlier pass no longer applies.
+    ...withoutDiagnosis(baseRecord(vm.id, current, deps)),
     state: result.state,
     reason: result.reason,
     message: result.message,
@@ -400,6 +403,11 @@ async function recordGone(vmId: string, request: PassRequest, deps: ReconcileDep
     ...passMeta(request, deps, current),
   }));
   return { vmId, state: "gone", reason: "not-found", message, mode, plan: [], outcomes: [], armRequests };
+}
+
+function withoutDiagnosis(record: VmRecord): VmRecord {
+  const { diagnosis: _previous, ...rest } = record;
+  return rest;
 }
 
 function baseRecord(vmId: string, current: VmRecord | undefined, deps: ReconcileDeps): VmRecord {
