@@ -70,18 +70,20 @@ export async function reconcile(request: PassRequest, deps: ReconcileDeps): Prom
   const armRequests = () => deps.arm.requestCount() - firstRequest;
 
   try {
-    const vm = await deps.arm.getVm(vmId);
-    if (!vm) return await recordGone(vmId, request, deps, mode, armRequests());
+    const observedVm = await deps.arm.getVm(vmId);
+    if (!observedVm) return await recordGone(vmId, request, deps, mode, armRequests());
     const assignments = await deps.arm.listVmAssignments(vmId);
     const now = deps.clock();
-    const eligibility = decideEligibility(vm, deps.config.eligibility);
-    const desired = desiredAccessFromTags(vm.tags, deps.config.access, now);
-    const plan = planActions({ vm, eligibility, desired, assignments, extension: deps.config.extension });
+    const planned = decideEligibility(observedVm, deps.config.eligibility);
+    const desired = desiredAccessFromTags(observedVm.tags, deps.config.access, now);
+    const plan = planActions({ vm: observedVm, eligibility: planned, desired, assignments, extension: deps.config.extension });
 
-    const executed =
+    const executed: Execution =
       mode === "report"
         ? { outcomes: plan.map((action) => ({ action, result: { status: "skipped" as const } })) }
-        : await execute(vm, plan, deps, context);
+        : await execute(observedVm, plan, deps, context);
+    const vm = executed.stoppedMidPass ?? observedVm;
+    const eligibility = executed.stoppedMidPass ? decideEligibility(vm, deps.config.eligibility) : planned;
     // A failed extension we did not (successfully) reinstall keeps its diagnosis on the record.
     const reinstalled = executed.outcomes.some((o) => o.action.kind === "installExtension" && o.result.status !== "failed" && o.result.status !== "skipped");
     const diagnosis = "diagnosis" in executed && executed.diagnosis ? executed.diagnosis : reinstalled ? undefined : existingDiagnosis(vm, deps);
@@ -118,12 +120,15 @@ export async function reconcile(request: PassRequest, deps: ReconcileDeps): Prom
 interface Execution {
   readonly outcomes: ActionOutcome[];
   readonly diagnosis?: Diagnosis;
+  /** The VM as re-read after it stopped running mid-pass; the pass is decided on this instead. */
+  readonly stoppedMidPass?: ObservedVm;
 }
 
 async function execute(vm: ObservedVm, plan: readonly Action[], deps: ReconcileDeps, context: LogContext): Promise<Execution> {
   const outcomes: ActionOutcome[] = [];
   let diagnosis: Diagnosis | undefined;
   let extensionFailed = false;
+  let stoppedMidPass: ObservedVm | undefined;
   let current = vm;
 
   for (const action of plan) {
@@ -163,6 +168,15 @@ async function execute(vm: ObservedVm, plan: readonly Action[], deps: ReconcileD
       }
       // The extension's operation ended Failed: read what the handler reported and decide.
       const after = (await deps.arm.getVm(vm.id)) ?? current;
+      if (decideEligibility(after, deps.config.eligibility).reason === "vm-not-running") {
+        // Stopped since it was observed: ARM refused the write (409) and nothing failed on the VM.
+        // Deferred, like a VM found stopped; the enforcer never starts a VM to install.
+        outcomes.push({ action, result: { status: "skipped" } });
+        await logAction(deps, context, vm.id, action, `skipped: VM stopped during the pass (${classified.code})`, classified);
+        extensionFailed = true;
+        stoppedMidPass = after;
+        continue;
+      }
       diagnosis = diagnoseExtension(findLoginExtension(after, deps.config.extension), after) ?? unknownDiagnosis(classified);
       outcomes.push({ action, result: { status: "failed", error: classified } });
       await logAction(deps, context, vm.id, action, `failed: ${diagnosis.code}`, classified);
@@ -181,7 +195,7 @@ async function execute(vm: ObservedVm, plan: readonly Action[], deps: ReconcileD
   for (const outcome of outcomes) {
     if (outcome.result.status !== "failed") await logAction(deps, context, vm.id, outcome.action, outcome.result.status);
   }
-  return { outcomes, ...(diagnosis ? { diagnosis } : {}) };
+  return { outcomes, ...(diagnosis ? { diagnosis } : {}), ...(stoppedMidPass ? { stoppedMidPass } : {}) };
 }
 
 /** 1007: the extension ran before the VM had a system-assigned identity. Enable it and reinstall, once. */

@@ -148,6 +148,41 @@ describe("VMs the enforcer must leave alone", () => {
     expect(stack.enforcerWrites(since)).toEqual([]);
   });
 
+  it("a VM stopped between observe and act is deferred, not failed: ARM refuses the install and nothing is forced", async () => {
+    const id = vmId(SUB_A, "rg-ext", "stops-midway-01");
+    stack.takeEvents();
+    await stack.owner.putVm(id, vmBody({ sku: "2019-Datacenter", tags: { "aadlogin-admins": ALICE } }));
+    const [event] = stack.takeEvents();
+    const since = stack.requestSeq();
+    const mi = stack.emulator.managedIdentity.principalId;
+    // Hold the role-assignment list (the pass's second read) so the VM can stop after the VM GET observed it running.
+    stack.emulator.setFaults({ rules: [{ match: { method: "GET", pathContains: "stops-midway-01/providers/Microsoft.Authorization/roleAssignments" }, latencyMs: 300, count: 1 }] });
+    try {
+      const pass = app.get("onResourceWrite")!.invoke(event);
+      await waitUntil(() => stack.emulator.requests(since).requests.some((r) => r.caller === mi && r.method === "GET" && r.path.toLowerCase() === id.toLowerCase()));
+      stack.emulator.setVmSimulation({ id, powerState: "stopped" });
+      await pass;
+    } finally {
+      stack.emulator.clearFaults();
+    }
+    // Acted on what it observed: the identity PATCH went through, the extension PUT was refused (409).
+    expect(stack.enforcerWrites(since).map((w) => `${w.method} ${w.status}`)).toEqual(["PATCH 200", "PUT 409"]);
+    const record = await stack.services.store.getVm(id);
+    expect(record?.state).toBe("deferred");
+    expect(record?.reason).toBe("vm-not-running");
+    expect(record?.powerState).toMatch(/stopped/i);
+    expect(record?.diagnosis).toBeUndefined();
+    expect(record?.extensionStatus).toBe("missing");
+    expect(await assignmentPairs(id)).toEqual([]);
+
+    // Still stopped: the next pass is deferred with zero writes; once started, it is remediated.
+    const next = stack.requestSeq();
+    expect((await queuedPass(id))?.state).toBe("deferred");
+    expect(stack.enforcerWrites(next)).toEqual([]);
+    await stack.owner.powerAction(id, "start");
+    expect((await queuedPass(id))?.state).toBe("remediated");
+  });
+
   it("a domain-joined VM (JsonADDomainExtension) is a conflict with zero writes", async () => {
     const id = vmId(SUB_A, "rg-ext", "domain-01");
     stack.takeEvents();
@@ -166,3 +201,11 @@ describe("VMs the enforcer must leave alone", () => {
     expect(await assignmentPairs(id)).toEqual([]);
   });
 });
+
+async function waitUntil(condition: () => boolean, timeoutInMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutInMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`Condition not met within ${timeoutInMs} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
