@@ -51,6 +51,8 @@ export async function runDriftAudit(deps: AuditDeps, options: AuditOptions): Pro
     errors: vmIds.length - enqueued,
   };
   await deps.store.recordAuditRun(run);
+  // Event Grid gives up redelivering after 24 hours: claims older than two days guard nothing.
+  await deps.store.pruneEventClaims(new Date(startedAt.getTime() - 48 * 3600_000).toISOString());
   return run;
 }
 

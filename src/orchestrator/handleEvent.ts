@@ -26,7 +26,7 @@ export async function handleResourceEvent(raw: unknown, deps: ReconcileDeps): Pr
   const route = routeEvent(event, { ownPrincipalIds: deps.config.ownPrincipalIds, watchedSubscriptions: deps.config.watchedSubscriptions });
   if (route.kind === "ignore") return { handled: "ignored", reason: route.reason };
 
-  if (!(await deps.store.claimEvent(event.id, { vmId: route.vmId, eventType: event.eventType }))) return { handled: "duplicate" };
+  if (!(await deps.store.claimEvent(event.id, { vmId: route.vmId, eventType: event.eventType, at: deps.clock().toISOString() }))) return { handled: "duplicate" };
   try {
     const result = await reconcile(
       {

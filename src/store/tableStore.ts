@@ -77,6 +77,11 @@ export interface EnforcerStore {
   claimEvent(eventId: string, info?: EventClaimInfo): Promise<boolean>;
   /** Forgets a claim, so a redelivery after a transient failure is processed again. Missing is fine. */
   releaseEvent(eventId: string): Promise<void>;
+  /**
+   * Deletes event claims recorded (`at`) before `before` (ISO). Event Grid stops redelivering after
+   * 24 hours, so older claims protect nothing; returns how many were removed.
+   */
+  pruneEventClaims(before: string): Promise<number>;
   recordAuditRun(run: AuditRun): Promise<void>;
   listAuditRuns(limit?: number): Promise<AuditRun[]>;
 }
@@ -248,6 +253,21 @@ export function createEnforcerStore(options: StoreOptions): EnforcerStore {
       } catch (error) {
         if (statusOf(error) !== 404) throw error;
       }
+    },
+
+    async pruneEventClaims(before) {
+      if (Number.isNaN(Date.parse(before))) throw new Error(`pruneEventClaims needs an ISO-8601 instant, got "${before.slice(0, 40)}".`);
+      let removed = 0;
+      const old = events.listEntities({ queryOptions: { filter: odata`at lt ${before}`, select: ["partitionKey", "rowKey"] } });
+      for await (const entity of old) {
+        try {
+          await events.deleteEntity(entity.partitionKey as string, entity.rowKey as string);
+          removed += 1;
+        } catch (error) {
+          if (statusOf(error) !== 404) throw error;
+        }
+      }
+      return removed;
     },
 
     async recordAuditRun(run) {

@@ -342,6 +342,15 @@ describe("event de-duplication", () => {
     await expect(store.claimEvent("evt-release")).resolves.toBe(true);
   });
 
+  it("prunes claims older than a cut-off and keeps newer ones", async () => {
+    await store.claimEvent("evt-old", { at: "2026-01-01T00:00:00.000Z" });
+    await store.claimEvent("evt-new", { at: "2026-01-05T00:00:00.000Z" });
+    expect(await store.pruneEventClaims("2026-01-03T00:00:00.000Z")).toBeGreaterThanOrEqual(1);
+    await expect(store.claimEvent("evt-old")).resolves.toBe(true);
+    await expect(store.claimEvent("evt-new", { at: "2026-01-05T00:00:00.000Z" })).resolves.toBe(false);
+    await expect(store.pruneEventClaims("yesterday")).rejects.toThrow(/ISO-8601/);
+  });
+
   it("rejects an empty event id", async () => {
     await expect(store.claimEvent("")).rejects.toThrow(/an event id is required/);
   });
