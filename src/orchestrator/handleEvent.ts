@@ -1,5 +1,4 @@
 import { parseResourceEvent, type ResourceEvent } from "../azure/resourceEvent.js";
-import { TransientArmError } from "../azure/errors.js";
 import { routeEvent } from "./eventRoute.js";
 import { reconcile, type PassResult, type ReconcileDeps } from "./reconcile.js";
 
@@ -12,7 +11,7 @@ export type EventOutcome =
 /**
  * One Event Grid delivery. Malformed events are recorded and dropped (never rethrown: a retry
  * cannot fix them, and rethrowing would make Event Grid redeliver 30 times). Duplicates are
- * dropped by event id. Transient failures release the id and rethrow, so the redelivery works.
+ * dropped by event id. A pass that throws releases the id and rethrows, so the redelivery works.
  */
 export async function handleResourceEvent(raw: unknown, deps: ReconcileDeps): Promise<EventOutcome> {
   let event: ResourceEvent;
@@ -40,7 +39,9 @@ export async function handleResourceEvent(raw: unknown, deps: ReconcileDeps): Pr
     );
     return { handled: "reconciled", result };
   } catch (error) {
-    if (error instanceof TransientArmError) await deps.store.releaseEvent(event.id);
+    // The pass did not finish (terminal ARM errors end a pass normally, so this is transient or
+    // unexpected): give the id back, or Event Grid's redelivery would be dropped as a duplicate.
+    await deps.store.releaseEvent(event.id);
     throw error;
   }
 }
