@@ -126,6 +126,13 @@ interface Execution {
 
 async function execute(vm: ObservedVm, plan: readonly Action[], deps: ReconcileDeps, context: LogContext): Promise<Execution> {
   const outcomes: ActionOutcome[] = [];
+  // Every outcome is logged the moment it is known, so a pass that stops half-way (a transient
+  // error is rethrown) still leaves a log of what it did.
+  const settle: Settle = async (outcome, note) => {
+    outcomes.push(outcome);
+    const error = outcome.result.status === "failed" ? outcome.result.error : undefined;
+    await logAction(deps, context, vm.id, outcome.action, resultOf(outcome, note), error, note);
+  };
   let diagnosis: Diagnosis | undefined;
   let extensionFailed = false;
   let stoppedMidPass: ObservedVm | undefined;
@@ -134,7 +141,7 @@ async function execute(vm: ObservedVm, plan: readonly Action[], deps: ReconcileD
   for (const action of plan) {
     if (action.kind === "createAssignment" && extensionFailed) {
       // Login cannot work on this VM right now; granting it would only promise access that fails.
-      outcomes.push({ action, result: { status: "skipped" } });
+      await settle({ action, result: { status: "skipped" } }, "skipped: the extension is not working on this VM");
       continue;
     }
     if (action.kind === "installExtension" && action.why === "failed") {
@@ -143,7 +150,7 @@ async function execute(vm: ObservedVm, plan: readonly Action[], deps: ReconcileD
       if (before && !before.retryable && before.selfRepair === "none") {
         diagnosis = before;
         extensionFailed = true;
-        outcomes.push({ action, result: failed("terminal", before.code, before.meaning) });
+        await settle({ action, result: failed("terminal", before.code, before.meaning) }, `not retried: ${before.code}`);
         continue;
       }
       // The failure found is what this reinstall repairs: keep its diagnosis, so the record and log say what was wrong.
@@ -151,65 +158,51 @@ async function execute(vm: ObservedVm, plan: readonly Action[], deps: ReconcileD
     }
     try {
       const status = await runAction(current, action, deps);
-      outcomes.push({ action, result: { status } });
+      await settle({ action, result: { status } });
       if (action.kind === "enableIdentity") current = withIdentity(current, action);
     } catch (error) {
       const classified = classifyArmError(error);
-      if (action.kind !== "installExtension") {
-        outcomes.push({ action, result: { status: "failed", error: classified } });
-        await logAction(deps, context, vm.id, action, `failed: ${classified.code}`, classified);
+      if (action.kind !== "installExtension" || classified.class === "transient") {
+        await settle({ action, result: { status: "failed", error: classified } });
         if (classified.class === "transient") throw new TransientArmError(classified);
         continue;
-      }
-      if (classified.class === "transient") {
-        outcomes.push({ action, result: { status: "failed", error: classified } });
-        await logAction(deps, context, vm.id, action, `failed: ${classified.code}`, classified);
-        throw new TransientArmError(classified);
       }
       // The extension's operation ended Failed: read what the handler reported and decide.
       const after = (await deps.arm.getVm(vm.id)) ?? current;
       if (decideEligibility(after, deps.config.eligibility).reason === "vm-not-running") {
         // Stopped since it was observed: ARM refused the write (409) and nothing failed on the VM.
         // Deferred, like a VM found stopped; the enforcer never starts a VM to install.
-        outcomes.push({ action, result: { status: "skipped" } });
-        await logAction(deps, context, vm.id, action, `skipped: VM stopped during the pass (${classified.code})`, classified);
+        await settle({ action, result: { status: "skipped" } }, `skipped: VM stopped during the pass (${classified.code})`);
         extensionFailed = true;
         stoppedMidPass = after;
         continue;
       }
       diagnosis = diagnoseExtension(findLoginExtension(after, deps.config.extension), after) ?? unknownDiagnosis(classified);
-      outcomes.push({ action, result: { status: "failed", error: classified } });
-      await logAction(deps, context, vm.id, action, `failed: ${diagnosis.code}`, classified);
-      if (diagnosis.selfRepair === "enable-identity-and-reinstall") {
-        const repaired = await selfRepair(after, action, deps, context);
-        outcomes.push(...repaired.outcomes);
-        if (repaired.ok) {
-          diagnosis = { ...diagnosis, remediation: `Self-repaired: ${diagnosis.remediation}` };
-          current = repaired.vm;
-          continue;
-        }
+      await settle({ action, result: { status: "failed", error: classified } }, `failed: ${diagnosis.code}`);
+      if (diagnosis.selfRepair === "enable-identity-and-reinstall" && (await selfRepair(after, action, deps, settle))) {
+        diagnosis = { ...diagnosis, remediation: `Self-repaired: ${diagnosis.remediation}` };
+        current = withIdentity(after, { kind: "enableIdentity", identityType: "SystemAssigned", keepUserAssigned: [] });
+        continue;
       }
       extensionFailed = true;
     }
   }
-  for (const outcome of outcomes) {
-    if (outcome.result.status !== "failed") await logAction(deps, context, vm.id, outcome.action, outcome.result.status);
-  }
   return { outcomes, ...(diagnosis ? { diagnosis } : {}), ...(stoppedMidPass ? { stoppedMidPass } : {}) };
 }
 
+type Settle = (outcome: ActionOutcome, note?: string) => Promise<void>;
+
+/** The log's machine-readable result: the status, and for failures the diagnosis or error code. */
+function resultOf(outcome: ActionOutcome, note?: string): string {
+  if (outcome.result.status !== "failed") return outcome.result.status;
+  return note?.startsWith("failed: ") ? note : `failed: ${outcome.result.error.code}`;
+}
+
 /** 1007: the extension ran before the VM had a system-assigned identity. Enable it and reinstall, once. */
-async function selfRepair(
-  vm: ObservedVm,
-  install: Extract<Action, { kind: "installExtension" }>,
-  deps: ReconcileDeps,
-  context: LogContext,
-): Promise<{ ok: boolean; vm: ObservedVm; outcomes: ActionOutcome[] }> {
-  const outcomes: ActionOutcome[] = [];
-  const hasUserAssigned = vm.identity.userAssignedIdentityIds.length > 0;
+async function selfRepair(vm: ObservedVm, install: Extract<Action, { kind: "installExtension" }>, deps: ReconcileDeps, settle: Settle): Promise<boolean> {
   const enable: Extract<Action, { kind: "enableIdentity" }> = {
     kind: "enableIdentity",
-    identityType: hasUserAssigned ? "SystemAssigned, UserAssigned" : "SystemAssigned",
+    identityType: vm.identity.userAssignedIdentityIds.length > 0 ? "SystemAssigned, UserAssigned" : "SystemAssigned",
     keepUserAssigned: vm.identity.userAssignedIdentityIds,
   };
   const reinstall: Extract<Action, { kind: "installExtension" }> = { ...install, why: "failed" };
@@ -217,17 +210,16 @@ async function selfRepair(
   for (const action of [enable, reinstall] as const) {
     try {
       const status = await runAction(current, action, deps);
-      outcomes.push({ action, result: { status } });
+      await settle({ action, result: { status } }, `self-repair: ${status}`);
       if (action.kind === "enableIdentity") current = withIdentity(current, action);
     } catch (error) {
       const classified = classifyArmError(error);
-      outcomes.push({ action, result: { status: "failed", error: classified } });
-      await logAction(deps, context, vm.id, action, `self-repair failed: ${classified.code}`, classified);
+      await settle({ action, result: { status: "failed", error: classified } }, `self-repair failed: ${classified.code}`);
       if (classified.class === "transient") throw new TransientArmError(classified);
-      return { ok: false, vm: current, outcomes };
+      return false;
     }
   }
-  return { ok: true, vm: current, outcomes };
+  return true;
 }
 
 async function runAction(vm: ObservedVm, action: Action, deps: ReconcileDeps) {
@@ -313,7 +305,7 @@ function contextOf(request: PassRequest): LogContext {
   };
 }
 
-async function logAction(deps: ReconcileDeps, context: LogContext, vmId: string, action: Action, result: string, error?: ClassifiedError) {
+async function logAction(deps: ReconcileDeps, context: LogContext, vmId: string, action: Action, result: string, error?: ClassifiedError, note?: string) {
   await deps.store.appendLog({
     ...context,
     vmId,
@@ -321,7 +313,7 @@ async function logAction(deps: ReconcileDeps, context: LogContext, vmId: string,
     action: action.kind,
     result,
     ...(error ? { errorClass: error.class, errorCode: error.code } : {}),
-    message: describeAction(action) + (error ? ` → ${error.message}` : ` → ${result}`),
+    message: describeAction(action) + (note ? ` → ${note}` : "") + (error ? ` → ${error.message}` : note ? "" : ` → ${result}`),
     details: action,
     at: deps.clock().toISOString(),
   });
