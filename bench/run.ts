@@ -1,0 +1,105 @@
+/**
+ * `npm run bench`: the enforcer's cost and speed against the local Azure (ARM emulator over HTTPS,
+ * Azurite, the local Functions host running the registered functions, Event Grid webhook delivery).
+ * Not part of `npm test`. Every figure comes from a counter (the emulator's request log, the
+ * enforcer's own request counter, the audit-run row, the host's invocation counts) or a clock.
+ *
+ * Scenarios (run in this order; recheck and events reuse new-vm's VMs):
+ *   audit    seed compliant-or-ineligible VMs, fire the drift audit, drain the queue: requests per 1,000
+ *   new-vm   a user creates Windows Server 2019 VMs with an admin tag: the enforcer's requests per VM
+ *   recheck  one more pass over each converged VM: reads only (asserted)
+ *   events   tag writes that change nothing relevant, through the real webhook: events per second
+ *   burst    VM creations under ARM's real throttling limits: wall time, 429s, share of the write budget
+ *
+ * The audit runs first so that it lists exactly the seeded fleet (it lists every watched subscription).
+ * Output: one `scenario=… key=value …` line per scenario on stdout, then one JSON line with all
+ * figures; progress on stderr. Sizes: see bench/options.ts (`--quick`, `--burst 1000`, …).
+ */
+import { startLocalStack } from "../src/local/stack.js";
+import { parseOptions, UsageError, USAGE, type ScenarioName } from "./options.js";
+import { ALICE, BenchFailure, line, OWNER, SUB_AUDIT, SUB_BURST, SUB_MAIN } from "./support.js";
+import { auditScenario, burstScenario, eventsScenario, newVmScenario, recheckScenario, type BenchContext, type ScenarioResult } from "./scenarios.js";
+
+const progress = (text: string): void => {
+  process.stderr.write(`${text}\n`);
+};
+
+async function main(): Promise<number> {
+  let options;
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`${error.message ? `${error.message}\n` : ""}${USAGE}\n`);
+      return error.message ? 2 : 0;
+    }
+    throw error;
+  }
+
+  const benchStarted = performance.now();
+  const stack = await startLocalStack({
+    subscriptions: [SUB_MAIN, SUB_AUDIT, SUB_BURST],
+    timers: false,
+    throttle: false,
+    lroDelayMs: options.lroDelayMs,
+    settings: {
+      ENFORCER_MODE: "enforce",
+      ACCESS_ALLOWED_PRINCIPALS: ALICE,
+      AUDIT_SCHEDULE: "0 0 */6 * * *",
+      RECONCILE_QUEUE_NAME: `bench-${process.pid}`,
+      ARM_LRO_POLL_INTERVAL_MS: String(options.lroPollMs),
+    },
+  });
+  const results: ScenarioResult[] = [];
+  let exitCode = 0;
+  try {
+    stack.emulator.addPrincipal({ id: ALICE, type: "User", displayName: "Alice", upn: "alice@contoso.example" });
+    stack.emulator.addPrincipal({ id: OWNER, type: "User", displayName: "Olga (VM owner)", upn: "olga@contoso.example" });
+    const ctx: BenchContext = { stack, owner: stack.userFor(OWNER), options, progress };
+    progress(
+      `bench: node ${process.version}, new-vms=${options.newVms} audit-vms=${options.auditVms} events=${options.events} burst=${options.burstVms} ` +
+        `concurrency=${options.concurrency} lro-delay-ms=${options.lroDelayMs} lro-poll-ms=${options.lroPollMs} (stack up in ${Math.round(performance.now() - benchStarted)} ms)`,
+    );
+
+    const wants = (name: ScenarioName) => options.only.has(name);
+    const steps: { name: ScenarioName; run: (c: BenchContext) => Promise<ScenarioResult>; needed: boolean }[] = [
+      { name: "audit", run: auditScenario, needed: wants("audit") },
+      { name: "new-vm", run: newVmScenario, needed: wants("new-vm") || wants("recheck") || wants("events") },
+      { name: "recheck", run: recheckScenario, needed: wants("recheck") },
+      { name: "events", run: eventsScenario, needed: wants("events") },
+      { name: "burst", run: burstScenario, needed: wants("burst") },
+    ];
+    for (const step of steps) {
+      if (!step.needed) continue;
+      progress(`bench: ${step.name}${wants(step.name) ? "" : " (setup for a later scenario)"} …`);
+      const result = await step.run(ctx);
+      if (!wants(step.name)) continue;
+      results.push(result);
+      process.stdout.write(`${line({ scenario: result.scenario, ...result.figures })}\n`);
+      if (options.verbose && result.detail) progress(`  ${result.scenario} detail: ${JSON.stringify(result.detail)}`);
+    }
+  } catch (error) {
+    exitCode = 1;
+    process.stderr.write(`bench FAILED: ${error instanceof BenchFailure ? error.message : ((error as Error).stack ?? String(error))}\n`);
+  } finally {
+    await stack.close();
+  }
+  const summary = {
+    bench: "aadlogin-enforcer",
+    node: process.version,
+    options: { ...options, only: [...options.only] },
+    wall_s: Math.round(performance.now() - benchStarted) / 1000,
+    ok: exitCode === 0,
+    scenarios: Object.fromEntries(results.map((r) => [r.scenario, { ...r.figures, detail: r.detail }])),
+  };
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+  return exitCode;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`bench FAILED: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);
