@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { readFileSync } from "node:fs";
 import { DefaultAzureCredential } from "@azure/identity";
 import type { TokenCredential } from "@azure/core-auth";
@@ -50,17 +51,27 @@ export function pipelineOptions(connection: ArmConnection, counter: PipelinePoli
   };
 }
 
-/** Counts every request that goes on the wire, retries and LRO polls included. */
-export function requestCounter(): { policy: PipelinePolicy; count(): number } {
+/**
+ * Counts every request that goes on the wire, retries and LRO polls included: in total, and per
+ * metered unit of work (one pass), which concurrent passes sharing the clients must not mix up.
+ */
+export function requestCounter(): { policy: PipelinePolicy; count(): number; metered<T>(work: (count: () => number) => Promise<T>): Promise<T> } {
   let n = 0;
+  const meter = new AsyncLocalStorage<{ n: number }>();
   return {
     policy: {
       name: "aadloginRequestCounter",
       sendRequest(request, next) {
         n += 1;
+        const scoped = meter.getStore();
+        if (scoped) scoped.n += 1;
         return next(request);
       },
     },
     count: () => n,
+    metered(work) {
+      const scoped = { n: 0 };
+      return meter.run(scoped, () => work(() => scoped.n));
+    },
   };
 }

@@ -24,6 +24,10 @@ export class AzureArm implements ArmPort {
     return this.counter.count();
   }
 
+  metered<T>(work: (count: () => number) => Promise<T>): Promise<T> {
+    return this.counter.metered(work);
+  }
+
   async getVm(vmId: string): Promise<ObservedVm | undefined> {
     const ref = parseVmId(vmId);
     try {

@@ -19,23 +19,28 @@ export interface AuditOptions {
 /**
  * Lists every VM of the watched subscriptions (paged), adds the ones the table knows that ARM no
  * longer lists (so deletions without an event are noticed), and fans one reconcile request per VM
- * out on the queue, where Functions scale-out spreads the passes. Writes the audit-run row.
+ * out on the queue, where Functions scale-out spreads the passes. Writes the audit-run row: the
+ * states the table held when the audit started, and the ARM calls of the listing itself (each
+ * pass's own calls are in its decision log).
  */
 export async function runDriftAudit(deps: AuditDeps, options: AuditOptions): Promise<AuditRun> {
   const startedAt = deps.clock();
   const runId = randomUUID();
-  const firstRequest = deps.arm.requestCount();
-  const vmIds = await listAuditTargets(deps, options.subscriptions);
-  const requests: ReconcileRequest[] = vmIds.map((vmId) => ({
-    vmId, trigger: "audit", runId, ...(options.mode ? { mode: options.mode } : {}),
-  }));
-  const enqueued = requests.length > 0 ? await deps.queue.sendMany(requests) : 0;
+  // The table's states as this audit finds them, read before its passes start changing them.
   const countsByState: Record<string, number> = {};
   for (const sub of options.subscriptions) {
     for (const record of await deps.store.listVms({ subscriptionId: sub })) {
       countsByState[record.state] = (countsByState[record.state] ?? 0) + 1;
     }
   }
+  const { vmIds, armCalls } = await deps.arm.metered(async (count) => {
+    const ids = await listAuditTargets(deps, options.subscriptions);
+    return { vmIds: ids, armCalls: count() };
+  });
+  const requests: ReconcileRequest[] = vmIds.map((vmId) => ({
+    vmId, trigger: "audit", runId, ...(options.mode ? { mode: options.mode } : {}),
+  }));
+  const enqueued = requests.length > 0 ? await deps.queue.sendMany(requests) : 0;
   const finishedAt = deps.clock();
   const run: AuditRun = {
     runId,
@@ -47,7 +52,7 @@ export async function runDriftAudit(deps: AuditDeps, options: AuditOptions): Pro
     vmCount: vmIds.length,
     enqueued,
     countsByState,
-    armCalls: deps.arm.requestCount() - firstRequest,
+    armCalls,
     errors: vmIds.length - enqueued,
   };
   await deps.store.recordAuditRun(run);

@@ -19,4 +19,6 @@ export interface ArmPort {
   listVmIds(subscriptionId: string): AsyncIterable<string>;
   /** ARM requests sent so far through this port (retries included): the real cost. */
   requestCount(): number;
+  /** Runs `work`, handing it a count of the ARM requests made by that work alone (not by others running meanwhile). */
+  metered<T>(work: (count: () => number) => Promise<T>): Promise<T>;
 }

@@ -54,9 +54,12 @@ export interface ReconcileDeps {
  * A transient failure is recorded and rethrown (as TransientArmError) so the platform retries the
  * trigger; a terminal one is recorded and the pass ends with state "failed".
  */
-export async function reconcile(request: PassRequest, deps: ReconcileDeps): Promise<PassResult> {
+export function reconcile(request: PassRequest, deps: ReconcileDeps): Promise<PassResult> {
+  return deps.arm.metered((armRequests) => pass(request, deps, armRequests));
+}
+
+async function pass(request: PassRequest, deps: ReconcileDeps, armRequests: () => number): Promise<PassResult> {
   const mode = request.mode ?? deps.config.mode;
-  const firstRequest = deps.arm.requestCount();
   const context = contextOf(request);
   let vmId: string;
   try {
@@ -67,7 +70,6 @@ export async function reconcile(request: PassRequest, deps: ReconcileDeps): Prom
     await deps.store.appendLog({ ...context, kind: "error", reason: "invalid-vm-id", message, at: deps.clock().toISOString() });
     return { vmId: request.vmId, state: "failed", reason: "invalid-vm-id", message, mode, plan: [], outcomes: [], armRequests: 0 };
   }
-  const armRequests = () => deps.arm.requestCount() - firstRequest;
 
   try {
     const observedVm = await deps.arm.getVm(vmId);
@@ -341,7 +343,7 @@ async function record(vm: ObservedVm, request: PassRequest, deps: ReconcileDeps,
     state: result.state,
     reason: result.reason,
     message: result.message,
-    details: { mode: result.mode, plan: result.plan.map(describeAction), rejected: desired.rejected, os: eligibility.os, ...(result.diagnosis ? { diagnosis: result.diagnosis.code } : {}) },
+    details: { mode: result.mode, armRequests: result.armRequests, plan: result.plan.map(describeAction), rejected: desired.rejected, os: eligibility.os, ...(result.diagnosis ? { diagnosis: result.diagnosis.code } : {}) },
     at: deps.clock().toISOString(),
   });
   const extension = findLoginExtension(vm, deps.config.extension);
