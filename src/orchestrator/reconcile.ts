@@ -106,7 +106,17 @@ async function pass(request: PassRequest, deps: ReconcileDeps, armRequests: () =
       ...context, vmId, kind: "error", state: "failed", errorClass: classified.class, errorCode: classified.code,
       message: `Pass failed: ${classified.message}`, at: deps.clock().toISOString(),
     });
-    if (classified.class === "transient") throw error instanceof TransientArmError ? error : new TransientArmError(classified);
+    if (classified.class === "transient") {
+      // Keep the table honest while the platform retries: the VM shows up (deferred, with the
+      // error as its reason) even when its very first pass could not finish.
+      const message = `Could not finish the pass (${classified.message}); it is retried.`;
+      await deps.store.updateVm(vmId, (current) => ({
+        ...baseRecord(vmId, current, deps),
+        state: "deferred", reason: classified.code, message,
+        ...passMeta(request, deps, current),
+      }));
+      throw error instanceof TransientArmError ? error : new TransientArmError(classified);
+    }
     const result: PassResult = {
       vmId, state: "failed", reason: classified.code, message: classified.message, mode, plan: [], outcomes: [], armRequests: armRequests(),
     };
@@ -138,6 +148,7 @@ async function execute(vm: ObservedVm, plan: readonly Action[], deps: ReconcileD
   let diagnosis: Diagnosis | undefined;
   let extensionFailed = false;
   let stoppedMidPass: ObservedVm | undefined;
+  let retryLater: ClassifiedError | undefined;
   let current = vm;
 
   for (const action of plan) {
@@ -166,6 +177,12 @@ async function execute(vm: ObservedVm, plan: readonly Action[], deps: ReconcileD
       const classified = classifyArmError(error);
       if (action.kind !== "installExtension" || classified.class === "transient") {
         await settle({ action, result: { status: "failed", error: classified } });
+        // One grant that cannot be made yet (PrincipalNotFound while the directory replicates,
+        // a throttled PUT) must not hold back the others: finish them, then let the platform retry.
+        if (classified.class === "transient" && (action.kind === "createAssignment" || action.kind === "deleteAssignment")) {
+          retryLater ??= classified;
+          continue;
+        }
         if (classified.class === "transient") throw new TransientArmError(classified);
         continue;
       }
@@ -189,6 +206,7 @@ async function execute(vm: ObservedVm, plan: readonly Action[], deps: ReconcileD
       extensionFailed = true;
     }
   }
+  if (retryLater) throw new TransientArmError(retryLater);
   return { outcomes, ...(diagnosis ? { diagnosis } : {}), ...(stoppedMidPass ? { stoppedMidPass } : {}) };
 }
 

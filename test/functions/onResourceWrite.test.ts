@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadFunctionApp, type FunctionAppRegistry } from "../../src/local/host/index.js";
-import { ALICE, ADMIN_ROLE, BOB, MALLORY, OPS_GROUP, OWNER, SUB_A, SUB_B, USER_ROLE, startEnforcerStack, vmBody, vmId, type EnforcerStack } from "../support/enforcerStack.js";
+import { ALICE, ADMIN_ROLE, BOB, GHOST, MALLORY, OPS_GROUP, OWNER, SUB_A, SUB_B, USER_ROLE, startEnforcerStack, vmBody, vmId, type EnforcerStack } from "../support/enforcerStack.js";
 import type { EventGridEvent } from "../../src/local/emulator/index.js";
 
 let stack: EnforcerStack;
@@ -208,7 +208,8 @@ describe("Event Grid is at-least-once and unordered", () => {
     for (const e of redeliver) await fn.invoke(e);
     expect(await assignmentPairs(id)).toEqual([`${ADMIN_ROLE}:${ALICE}`, `${USER_ROLE}:${BOB}`].sort());
     const record = await stack.services.store.getVm(id);
-    expect(record?.passCount).toBe(3);
+    // Every attempt is counted, the ones that lost the race and were redelivered too: none lost.
+    expect(record?.passCount).toBe(3 + redeliver.length);
     const decisions = (await stack.services.store.listLog(id, 50)).filter((l) => l.kind === "decision");
     expect(decisions).toHaveLength(3);
   });
@@ -272,5 +273,31 @@ describe("malformed and irrelevant events", () => {
     const events = await deliver();
     expect(events.some((e) => e.eventType === "Microsoft.Resources.ResourceDeleteSuccess")).toBe(true);
     expect((await stack.services.store.getVm(id))?.state).toBe("gone");
+  });
+});
+
+describe("principals the directory does not know (yet)", () => {
+  const ghost = GHOST;
+
+  it("an allowed but unknown principal: the others are granted, the pass is retried, and the table says why", async () => {
+    const id = vmId(SUB_A, "rg-web", "ghost-01");
+    // The allow-list names a principal that does not exist in the directory.
+    stack.takeEvents();
+    await stack.owner.putVm(id, vmBody({ sku: "2019-Datacenter", tags: { "aadlogin-admins": `${ghost},${ALICE}`, "aadlogin-users": BOB } }));
+    const events = stack.takeEvents();
+    const fn = app.get("onResourceWrite")!;
+    await expect(fn.invoke(events[0])).rejects.toThrow(/PrincipalNotFound/);
+    expect(await assignmentPairs(id)).toEqual([`${ADMIN_ROLE}:${ALICE}`, `${USER_ROLE}:${BOB}`].sort());
+    const record = await stack.services.store.getVm(id);
+    expect(record?.state).toBe("deferred");
+    expect(record?.reason).toBe("PrincipalNotFound");
+    const failedGrant = (await stack.services.store.listLog(id, 20)).find((l) => l.action === "createAssignment" && l.result?.startsWith("failed"));
+    expect(failedGrant?.errorClass).toBe("transient");
+
+    // The principal appears (directory replication caught up): Event Grid's redelivery converges.
+    stack.emulator.addPrincipal({ id: ghost, type: "User", displayName: "Late arrival" });
+    await fn.invoke(events[0]);
+    expect(await assignmentPairs(id)).toEqual([`${ADMIN_ROLE}:${ALICE}`, `${ADMIN_ROLE}:${ghost}`, `${USER_ROLE}:${BOB}`].sort());
+    expect((await stack.services.store.getVm(id))?.state).toBe("remediated");
   });
 });

@@ -18,6 +18,8 @@ export const BOB = "b0b00000-0000-4000-8000-000000000002";
 export const OPS_GROUP = "0b5e0000-0000-4000-8000-000000000003";
 export const MALLORY = "ba4d0000-0000-4000-8000-000000000005";
 export const OWNER = "0a4e0000-0000-4000-8000-000000000006";
+/** On the allow-list but not in the directory (a typo, a deleted user, or replication lag). */
+export const GHOST = "90570000-0000-4000-8000-000000000009";
 export const ADMIN_ROLE = "1c0163c0-47e6-4577-8991-ea5c82e286e4";
 export const USER_ROLE = "fb879df8-f326-4884-b1cf-06f3ad86be52";
 
@@ -51,7 +53,7 @@ export async function startEnforcerStack(options: StackOptions = {}): Promise<En
     pageSize: options.pageSize ?? 50,
     settings: {
       ENFORCER_MODE: options.mode ?? "enforce",
-      ACCESS_ALLOWED_PRINCIPALS: [ALICE, BOB, OPS_GROUP].join(","),
+      ACCESS_ALLOWED_PRINCIPALS: [ALICE, BOB, OPS_GROUP, GHOST].join(","),
       ARM_LRO_POLL_INTERVAL_MS: "5",
       ARM_MAX_RETRIES: "4",
       ARM_RETRY_DELAY_MS: "10",
