@@ -211,7 +211,7 @@ async function main(argv: string[]): Promise<number> {
   out(`  compliance API   curl '${host.url}/api/compliance?code=${host.functionKey}'   (&state=failed, &vmId=<id>)`);
   out(`  one VM, explained  npx aadlogin-enforcer explain <vmId> --settings ${settingsFile}`);
   out(`  table            npx aadlogin-enforcer status --settings ${settingsFile}`);
-  out(`  ARM calls        curl -sk ${stack.emulator.adminUrl}/requests   (per operation and caller)`);
+  out(`  ARM calls        curl -s --cacert ${stack.emulator.caFile} ${stack.emulator.adminUrl}/requests   (per operation and caller)`);
   out(`  function log     ${resolve(localDir, "functions.log")}`);
   if (args.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
 
