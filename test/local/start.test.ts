@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -158,6 +158,20 @@ describe("npm start as a process", () => {
     expect(last.vms).toBe(44);
     expect(last.unexpected).toEqual([]);
   }, 180_000);
+
+  it("every setting can be overridden by an environment variable of its name; --empty still creates the subscriptions", async () => {
+    const { stdout } = await run("npm", ["start", "--silent", "--", "--once", "--json", "--empty", "--arm-port", "0", "--identity-port", "0", "--functions-port", "0", "--table-port", "0", "--queue-port", "0"], {
+      timeout: 60_000,
+      env: { ...process.env, ...Object.fromEntries(Object.keys(stack.settings).map((k) => [k, ""])), ENFORCER_MODE: "report", ACCESS_ALLOWED_PRINCIPALS: "a11ce000-0000-4000-8000-000000000001" },
+    });
+    const lines = stdout.trim().split("\n");
+    const first = JSON.parse(lines[0] ?? "") as { mode: string; subscriptions: string[]; settingsFile: string };
+    expect(first.mode).toBe("report");
+    const written = JSON.parse(readFileSync(first.settingsFile, "utf8")) as { Values: Record<string, string> };
+    expect(written.Values["ACCESS_ALLOWED_PRINCIPALS"]).toBe("a11ce000-0000-4000-8000-000000000001");
+    expect(first.subscriptions).toEqual(DEMO_SUBSCRIPTIONS.map((s) => s.id));
+    expect(JSON.parse(lines.at(-1) ?? "")).toMatchObject({ vms: 0 });
+  });
 
   it("a port in use gives a clear message", async () => {
     const busy = new URL(stack.emulator.armUrl).port;
