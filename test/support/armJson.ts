@@ -15,7 +15,7 @@ import type {
 
 type Json = Record<string, unknown>;
 
-const FIXTURES = new URL("../domain/fixtures/", import.meta.url);
+const FIXTURES = new URL("../fixtures/reference/arm-examples/", import.meta.url);
 
 /** A saved official example (`compute/VirtualMachine_Get.json`), parsed. */
 export function loadArmExample(relativePath: string): Json {

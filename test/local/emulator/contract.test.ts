@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -14,7 +15,7 @@ import { armCall, type RawResponse } from "./arm-http.js";
  * responses; the generated examples' placeholder `$expand` values ("aaaa...") are sent as
  * `instanceView`, the only value the service accepts.
  */
-const ROOT = "/work/shared/reference/arm-examples";
+const ROOT = fileURLToPath(new URL("../../fixtures/reference/arm-examples", import.meta.url));
 const SUB = "a925f2f7-5c63-4b7b-8799-25a5f97bc3b2";
 const RG = "myResourceGroup";
 const EXAMPLE_PRINCIPAL = "ce2ce14e-85d7-4629-bdbc-454d0519d987";

@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { readFileSync } from "node:fs";
@@ -9,7 +10,7 @@ import { armCall } from "./arm-http.js";
 const SUB = "aaaaaaaa-0000-4000-8000-0000000000aa";
 const VM = `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/vm1`;
 const USER = "bbbbbbbb-0000-4000-8000-0000000000bb";
-const SAMPLES = "/work/shared/reference/eventgrid-samples";
+const SAMPLES = fileURLToPath(new URL("../../fixtures/reference/eventgrid-samples", import.meta.url));
 const sample = (file: string): any => JSON.parse(readFileSync(`${SAMPLES}/${file}`, "utf8"));
 const sortedKeys = (o: object): string[] => Object.keys(o).sort();
 
