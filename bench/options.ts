@@ -13,7 +13,7 @@
  * --concurrency N    BENCH_CONCURRENCY        8        requests the user (and the recheck caller) keep in flight
  * --burst-concurrency N BENCH_BURST_CONCURRENCY 16    creations in flight during the burst
  * --lro-delay-ms N   BENCH_LRO_DELAY_MS       0        how long the emulator keeps an LRO InProgress
- * --lro-poll-ms N    BENCH_LRO_POLL_MS        20       the enforcer's ARM_LRO_POLL_INTERVAL_MS
+ * --lro-poll-ms N    BENCH_LRO_POLL_MS        20       the enforcer's ARM_LRO_POLL_INTERVAL_MS and ARM_EXTENSION_POLL_INTERVAL_MS
  * --only a,b         BENCH_ONLY               all      scenarios: new-vm, recheck, audit, events, burst
  * --verbose          BENCH_VERBOSE=1                   per-operation breakdowns on stderr
  */

@@ -48,6 +48,7 @@ async function main(): Promise<number> {
       AUDIT_SCHEDULE: "0 0 */6 * * *",
       RECONCILE_QUEUE_NAME: `bench-${process.pid}`,
       ARM_LRO_POLL_INTERVAL_MS: String(options.lroPollMs),
+      ARM_EXTENSION_POLL_INTERVAL_MS: String(options.lroPollMs),
     },
   });
   const results: ScenarioResult[] = [];

@@ -141,6 +141,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     // Only the local ARM emulator needs an extra CA; Azure's endpoints are publicly trusted.
     ARM_CA_FILE: ''
     ARM_LRO_POLL_INTERVAL_MS: loadJsonContent('settings.generated.json', '$.defaults.ARM_LRO_POLL_INTERVAL_MS')
+    ARM_EXTENSION_POLL_INTERVAL_MS: loadJsonContent('settings.generated.json', '$.defaults.ARM_EXTENSION_POLL_INTERVAL_MS')
     ARM_MAX_RETRIES: loadJsonContent('settings.generated.json', '$.defaults.ARM_MAX_RETRIES')
     ARM_RETRY_DELAY_MS: loadJsonContent('settings.generated.json', '$.defaults.ARM_RETRY_DELAY_MS')
     APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString

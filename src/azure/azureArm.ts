@@ -101,7 +101,7 @@ export class AzureArm implements ArmPort {
       ref.name,
       action.extensionName,
       extension,
-      { updateIntervalInMs: this.connection.lroPollIntervalMs },
+      { updateIntervalInMs: this.connection.extensionPollIntervalMs },
     );
     return action.why === "missing" ? "created" : "updated";
   }

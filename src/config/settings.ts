@@ -70,6 +70,8 @@ export const SETTINGS = [
     description: "PEM file of an extra CA to trust for ARM (the local emulator's); empty in Azure." },
   { name: "ARM_LRO_POLL_INTERVAL_MS", default: "2000",
     description: "Polling interval of long-running ARM operations, unless the service's Retry-After says otherwise." },
+  { name: "ARM_EXTENSION_POLL_INTERVAL_MS", default: "15000",
+    description: "Polling interval while the AADLoginForWindows extension installs (minutes, in Azure): every poll is an ARM read from the same throttling bucket." },
   { name: "ARM_MAX_RETRIES", default: "5",
     description: "Retries of the SDK's own policy for 429 (honouring Retry-After), 5xx and connection errors." },
   { name: "ARM_RETRY_DELAY_MS", default: "1000",

@@ -74,6 +74,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ARM_ENDPOINT: emulator.armUrl,
       ARM_CA_FILE: emulator.caFile,
       ARM_LRO_POLL_INTERVAL_MS: "20",
+      ARM_EXTENSION_POLL_INTERVAL_MS: "20",
       ARM_RETRY_DELAY_MS: "200",
       TABLE_PREFIX: `aadlogin${randomUUID().replace(/-/g, "").slice(0, 8)}`,
       // The production credential path: DefaultAzureCredential → managed identity (App Service style).

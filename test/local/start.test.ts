@@ -25,7 +25,7 @@ beforeAll(async () => {
   stack = await startLocalStack({
     subscriptions: DEMO_SUBSCRIPTIONS.map((s) => s.id),
     timers: false,
-    settings: { ACCESS_ALLOWED_PRINCIPALS: demoAllowedPrincipals().join(","), ARM_LRO_POLL_INTERVAL_MS: "5", RECONCILE_QUEUE_NAME: "reconcile-e2e" },
+    settings: { ACCESS_ALLOWED_PRINCIPALS: demoAllowedPrincipals().join(","), ARM_LRO_POLL_INTERVAL_MS: "5", ARM_EXTENSION_POLL_INTERVAL_MS: "5", RECONCILE_QUEUE_NAME: "reconcile-e2e" },
   });
   for (const p of fleet.principals) stack.emulator.addPrincipal({ id: p.id, type: p.type, displayName: p.displayName });
   owner = stack.userFor(fleet.owner.id);

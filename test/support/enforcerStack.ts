@@ -55,6 +55,7 @@ export async function startEnforcerStack(options: StackOptions = {}): Promise<En
       ENFORCER_MODE: options.mode ?? "enforce",
       ACCESS_ALLOWED_PRINCIPALS: [ALICE, BOB, OPS_GROUP, GHOST].join(","),
       ARM_LRO_POLL_INTERVAL_MS: "5",
+      ARM_EXTENSION_POLL_INTERVAL_MS: "5",
       ARM_MAX_RETRIES: "4",
       ARM_RETRY_DELAY_MS: "10",
       RECONCILE_QUEUE_NAME: `reconcile-${randomUUID().slice(0, 8)}`,
