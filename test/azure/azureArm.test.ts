@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Action } from "../../src/domain/action.js";
+import { assignmentName, ENFORCER_MARKER } from "../../src/domain/assignmentName.js";
+import { ALICE, SUB_A, startEnforcerStack, vmBody, vmId, type EnforcerStack } from "../support/enforcerStack.js";
+
+const OWNER_ROLE = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
+let stack: EnforcerStack;
+const id = vmId(SUB_A, "rg-guard", "guard-01");
+
+beforeAll(async () => {
+  stack = await startEnforcerStack({ mode: "enforce" });
+  await stack.owner.putResourceGroup(SUB_A, "rg-guard", "westeurope");
+  await stack.owner.putVm(id, vmBody({ sku: "2019-Datacenter" }));
+});
+
+afterAll(async () => {
+  await stack?.close();
+});
+
+type Create = Extract<Action, { kind: "createAssignment" }>;
+type Delete = Extract<Action, { kind: "deleteAssignment" }>;
+
+describe("the ARM adapter's last line of defence (whatever the plan says)", () => {
+  const grant: Create = {
+    kind: "createAssignment", name: assignmentName(id, "1c0163c0-47e6-4577-8991-ea5c82e286e4", ALICE), scope: id,
+    role: "admin", principalId: ALICE, principalType: "User", description: `${ENFORCER_MARKER}: test`,
+  };
+
+  it.each([
+    ["a role other than the two login roles", { ...grant, role: "owner" as unknown as Create["role"] }],
+    ["a scope other than the VM (its resource group)", { ...grant, scope: `/subscriptions/${SUB_A}/resourceGroups/rg-guard` }],
+    ["a scope other than the VM (the subscription)", { ...grant, scope: `/subscriptions/${SUB_A}` }],
+  ])("refuses to create an assignment with %s, and sends nothing", async (_what, action) => {
+    const since = stack.requestSeq();
+    await expect(stack.services.arm.createAssignment(id, action)).rejects.toThrow(/Refusing/);
+    expect(stack.enforcerWrites(since)).toEqual([]);
+  });
+
+  it("refuses to delete an assignment at another scope", async () => {
+    const since = stack.requestSeq();
+    const action: Delete = { kind: "deleteAssignment", name: grant.name, scope: `/subscriptions/${SUB_A}`, role: "admin", principalId: ALICE, why: "not-requested" };
+    await expect(stack.services.arm.deleteAssignment(id, action)).rejects.toThrow(/Refusing/);
+    expect(stack.enforcerWrites(since)).toEqual([]);
+  });
+
+  it("refuses to delete an assignment whose role is not a login role, even under our name", async () => {
+    const forged = assignmentName(id, "1c0163c0-47e6-4577-8991-ea5c82e286e4", ALICE);
+    await stack.owner.putRoleAssignment(id, forged, {
+      roleDefinitionId: `/subscriptions/${SUB_A}/providers/Microsoft.Authorization/roleDefinitions/${OWNER_ROLE}`,
+      principalId: ALICE, principalType: "User", description: `${ENFORCER_MARKER}: forged`,
+    });
+    const since = stack.requestSeq();
+    const action: Delete = { kind: "deleteAssignment", name: forged, scope: id, role: "admin", principalId: ALICE, why: "not-requested" };
+    await expect(stack.services.arm.deleteAssignment(id, action)).rejects.toThrow(/not a login role/);
+    expect(stack.enforcerWrites(since)).toEqual([]);
+    expect((await stack.owner.listRoleAssignments(id)).map((a) => a.name)).toContain(forged);
+  });
+
+  it("a whole pass never touches a forged Owner assignment carrying our name and marker", async () => {
+    const since = stack.requestSeq();
+    const { reconcile } = await import("../../src/orchestrator/reconcile.js");
+    const result = await reconcile({ vmId: id, trigger: "cli" }, stack.services);
+    expect(result.state).toBe("remediated");
+    const deletes = stack.enforcerWrites(since).filter((w) => w.method === "DELETE");
+    expect(deletes).toEqual([]);
+    const owner = (await stack.owner.listRoleAssignments(id)).find((a) => a.properties.roleDefinitionId.endsWith(OWNER_ROLE));
+    expect(owner).toBeDefined();
+  });
+});
