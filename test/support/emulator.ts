@@ -1,9 +1,11 @@
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
 import { AuthorizationManagementClient } from "@azure/arm-authorization";
 import { ComputeManagementClient } from "@azure/arm-compute";
+import { afterAll, beforeAll, beforeEach } from "vitest";
+import { ARM_SCOPE } from "../../src/azure/armConnection.js";
 import { startArmEmulator, type ArmEmulator, type ArmEmulatorOptions } from "../../src/local/emulator/index.js";
 
-export const ARM_SCOPE = "https://management.azure.com/.default";
+export { ARM_SCOPE };
 
 export interface TestEmulator {
   readonly emulator: ArmEmulator;
@@ -34,4 +36,23 @@ export async function startTestEmulator(options: ArmEmulatorOptions = {}): Promi
     authorizationClient: (subscriptionId, principalId) =>
       new AuthorizationManagementClient(credentialFor(principalId), subscriptionId, { ...common, credentialScopes: [ARM_SCOPE] }),
   };
+}
+
+/**
+ * The usual lifecycle for a test file: one emulator for the file, reset before each test and then
+ * handed to `setup` (limits, resource groups, principals), closed after the last test.
+ */
+export function useTestEmulator(setup: (t: TestEmulator) => void | Promise<void>, options: ArmEmulatorOptions = {}): void {
+  let started: TestEmulator | undefined;
+  beforeAll(async () => {
+    started = await startTestEmulator(options);
+  });
+  afterAll(async () => {
+    await started?.emulator.close();
+  });
+  beforeEach(async () => {
+    if (!started) throw new Error("The test emulator did not start (see beforeAll's error).");
+    started.emulator.reset();
+    await setup(started);
+  });
 }

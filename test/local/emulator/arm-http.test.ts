@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startTestEmulator, type TestEmulator } from "../../support/emulator.js";
+import { describe, expect, it } from "vitest";
+import { useTestEmulator, type TestEmulator } from "../../support/emulator.js";
 import { armCall } from "./arm-http.js";
 
 const SUB = "e1e1e1e1-0000-4000-8000-0000000000e1";
@@ -12,14 +12,8 @@ let t: TestEmulator;
 let token: string;
 const call = (method: string, path: string, options: Parameters<typeof armCall>[4] = {}) => armCall(t.emulator.armUrl, t.emulator.caPem, method, path, { token, ...options });
 
-beforeAll(async () => {
-  t = await startTestEmulator();
-});
-afterAll(async () => {
-  await t.emulator.close();
-});
-beforeEach(() => {
-  t.emulator.reset();
+useTestEmulator((started) => {
+  t = started;
   t.emulator.setLimits({ lroDelayMs: 0 });
   t.emulator.addResourceGroup(SUB, "rg1");
   token = t.emulator.tokenFor(t.emulator.managedIdentity.principalId);

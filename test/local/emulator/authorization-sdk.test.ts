@@ -1,7 +1,7 @@
 import type { AuthorizationManagementClient } from "@azure/arm-authorization";
 import { isRestError } from "@azure/core-rest-pipeline";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startTestEmulator, type TestEmulator } from "../../support/emulator.js";
+import { describe, expect, it } from "vitest";
+import { useTestEmulator, type TestEmulator } from "../../support/emulator.js";
 
 const SUB = "0f0e0d0c-0b0a-4909-8807-060504030201";
 const VM_SCOPE = `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/vm1`;
@@ -14,14 +14,8 @@ const name = (n: number): string => `00000000-0000-4000-8000-${String(n).padStar
 let t: TestEmulator;
 let auth: AuthorizationManagementClient;
 
-beforeAll(async () => {
-  t = await startTestEmulator();
-});
-afterAll(async () => {
-  await t.emulator.close();
-});
-beforeEach(() => {
-  t.emulator.reset();
+useTestEmulator((started) => {
+  t = started;
   t.emulator.setLimits({ pageSize: 2 });
   t.emulator.addResourceGroup(SUB, "rg1");
   t.emulator.addPrincipal({ id: USER, type: "User", displayName: "Ann Lee", upn: "ann@contoso.com" });

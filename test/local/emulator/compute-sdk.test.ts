@@ -1,7 +1,7 @@
 import type { ComputeManagementClient, VirtualMachine } from "@azure/arm-compute";
 import { isRestError } from "@azure/core-rest-pipeline";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startTestEmulator, type TestEmulator } from "../../support/emulator.js";
+import { describe, expect, it } from "vitest";
+import { useTestEmulator, type TestEmulator } from "../../support/emulator.js";
 
 const SUB = "6b0c5a3e-1f2d-4e5a-9b8c-7d6e5f4a3b2c";
 const RG = "rg-vms";
@@ -21,14 +21,8 @@ const windowsVm = (sku = "2019-Datacenter", extra: Partial<VirtualMachine> = {})
 let t: TestEmulator;
 let compute: ComputeManagementClient;
 
-beforeAll(async () => {
-  t = await startTestEmulator();
-});
-afterAll(async () => {
-  await t.emulator.close();
-});
-beforeEach(() => {
-  t.emulator.reset();
+useTestEmulator((started) => {
+  t = started;
   t.emulator.setLimits({ lroDelayMs: 5, pageSize: 2 });
   t.emulator.addResourceGroup(SUB, RG, "westus");
   compute = t.computeClient(SUB);

@@ -1,19 +1,13 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startTestEmulator, type TestEmulator } from "../../support/emulator.js";
+import { describe, expect, it } from "vitest";
+import { useTestEmulator, type TestEmulator } from "../../support/emulator.js";
 import { armCall } from "./arm-http.js";
 
 const SUB = "cccccccc-0000-4000-8000-0000000000cc";
 const RG_PATH = `/subscriptions/${SUB}/resourceGroups/rg1?api-version=2025-04-01`;
 let t: TestEmulator;
 
-beforeAll(async () => {
-  t = await startTestEmulator();
-});
-afterAll(async () => {
-  await t.emulator.close();
-});
-beforeEach(() => {
-  t.emulator.reset();
+useTestEmulator((started) => {
+  t = started;
   t.emulator.setLimits({ lroDelayMs: 0 });
   t.emulator.addResourceGroup(SUB, "rg1");
 });
