@@ -1,4 +1,5 @@
 import type { TokenCredential } from "@azure/core-auth";
+import { DefaultAzureCredential } from "@azure/identity";
 import { loadEnforcerConfig, type EnforcerConfig } from "../config/policy.js";
 import type { SettingsSource } from "../config/settings.js";
 import { armConnectionFromSettings } from "../azure/armConnection.js";
@@ -16,8 +17,10 @@ export interface Services extends ReconcileDeps {
   readonly config: EnforcerConfig;
 }
 
-export async function createServices(source: SettingsSource = process.env, credential?: TokenCredential): Promise<Services> {
+export async function createServices(source: SettingsSource = process.env, given?: TokenCredential): Promise<Services> {
   const config = loadEnforcerConfig(source);
+  // One credential (one token cache, one identity-endpoint round trip per audience) for ARM and storage.
+  const credential = given ?? new DefaultAzureCredential();
   const arm = new AzureArm(armConnectionFromSettings(source, credential));
   const store = createEnforcerStore(storeOptionsFromSettings(source, credential));
   const queue = reconcileQueueFromSettings(source, credential);

@@ -198,9 +198,10 @@ async function execute(vm: ObservedVm, plan: readonly Action[], deps: ReconcileD
       }
       diagnosis = diagnoseExtension(findLoginExtension(after, deps.config.extension), after) ?? unknownDiagnosis(classified);
       await settle({ action, result: { status: "failed", error: classified } }, `failed: ${diagnosis.code}`);
-      if (diagnosis.selfRepair === "enable-identity-and-reinstall" && (await selfRepair(after, action, deps, settle))) {
+      const repaired = diagnosis.selfRepair === "enable-identity-and-reinstall" ? await selfRepair(after, action, deps, settle) : undefined;
+      if (repaired) {
         diagnosis = { ...diagnosis, remediation: `Self-repaired: ${diagnosis.remediation}` };
-        current = withIdentity(after, { kind: "enableIdentity", identityType: "SystemAssigned", keepUserAssigned: [] });
+        current = repaired;
         continue;
       }
       extensionFailed = true;
@@ -218,8 +219,11 @@ function resultOf(outcome: ActionOutcome, note?: string): string {
   return note?.startsWith("failed: ") ? note : `failed: ${outcome.result.error.code}`;
 }
 
-/** 1007: the extension ran before the VM had a system-assigned identity. Enable it and reinstall, once. */
-async function selfRepair(vm: ObservedVm, install: Extract<Action, { kind: "installExtension" }>, deps: ReconcileDeps, settle: Settle): Promise<boolean> {
+/**
+ * 1007: the extension ran before the VM had a system-assigned identity. Enable it and reinstall,
+ * once. Returns the VM as it now is, or undefined when the repair failed.
+ */
+async function selfRepair(vm: ObservedVm, install: Extract<Action, { kind: "installExtension" }>, deps: ReconcileDeps, settle: Settle): Promise<ObservedVm | undefined> {
   const enable: Extract<Action, { kind: "enableIdentity" }> = {
     kind: "enableIdentity",
     identityType: vm.identity.userAssignedIdentityIds.length > 0 ? "SystemAssigned, UserAssigned" : "SystemAssigned",
@@ -236,10 +240,10 @@ async function selfRepair(vm: ObservedVm, install: Extract<Action, { kind: "inst
       const classified = classifyArmError(error);
       await settle({ action, result: { status: "failed", error: classified } }, `self-repair failed: ${classified.code}`);
       if (classified.class === "transient") throw new TransientArmError(classified);
-      return false;
+      return undefined;
     }
   }
-  return true;
+  return current;
 }
 
 async function runAction(vm: ObservedVm, action: Action, deps: ReconcileDeps) {

@@ -1,3 +1,7 @@
+import type { TokenCredential } from "@azure/core-auth";
+import { DefaultAzureCredential } from "@azure/identity";
+import type { SettingsSource } from "../config/settings.js";
+
 /**
  * Which table endpoint a connection string points at, and whether plain HTTP may be used for it.
  * The Tables SDK refuses http:// unless told otherwise; that permission is granted only for the local
@@ -26,4 +30,26 @@ export function isLoopbackHttp(endpoint: string | undefined): boolean {
     return false;
   }
   return url.protocol === "http:" && ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
+}
+
+/** How the app reaches its storage account: by identity (in Azure) or by connection string (Azurite). */
+export type StorageConnection =
+  | { readonly accountName: string; readonly credential: TokenCredential }
+  | { readonly connectionString: string };
+
+/**
+ * The storage connection from app settings, shared by the tables and the queue. The identity-based
+ * form (AzureWebJobsStorage__accountName) wins, as it does for the Functions host. The dev-storage
+ * default of AzureWebJobsStorage is deliberately not applied: a deployed app without a storage
+ * setting should fail, not talk to localhost.
+ */
+export function storageConnectionFromSettings(source: SettingsSource, credential: TokenCredential | undefined, what: string): StorageConnection {
+  const accountName = source["AzureWebJobsStorage__accountName"]?.trim();
+  if (accountName) return { accountName, credential: credential ?? new DefaultAzureCredential() };
+  const connectionString = source["AzureWebJobsStorage"]?.trim();
+  if (connectionString) return { connectionString };
+  throw new Error(
+    `No storage connection configured${what}: set AzureWebJobsStorage__accountName (identity-based, in Azure) or ` +
+      "AzureWebJobsStorage (a connection string; UseDevelopmentStorage=true for Azurite).",
+  );
 }

@@ -1,7 +1,7 @@
 import { QueueClient } from "@azure/storage-queue";
 import type { TokenCredential } from "@azure/identity";
-import { DefaultAzureCredential } from "@azure/identity";
 import { readSetting, type SettingsSource } from "../config/settings.js";
+import { storageConnectionFromSettings } from "./connection.js";
 import { encodeQueueMessage, type ReconcileRequest } from "./reconcileRequest.js";
 
 export {
@@ -114,15 +114,7 @@ export function reconcileQueueOptionsFromSettings(
   source: SettingsSource = process.env,
   credential?: TokenCredential,
 ): ReconcileQueueOptions {
-  const queueName = readSetting("RECONCILE_QUEUE_NAME", source);
-  const accountName = source["AzureWebJobsStorage__accountName"]?.trim();
-  if (accountName) return { accountName, credential: credential ?? new DefaultAzureCredential(), queueName };
-  const connectionString = source["AzureWebJobsStorage"]?.trim();
-  if (connectionString) return { connectionString, queueName };
-  throw new Error(
-    "No storage connection configured for the reconcile queue: set AzureWebJobsStorage__accountName (identity-based, " +
-      "in Azure) or AzureWebJobsStorage (a connection string; UseDevelopmentStorage=true for Azurite).",
-  );
+  return { ...storageConnectionFromSettings(source, credential, " for the reconcile queue"), queueName: readSetting("RECONCILE_QUEUE_NAME", source) };
 }
 
 function queueClient(options: ReconcileQueueOptions): QueueClient {

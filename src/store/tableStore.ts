@@ -2,10 +2,9 @@ import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TableClient, odata } from "@azure/data-tables";
 import type { TokenCredential } from "@azure/identity";
-import { DefaultAzureCredential } from "@azure/identity";
 import { readSetting, type SettingsSource } from "../config/settings.js";
 import { COMPLIANCE_STATES, type ComplianceState } from "../domain/outcome.js";
-import { isLoopbackHttp, tableEndpointFromConnectionString } from "./connection.js";
+import { isLoopbackHttp, storageConnectionFromSettings, tableEndpointFromConnectionString } from "./connection.js";
 import {
   auditRunFromEntity,
   auditRunToEntity,
@@ -284,24 +283,12 @@ export function createEnforcerStore(options: StoreOptions): EnforcerStore {
   };
 }
 
-/**
- * Store options from app settings. The identity-based form (AzureWebJobsStorage__accountName) wins,
- * as it does for the Functions host. The dev-storage default of AzureWebJobsStorage is deliberately
- * not applied here: a deployed app without a storage setting should fail, not talk to localhost.
- */
+/** Store options from app settings (see storageConnectionFromSettings). */
 export function storeOptionsFromSettings(
   source: SettingsSource = process.env,
   credential?: TokenCredential,
 ): StoreOptions {
-  const tablePrefix = readSetting("TABLE_PREFIX", source);
-  const accountName = source["AzureWebJobsStorage__accountName"]?.trim();
-  if (accountName) return { accountName, credential: credential ?? new DefaultAzureCredential(), tablePrefix };
-  const connectionString = source["AzureWebJobsStorage"]?.trim();
-  if (connectionString) return { connectionString, tablePrefix };
-  throw new Error(
-    "No storage connection configured: set AzureWebJobsStorage__accountName (identity-based, in Azure) or " +
-      "AzureWebJobsStorage (a connection string; UseDevelopmentStorage=true for Azurite).",
-  );
+  return { ...storageConnectionFromSettings(source, credential, ""), tablePrefix: readSetting("TABLE_PREFIX", source) };
 }
 
 // --- connection ------------------------------------------------------------------------------
