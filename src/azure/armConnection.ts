@@ -13,9 +13,6 @@ export interface ArmConnection {
   readonly endpoint: string;
   /** Extra CA to trust (the local emulator's), passed to the SDK's TLS options, never a global switch. */
   readonly caPem?: string;
-  readonly lroPollIntervalMs: number;
-  /** Extension installs run for minutes: polled less often than the identity PATCH. */
-  readonly extensionPollIntervalMs: number;
   readonly maxRetries: number;
   readonly retryDelayInMs: number;
 }
@@ -38,8 +35,6 @@ export function armConnectionFromSettings(source: SettingsSource = process.env, 
     credential: credential ?? new DefaultAzureCredential(),
     endpoint,
     ...(caPem ? { caPem } : {}),
-    lroPollIntervalMs: readInteger("ARM_LRO_POLL_INTERVAL_MS", source),
-    extensionPollIntervalMs: readInteger("ARM_EXTENSION_POLL_INTERVAL_MS", source),
     maxRetries: readInteger("ARM_MAX_RETRIES", source),
     retryDelayInMs: readInteger("ARM_RETRY_DELAY_MS", source),
   };

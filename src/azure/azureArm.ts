@@ -4,7 +4,7 @@ import type { Action } from "../domain/action.js";
 import { loginRoleById, LOGIN_ROLES, roleDefinitionId } from "../domain/roles.js";
 import type { IdentityType, InstanceStatus, ObservedAssignment, ObservedExtension, ObservedVm } from "../domain/vm.js";
 import { parseVmId, sameResourceId } from "../domain/resourceId.js";
-import type { ArmPort } from "../orchestrator/ports.js";
+import { ArmFailure, type ArmPort, type VmTarget } from "../orchestrator/ports.js";
 import { ARM_SCOPE, pipelineOptions, requestCounter, type ArmConnection } from "./armConnection.js";
 import { classifyArmError, isNotFound } from "./errors.js";
 
@@ -28,63 +28,76 @@ export class AzureArm implements ArmPort {
     return this.counter.metered(work);
   }
 
-  async getVm(vmId: string): Promise<ObservedVm | undefined> {
-    const ref = parseVmId(vmId);
-    try {
-      const vm = await this.computeFor(ref.subscriptionId).virtualMachines.get(ref.resourceGroup, ref.name, {
-        expand: "instanceView",
-      });
-      return toObservedVm(vm, vmId);
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+  getVm(vm: VmTarget): Promise<ObservedVm | undefined> {
+    return armCall(async () => {
+      try {
+        const found = await this.computeFor(vm.subscriptionId).virtualMachines.get(vm.resourceGroup, vm.name, { expand: "instanceView" });
+        return toObservedVm(found, vm.id);
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }
+    });
   }
 
-  async listVmAssignments(vmId: string): Promise<ObservedAssignment[]> {
-    const ref = parseVmId(vmId);
-    const client = this.authorizationFor(ref.subscriptionId);
-    const result: ObservedAssignment[] = [];
-    // atScope() also returns assignments inherited from the resource group and subscription:
-    // only those whose scope is the VM itself are ours to reason about.
-    for await (const a of client.roleAssignments.listForScope(vmId, { filter: "atScope()" })) {
-      if (!a.scope || !sameResourceId(a.scope, vmId)) continue;
-      result.push({
-        id: a.id ?? "",
-        name: a.name ?? "",
-        scope: a.scope,
-        roleDefinitionId: a.roleDefinitionId ?? "",
-        principalId: (a.principalId ?? "").toLowerCase(),
-        ...(a.principalType ? { principalType: a.principalType } : {}),
-        ...(a.description ? { description: a.description } : {}),
-      });
-    }
-    return result;
+  getVmTags(vm: VmTarget): Promise<Readonly<Record<string, string>> | undefined> {
+    return armCall(async () => {
+      try {
+        // No instance view: the tags are all this look needs, and the model GET is the cheapest read of them.
+        const found = await this.computeFor(vm.subscriptionId).virtualMachines.get(vm.resourceGroup, vm.name);
+        return { ...(found.tags ?? {}) };
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }
+    });
   }
 
-  async enableIdentity(vm: ObservedVm, action: Extract<Action, { kind: "enableIdentity" }>): Promise<"updated"> {
+  listVmAssignments(vm: VmTarget): Promise<ObservedAssignment[]> {
+    return armCall(async () => {
+      const client = this.authorizationFor(vm.subscriptionId);
+      const result: ObservedAssignment[] = [];
+      // atScope() also returns assignments inherited from the resource group and subscription:
+      // only those whose scope is the VM itself are ours to reason about.
+      for await (const a of client.roleAssignments.listForScope(vm.id, { filter: "atScope()" })) {
+        if (!a.scope || !sameResourceId(a.scope, vm.id)) continue;
+        result.push({
+          id: a.id ?? "",
+          name: a.name ?? "",
+          scope: a.scope,
+          roleDefinitionId: a.roleDefinitionId ?? "",
+          principalId: (a.principalId ?? "").toLowerCase(),
+          ...(a.principalType ? { principalType: a.principalType } : {}),
+          ...(a.description ? { description: a.description } : {}),
+        });
+      }
+      return result;
+    });
+  }
+
+  startEnableIdentity(vm: ObservedVm, action: Extract<Action, { kind: "enableIdentity" }>): Promise<void> {
     const ref = parseVmId(vm.id);
     const userAssigned = Object.fromEntries(action.keepUserAssigned.map((id) => [id, {}]));
-    await this.computeFor(ref.subscriptionId).virtualMachines.update(
-      ref.resourceGroup,
-      ref.name,
-      {
-        identity: {
-          type: action.identityType,
-          ...(action.keepUserAssigned.length > 0 ? { userAssignedIdentities: userAssigned } : {}),
+    return armCall(async () => {
+      // begin* sends the PATCH and resolves once ARM accepted it (201/202); the returned poller is
+      // never polled: a later pass reads the result from the VM, so no invocation waits on it.
+      await this.computeFor(ref.subscriptionId).virtualMachines.beginUpdate(
+        ref.resourceGroup,
+        ref.name,
+        {
+          identity: {
+            type: action.identityType,
+            ...(action.keepUserAssigned.length > 0 ? { userAssignedIdentities: userAssigned } : {}),
+          },
         },
-      },
-      {
-        updateIntervalInMs: this.connection.lroPollIntervalMs,
         // The identity decision was made on this version of the VM; a concurrent change makes ARM
         // answer 412, which is transient: the next pass re-reads and decides again.
-        ...(vm.etag ? { ifMatch: vm.etag } : {}),
-      },
-    );
-    return "updated";
+        vm.etag ? { ifMatch: vm.etag } : {},
+      );
+    });
   }
 
-  async installExtension(vm: ObservedVm, action: Extract<Action, { kind: "installExtension" }>): Promise<"created" | "updated"> {
+  startInstallExtension(vm: ObservedVm, action: Extract<Action, { kind: "installExtension" }>): Promise<void> {
     const ref = parseVmId(vm.id);
     const extension: VirtualMachineExtension = {
       location: vm.location,
@@ -96,63 +109,64 @@ export class AzureArm implements ArmPort {
       // A failed extension must run its handler again: a changed forceUpdateTag makes ARM reinstall.
       ...(action.why === "failed" ? { forceUpdateTag: `aadlogin-${Date.now()}` } : {}),
     };
-    await this.computeFor(ref.subscriptionId).virtualMachineExtensions.createOrUpdate(
-      ref.resourceGroup,
-      ref.name,
-      action.extensionName,
-      extension,
-      { updateIntervalInMs: this.connection.extensionPollIntervalMs },
-    );
-    return action.why === "missing" ? "created" : "updated";
+    return armCall(async () => {
+      await this.computeFor(ref.subscriptionId).virtualMachineExtensions.beginCreateOrUpdate(ref.resourceGroup, ref.name, action.extensionName, extension);
+    });
   }
 
-  async createAssignment(vmId: string, action: Extract<Action, { kind: "createAssignment" }>): Promise<"created" | "unchanged"> {
-    const ref = parseVmId(vmId);
+  createAssignment(vm: VmTarget, action: Extract<Action, { kind: "createAssignment" }>): Promise<"created" | "unchanged"> {
     // Belt and braces: the plan only produces these, but this is the line that talks to ARM.
     const role = LOGIN_ROLES[action.role];
-    if (!role || !sameResourceId(action.scope, vmId)) {
-      throw new Error(`Refusing to create assignment ${action.name}: role "${action.role}" at scope "${action.scope}" is not a login role at the VM ${vmId}.`);
+    if (!role || !sameResourceId(action.scope, vm.id)) {
+      return Promise.reject(refusal(`Refusing to create assignment ${action.name}: role "${action.role}" at scope "${action.scope}" is not a login role at the VM ${vm.id}.`));
     }
-    try {
-      await this.authorizationFor(ref.subscriptionId).roleAssignments.create(vmId, action.name, {
-        roleDefinitionId: roleDefinitionId(ref.subscriptionId, role),
-        principalId: action.principalId,
-        principalType: action.principalType,
-        description: action.description,
-      });
-      return "created";
-    } catch (error) {
-      // Someone else already assigned the same role to the same principal here: the desired state holds.
-      if (classifyArmError(error).code === "RoleAssignmentExists") return "unchanged";
-      throw error;
-    }
+    return armCall(async () => {
+      try {
+        await this.authorizationFor(vm.subscriptionId).roleAssignments.create(vm.id, action.name, {
+          roleDefinitionId: roleDefinitionId(vm.subscriptionId, role),
+          principalId: action.principalId,
+          principalType: action.principalType,
+          description: action.description,
+        });
+        return "created";
+      } catch (error) {
+        // Someone else already assigned the same role to the same principal here: the desired state holds.
+        if (classifyArmError(error).code === "RoleAssignmentExists") return "unchanged";
+        throw error;
+      }
+    });
   }
 
-  async deleteAssignment(vmId: string, action: Extract<Action, { kind: "deleteAssignment" }>): Promise<"deleted" | "unchanged"> {
-    const ref = parseVmId(vmId);
-    if (!sameResourceId(action.scope, vmId)) {
-      throw new Error(`Refusing to delete assignment ${action.name}: scope "${action.scope}" is not the VM ${vmId}.`);
+  deleteAssignment(vm: VmTarget, action: Extract<Action, { kind: "deleteAssignment" }>): Promise<"deleted" | "unchanged"> {
+    if (!sameResourceId(action.scope, vm.id)) {
+      return Promise.reject(refusal(`Refusing to delete assignment ${action.name}: scope "${action.scope}" is not the VM ${vm.id}.`));
     }
-    const client = this.authorizationFor(ref.subscriptionId);
-    // Re-check just before deleting that the assignment is still a login role: the name is ours, but
-    // the role is what the ABAC condition (and our promise) is about.
-    let existing: RoleAssignment | undefined;
-    try {
-      existing = await client.roleAssignments.get(vmId, action.name);
-    } catch (error) {
-      if (isNotFound(error)) return "unchanged";
-      throw error;
-    }
-    if (!existing.roleDefinitionId || !loginRoleById(existing.roleDefinitionId)) {
-      throw new Error(`Refusing to delete assignment ${action.name} at ${vmId}: its role ${existing.roleDefinitionId ?? "(none)"} is not a login role.`);
-    }
-    const deleted = await client.roleAssignments.delete(vmId, action.name);
-    return deleted?.id ? "deleted" : "unchanged";
+    const client = this.authorizationFor(vm.subscriptionId);
+    return armCall(async () => {
+      // Re-check just before deleting that the assignment is still a login role: the name is ours, but
+      // the role is what the ABAC condition (and our promise) is about.
+      let existing: RoleAssignment | undefined;
+      try {
+        existing = await client.roleAssignments.get(vm.id, action.name);
+      } catch (error) {
+        if (isNotFound(error)) return "unchanged";
+        throw error;
+      }
+      if (!existing.roleDefinitionId || !loginRoleById(existing.roleDefinitionId)) {
+        throw refusal(`Refusing to delete assignment ${action.name} at ${vm.id}: its role ${existing.roleDefinitionId ?? "(none)"} is not a login role.`);
+      }
+      const deleted = await client.roleAssignments.delete(vm.id, action.name);
+      return deleted?.id ? "deleted" : "unchanged";
+    });
   }
 
   async *listVmIds(subscriptionId: string): AsyncIterable<string> {
-    for await (const vm of this.computeFor(subscriptionId).virtualMachines.listAll()) {
-      if (vm.id) yield vm.id;
+    try {
+      for await (const vm of this.computeFor(subscriptionId).virtualMachines.listAll()) {
+        if (vm.id) yield vm.id;
+      }
+    } catch (error) {
+      throw toArmFailure(error);
     }
   }
 
@@ -181,6 +195,24 @@ export class AzureArm implements ArmPort {
     }
     return client;
   }
+}
+
+/** Runs one SDK call and turns whatever it throws into the port's ArmFailure, classified here once. */
+async function armCall<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw toArmFailure(error);
+  }
+}
+
+function toArmFailure(error: unknown): ArmFailure {
+  return error instanceof ArmFailure ? error : new ArmFailure(classifyArmError(error));
+}
+
+/** A write this adapter refuses to send: terminal, never retried. */
+function refusal(message: string): ArmFailure {
+  return new ArmFailure({ class: "terminal", code: "RefusedByEnforcer", message });
 }
 
 function toObservedVm(vm: VirtualMachine, requestedId: string): ObservedVm {

@@ -55,13 +55,6 @@ export function isNotFound(error: unknown): boolean {
   return isRestError(error) && error.statusCode === 404;
 }
 
-/** An error that carries its classification, so triggers can tell the platform to retry. */
-export class TransientArmError extends Error {
-  constructor(readonly classified: ClassifiedError) {
-    super(`${classified.code}: ${classified.message}`);
-    this.name = "TransientArmError";
-  }
-}
 
 function armErrorCode(error: { details?: unknown; response?: { bodyAsText?: string | null } }): string | undefined {
   const body = errorBody(error);

@@ -1,18 +1,8 @@
+import type { ResourceEvent } from "../orchestrator/ports.js";
 import { EventGridDeserializer, isSystemEvent, type EventGridEvent } from "@azure/eventgrid";
 
 /** An ARM resource event in domain terms: the event is a pointer, never the state. */
-export interface ResourceEvent {
-  readonly id: string;
-  readonly eventType: string;
-  readonly subject: string;
-  readonly operationName: string;
-  readonly subscriptionId: string;
-  readonly correlationId?: string;
-  /** Object id of the caller (the `objectidentifier` claim), lowercased. */
-  readonly callerObjectId?: string;
-  readonly callerAppId?: string;
-  readonly callerUpn?: string;
-}
+export type { ResourceEvent } from "../orchestrator/ports.js";
 
 const OBJECT_ID_CLAIM = "http://schemas.microsoft.com/identity/claims/objectidentifier";
 const UPN_CLAIM = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn";

@@ -7,12 +7,13 @@ import { decideEligibility, describeOs } from "../domain/eligibility.js";
 import { desiredAccessFromTags, isGuid } from "../domain/access.js";
 import { findLoginExtension, planActions } from "../domain/plan.js";
 import { diagnoseExtension } from "../domain/diagnosis.js";
-import { tryParseVmId } from "../domain/resourceId.js";
+import { tryParseVmId, vmTarget } from "../domain/resourceId.js";
 import { COMPLIANCE_STATES, type ComplianceState } from "../domain/outcome.js";
 import { createEnforcerStore, storeOptionsFromSettings } from "../store/tableStore.js";
 import { listAuditTargets } from "../orchestrator/driftAudit.js";
-import { describeAction, reconcile, type PassResult } from "../orchestrator/reconcile.js";
-import { TransientArmError } from "../azure/errors.js";
+import { describeAction, type PassResult } from "../orchestrator/reconcile.js";
+import { runLeasedPass } from "../orchestrator/leasedPass.js";
+import { ArmFailure } from "../orchestrator/ports.js";
 import { formatTable, progressReporter } from "./table.js";
 import { loadSettingsFile } from "./settingsFile.js";
 
@@ -110,16 +111,20 @@ async function audit(args: readonly string[]): Promise<number> {
   const progress = progressReporter(process.stderr, `audit (${mode})`);
   const results: PassResult[] = [];
   const errors: { vmId: string; message: string }[] = [];
+  // VMs another pass held (an event's, the function app's): queued behind it, run by the function app.
+  const queued: string[] = [];
   let next = 0;
   const worker = async () => {
     while (next < targets.length) {
       const vmId = targets[next++] as string;
       try {
-        results.push(await reconcile({ vmId, trigger: "cli", mode }, services));
+        const outcome = await runLeasedPass({ vm: vmTarget(vmId), trigger: "cli", mode, requestedBy: cliUser() }, services);
+        if (outcome.ran) results.push(outcome.result);
+        else queued.push(vmId);
       } catch (error) {
-        errors.push({ vmId, message: error instanceof TransientArmError ? `transient: ${error.message}` : (error as Error).message });
+        errors.push({ vmId, message: error instanceof ArmFailure && error.transient ? `transient: ${error.message}` : (error as Error).message });
       }
-      progress.update(results.length + errors.length, targets.length, vmId.split("/").pop());
+      progress.update(results.length + errors.length + queued.length, targets.length, vmId.split("/").pop());
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, targets.length) }, worker));
@@ -127,12 +132,13 @@ async function audit(args: readonly string[]): Promise<number> {
 
   const counts: Record<string, number> = {};
   for (const r of results) counts[r.state] = (counts[r.state] ?? 0) + 1;
-  const summary = { mode, subscriptions, vms: targets.length, counts, errors, armRequests: services.arm.requestCount(), durationMs: Date.now() - started };
+  const summary = { mode, subscriptions, vms: targets.length, counts, queued, errors, armRequests: services.arm.requestCount(), durationMs: Date.now() - started };
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ ...summary, results: results.map(brief) })}\n`);
   } else {
     process.stdout.write(`${formatTable(["VM", "STATE", "REASON", "ACTIONS"], results.map((r) => [shortId(r.vmId), r.state, r.reason, r.plan.map(describeAction).join("; ")]), 70)}\n\n`);
     process.stdout.write(`${targets.length} VMs, ${Object.entries(counts).map(([k, v]) => `${k}: ${v}`).join(", ")}; ${summary.armRequests} ARM requests in ${summary.durationMs} ms.\n`);
+    for (const q of queued) process.stdout.write(`queued ${q}: another pass was running on it; the function app runs this one after it.\n`);
     for (const e of errors) process.stdout.write(`error ${e.vmId}: ${e.message}\n`);
   }
   return errors.length > 0 ? 1 : 0;
@@ -146,12 +152,13 @@ async function explain(args: readonly string[]): Promise<number> {
   if (!tryParseVmId(vmId)) throw new UsageError(`"${vmId.slice(0, 200)}" is not a VM resource id (/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}).`);
   const config = loadEnforcerConfig();
   const arm = new AzureArm(armConnectionFromSettings());
-  const vm = await arm.getVm(vmId);
+  const target = vmTarget(vmId);
+  const vm = await arm.getVm(target);
   if (!vm) {
     process.stderr.write(`aadlogin-enforcer: VM ${vmId} was not found (or this identity cannot read it).\n`);
     return 1;
   }
-  const assignments = await arm.listVmAssignments(vmId);
+  const assignments = await arm.listVmAssignments(target);
   const eligibility = decideEligibility(vm, config.eligibility);
   const desired = desiredAccessFromTags(vm.tags, config.access, new Date());
   const plan = planActions({ vm, eligibility, desired, assignments, extension: config.extension });
@@ -230,4 +237,9 @@ function brief(r: PassResult) {
 function shortId(vmId: string): string {
   const p = vmId.split("/");
   return `${p[4] ?? ""}/${p[8] ?? ""}`;
+}
+
+/** Recorded with every decision a CLI pass makes: who ran it, as the OS knows them. */
+function cliUser(): string {
+  return `cli: ${process.env["USER"] ?? process.env["USERNAME"] ?? "unknown user"}`;
 }

@@ -2,6 +2,7 @@ import type { AccessPolicy } from "../domain/access.js";
 import { isGuid } from "../domain/access.js";
 import { AZURE_CLOUDS, SERVER_RELEASE_BUILDS, type AzureCloudName, type EligibilityPolicy } from "../domain/osPolicy.js";
 import { extensionPolicy, type ExtensionPolicy } from "../domain/plan.js";
+import type { FollowUpPolicy } from "../domain/progress.js";
 import { readBoolean, readInteger, readList, readSetting, type SettingName, type SettingsSource } from "./settings.js";
 
 /** The enforcer's whole configuration, read once from app settings and handed to the pure core. */
@@ -14,6 +15,14 @@ export interface EnforcerConfig {
   readonly ownPrincipalIds: readonly string[];
   /** Subscriptions (lower case) the audit lists and events are accepted from. */
   readonly watchedSubscriptions: readonly string[];
+  readonly timing: TimingPolicy;
+}
+
+/** How passes share a VM and wait on Azure without an invocation waiting. */
+export interface TimingPolicy {
+  readonly followUp: FollowUpPolicy;
+  readonly leaseDurationMs: number;
+  readonly leaseRetryDelayMs: number;
 }
 
 // Azure refuses these in tag names.
@@ -128,6 +137,15 @@ export function loadEnforcerConfig(source: SettingsSource = process.env): Enforc
   const ownPrincipalIds = [...guids("ENFORCER_PRINCIPAL_ID", "an object id"), ...guids("ENFORCER_APP_ID", "an application (client) id")];
   const watchedSubscriptions = guids("WATCHED_SUBSCRIPTION_IDS", "a subscription id");
 
+  const followUpDelayMs = attempt(() => readInteger("FOLLOW_UP_DELAY_MS", source), 15_000);
+  const followUpMaxDelayMs = attempt(() => readInteger("FOLLOW_UP_MAX_DELAY_MS", source), 120_000);
+  const leaseDurationMs = attempt(() => readInteger("LEASE_DURATION_MS", source), 660_000);
+  const leaseRetryDelayMs = attempt(() => readInteger("LEASE_RETRY_DELAY_MS", source), 5_000);
+  if (followUpMaxDelayMs < followUpDelayMs) {
+    errors.push(`Setting FOLLOW_UP_MAX_DELAY_MS (${followUpMaxDelayMs}) must be at least FOLLOW_UP_DELAY_MS (${followUpDelayMs}).`);
+  }
+  if (leaseDurationMs < 1000) errors.push(`Setting LEASE_DURATION_MS must be at least 1000 (a pass must be able to finish under it), got ${leaseDurationMs}.`);
+
   if (errors.length > 0) {
     throw new Error(`Invalid configuration:\n- ${errors.join("\n- ")}`);
   }
@@ -138,5 +156,10 @@ export function loadEnforcerConfig(source: SettingsSource = process.env): Enforc
     extension: extensionPolicy(version, mdmId === "" ? undefined : mdmId.toLowerCase()),
     ownPrincipalIds: [...new Set(ownPrincipalIds)],
     watchedSubscriptions,
+    timing: {
+      followUp: { initialDelayMs: followUpDelayMs, maxDelayMs: followUpMaxDelayMs },
+      leaseDurationMs,
+      leaseRetryDelayMs,
+    },
   };
 }

@@ -68,14 +68,18 @@ export const SETTINGS = [
     description: "Azure Resource Manager endpoint (a sovereign cloud's, or the local emulator's)." },
   { name: "ARM_CA_FILE", default: "",
     description: "PEM file of an extra CA to trust for ARM (the local emulator's); empty in Azure." },
-  { name: "ARM_LRO_POLL_INTERVAL_MS", default: "2000",
-    description: "Polling interval of long-running ARM operations, unless the service's Retry-After says otherwise." },
-  { name: "ARM_EXTENSION_POLL_INTERVAL_MS", default: "15000",
-    description: "Polling interval while the AADLoginForWindows extension installs (minutes, in Azure): every poll is an ARM read from the same throttling bucket." },
   { name: "ARM_MAX_RETRIES", default: "5",
     description: "Retries of the SDK's own policy for 429 (honouring Retry-After), 5xx and connection errors." },
   { name: "ARM_RETRY_DELAY_MS", default: "1000",
     description: "Base delay of the SDK's exponential backoff for 5xx and connection errors (429 waits for Retry-After)." },
+  { name: "FOLLOW_UP_DELAY_MS", default: "15000",
+    description: "How long after starting (or finding) a long-running operation a pass looks again; doubles with each look. No invocation waits on an operation: the look is a delayed queue message (whole seconds; 0 = at once, only for an emulator whose operations end instantly)." },
+  { name: "FOLLOW_UP_MAX_DELAY_MS", default: "120000",
+    description: "Longest delay between two looks at an operation in flight (Compute allows 12 reads of one VM per minute)." },
+  { name: "LEASE_DURATION_MS", default: "660000",
+    description: "How long a pass holds its VM's lease (one pass per VM at a time). Longer than the function timeout, so only a crashed pass's lease ever runs out." },
+  { name: "LEASE_RETRY_DELAY_MS", default: "5000",
+    description: "A request for a VM whose lease is held is re-queued with this delay, not dropped." },
 ] as const satisfies readonly SettingSpec[];
 
 export type SettingName = (typeof SETTINGS)[number]["name"];

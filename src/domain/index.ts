@@ -9,6 +9,7 @@ export * from "./osInfo.js";
 export * from "./osPolicy.js";
 export * from "./outcome.js";
 export * from "./plan.js";
+export * from "./progress.js";
 export * from "./resourceId.js";
 export * from "./roles.js";
 export * from "./tags.js";

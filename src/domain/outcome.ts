@@ -4,6 +4,7 @@ import type { Action } from "./action.js";
 export type ComplianceState =
   | "compliant" // nothing to do
   | "remediated" // actions ran and the VM is now compliant
+  | "in-progress" // a long-running operation (VM provisioning, identity, extension install) is in flight; a follow-up looks again
   | "would-remediate" // report mode: actions were planned, none ran
   | "ineligible" // not a supported Windows VM / region
   | "conflict" // domain-joined: cannot also be Azure AD joined
@@ -13,7 +14,7 @@ export type ComplianceState =
   | "gone"; // the VM no longer exists
 
 export const COMPLIANCE_STATES: readonly ComplianceState[] = [
-  "compliant", "remediated", "would-remediate", "ineligible", "conflict", "deferred", "exempt", "failed", "gone",
+  "compliant", "remediated", "in-progress", "would-remediate", "ineligible", "conflict", "deferred", "exempt", "failed", "gone",
 ];
 
 export type ErrorClass = "transient" | "terminal";
@@ -28,7 +29,8 @@ export interface ClassifiedError {
 
 /** What one action returned. */
 export type ActionResult =
-  | { readonly status: "unchanged" | "created" | "updated" | "deleted" | "skipped" }
+  /** started: ARM accepted a long-running operation, which runs on; a follow-up pass reads its result. */
+  | { readonly status: "unchanged" | "created" | "updated" | "deleted" | "skipped" | "started" }
   | { readonly status: "failed"; readonly error: ClassifiedError };
 
 /** One planned action and what running it returned. */

@@ -36,7 +36,8 @@ function segmentsOf(id: string): string[] | undefined {
   }
   for (let i = 1; i < segments.length; i++) {
     const s = segments[i] ?? "";
-    if (s === "" || BAD_NAME_CHARS.test(s)) return undefined;
+    // "." and ".." would let a path normalizer (a proxy, a URL parser) move the request elsewhere.
+    if (s === "" || s === "." || s === ".." || BAD_NAME_CHARS.test(s)) return undefined;
   }
   return segments;
 }
@@ -58,6 +59,16 @@ export function parseVmId(id: string): VmRef {
     throw new Error(`Not a virtual machine id: ${quoteInput(id)}. Expected ${VM_ID_SHAPE}.`);
   }
   return ref;
+}
+
+/** A VM id parsed once at the edge: its parts, and the id as given. Every hop after carries this. */
+export interface VmTarget extends VmRef {
+  readonly id: string;
+}
+
+/** The VM a request names, parsed once; throws like parseVmId. */
+export function vmTarget(id: string): VmTarget {
+  return { id, ...parseVmId(id) };
 }
 
 /** The VM id in ARM's documented casing; the names keep their own casing. */

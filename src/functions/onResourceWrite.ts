@@ -1,10 +1,15 @@
 import { app } from "@azure/functions";
 import { services } from "../app/services.js";
-import { handleResourceEvent } from "../orchestrator/handleEvent.js";
+import { parseResourceEvent } from "../azure/resourceEvent.js";
+import { handleResourceEvent, recordMalformedEvent } from "../orchestrator/handleEvent.js";
 
+// Answers within Event Grid's 30 s: parse, route, queue. The pass runs from the queue (reconcileVm).
 app.eventGrid("onResourceWrite", {
-  handler: async (event, context) => {
-    const outcome = await handleResourceEvent(event, await services());
-    context.log(`event ${event.id}: ${outcome.handled}${"reason" in outcome ? ` (${outcome.reason})` : ""}${"result" in outcome ? ` → ${outcome.result.state}` : ""}`);
+  handler: async (raw, context) => {
+    const s = await services();
+    const event = await parseResourceEvent(raw).catch((error: Error) => error);
+    if (event instanceof Error) return void (await recordMalformedEvent(raw, event.message, s));
+    const outcome = await handleResourceEvent(event, s);
+    context.log(`event ${event.id}: ${outcome.handled}${"reason" in outcome ? ` (${outcome.reason})` : ""}`);
   },
 });

@@ -1,13 +1,21 @@
 import { app } from "@azure/functions";
 import { services } from "../app/services.js";
-import { handlePoisonMessage, handleReconcileMessage } from "../orchestrator/handleQueue.js";
+import { parseReconcileRequest } from "../store/reconcileRequest.js";
+import { handlePoisonMessage, handleReconcileRequest, recordMalformedMessage } from "../orchestrator/handleQueue.js";
 
 app.storageQueue("reconcileVm", {
   queueName: "%RECONCILE_QUEUE_NAME%",
   connection: "AzureWebJobsStorage",
   handler: async (message, context) => {
-    const result = await handleReconcileMessage(message, await services());
-    context.log(result ? `${result.vmId}: ${result.state}` : "malformed message recorded and dropped");
+    const s = await services();
+    let request;
+    try {
+      request = parseReconcileRequest(message);
+    } catch (error) {
+      return void (await recordMalformedMessage(message, (error as Error).message, s));
+    }
+    const outcome = await handleReconcileRequest(request, s);
+    context.log(outcome.ran ? `${outcome.result.vmId}: ${outcome.result.state}` : `${request.vmId}: leased by another pass, re-queued`);
   },
 });
 
@@ -17,6 +25,12 @@ app.storageQueue("reconcileVmPoison", {
   queueName: "%RECONCILE_QUEUE_NAME%-poison",
   connection: "AzureWebJobsStorage",
   handler: async (message) => {
-    await handlePoisonMessage(message, await services());
+    let request;
+    try {
+      request = parseReconcileRequest(message);
+    } catch {
+      request = undefined;
+    }
+    await handlePoisonMessage(request, message, await services());
   },
 });

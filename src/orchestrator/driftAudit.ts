@@ -1,12 +1,10 @@
 import { randomUUID } from "node:crypto";
-import type { AuditRun, EnforcerStore } from "../store/tableStore.js";
-import type { ReconcileQueue, ReconcileRequest } from "../store/reconcileQueue.js";
-import type { ArmPort } from "./ports.js";
+import type { ArmPort, AuditRun, QueuePort, ReconcileRequest, StorePort } from "./ports.js";
 
 export interface AuditDeps {
   readonly arm: ArmPort;
-  readonly store: EnforcerStore;
-  readonly queue: ReconcileQueue;
+  readonly store: StorePort;
+  readonly queue: QueuePort;
   readonly clock: () => Date;
 }
 
@@ -56,8 +54,6 @@ export async function runDriftAudit(deps: AuditDeps, options: AuditOptions): Pro
     errors: vmIds.length - enqueued,
   };
   await deps.store.recordAuditRun(run);
-  // Event Grid gives up redelivering after 24 hours: claims older than two days guard nothing.
-  await deps.store.pruneEventClaims(new Date(startedAt.getTime() - 48 * 3600_000).toISOString());
   return run;
 }
 

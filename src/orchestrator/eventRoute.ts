@@ -1,9 +1,8 @@
 import { tryParseVmId } from "../domain/resourceId.js";
-import type { ResourceEvent } from "../azure/resourceEvent.js";
+import type { ResourceEvent } from "./ports.js";
 
 export type EventRoute =
   | { readonly kind: "reconcile"; readonly vmId: string }
-  | { readonly kind: "deleted"; readonly vmId: string }
   | { readonly kind: "ignore"; readonly reason: string };
 
 const VM_WRITE = "microsoft.compute/virtualmachines/write";
@@ -29,8 +28,9 @@ export function routeEvent(event: ResourceEvent, options: { ownPrincipalIds: rea
   if (options.watchedSubscriptions.length > 0 && !options.watchedSubscriptions.some((s) => s.toLowerCase() === ref.subscriptionId.toLowerCase())) {
     return { kind: "ignore", reason: `subscription ${ref.subscriptionId} is not watched` };
   }
+  // A delete is reconciled like any change: the pass finds the VM gone and records it so.
   if (isDelete) {
-    return op === VM_DELETE || op === "" ? { kind: "deleted", vmId: subject } : { kind: "ignore", reason: `delete operation ${op} is not a VM delete` };
+    return op === VM_DELETE || op === "" ? { kind: "reconcile", vmId: subject } : { kind: "ignore", reason: `delete operation ${op} is not a VM delete` };
   }
   if (op !== VM_WRITE && op !== TAGS_WRITE) return { kind: "ignore", reason: `operation ${op || "(none)"} is not a VM or tag write` };
   const own = options.ownPrincipalIds.map((p) => p.toLowerCase());

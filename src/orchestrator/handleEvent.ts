@@ -1,49 +1,35 @@
-import { parseResourceEvent, type ResourceEvent } from "../azure/resourceEvent.js";
 import { routeEvent } from "./eventRoute.js";
-import { reconcile, type PassResult, type ReconcileDeps } from "./reconcile.js";
+import type { ReconcileDeps } from "./reconcile.js";
+import type { ResourceEvent } from "./ports.js";
 
 export type EventOutcome =
-  | { readonly handled: "reconciled"; readonly result: PassResult }
-  | { readonly handled: "ignored"; readonly reason: string }
-  | { readonly handled: "duplicate" }
-  | { readonly handled: "malformed"; readonly error: string };
+  | { readonly handled: "queued"; readonly vmId: string }
+  | { readonly handled: "ignored"; readonly reason: string };
 
 /**
- * One Event Grid delivery. Malformed events are recorded and dropped (never rethrown: a retry
- * cannot fix them, and rethrowing would make Event Grid redeliver 30 times). Duplicates are
- * dropped by event id. A pass that throws releases the id and rethrows, so the redelivery works.
+ * One Event Grid delivery, already parsed by the function layer. It routes the event and queues a
+ * reconcile request, then answers: no ARM call happens here, because Event Grid gives a webhook
+ * 30 s and a pass can take minutes. Redeliveries queue again and are never dropped: a second
+ * request for a VM costs one cheap pass (the lease serializes them, the pass is idempotent), while
+ * dropping one whose first pass had not finished would lose it.
  */
-export async function handleResourceEvent(raw: unknown, deps: ReconcileDeps): Promise<EventOutcome> {
-  let event: ResourceEvent;
-  try {
-    event = await parseResourceEvent(raw);
-  } catch (error) {
-    const message = (error as Error).message;
-    await deps.store.appendLog({ kind: "error", trigger: "event", reason: "malformed-event", message, details: raw, at: deps.clock().toISOString() });
-    return { handled: "malformed", error: message };
-  }
+export async function handleResourceEvent(event: ResourceEvent, deps: Pick<ReconcileDeps, "config" | "queue" | "store" | "clock">): Promise<EventOutcome> {
   const route = routeEvent(event, { ownPrincipalIds: deps.config.ownPrincipalIds, watchedSubscriptions: deps.config.watchedSubscriptions });
   if (route.kind === "ignore") return { handled: "ignored", reason: route.reason };
+  const requestedBy = requester(event);
+  await deps.queue.send({
+    vmId: route.vmId,
+    trigger: "event",
+    eventId: event.id,
+    ...(event.correlationId ? { correlationId: event.correlationId } : {}),
+    ...(requestedBy ? { requestedBy } : {}),
+  });
+  return { handled: "queued", vmId: route.vmId };
+}
 
-  if (!(await deps.store.claimEvent(event.id, { vmId: route.vmId, eventType: event.eventType, at: deps.clock().toISOString() }))) return { handled: "duplicate" };
-  try {
-    const result = await reconcile(
-      {
-        vmId: route.vmId,
-        trigger: "event",
-        eventId: event.id,
-        ...(event.correlationId ? { correlationId: event.correlationId } : {}),
-        ...(requester(event) ? { requestedBy: requester(event) } : {}),
-      },
-      deps,
-    );
-    return { handled: "reconciled", result };
-  } catch (error) {
-    // The pass did not finish (terminal ARM errors end a pass normally, so this is transient or
-    // unexpected): give the id back, or Event Grid's redelivery would be dropped as a duplicate.
-    await deps.store.releaseEvent(event.id);
-    throw error;
-  }
+/** A malformed event is recorded and dropped: a retry cannot fix it, and Event Grid would redeliver it 30 times. */
+export async function recordMalformedEvent(raw: unknown, problem: string, deps: Pick<ReconcileDeps, "store" | "clock">): Promise<void> {
+  await deps.store.appendLog({ kind: "error", trigger: "event", reason: "malformed-event", message: problem, details: raw, at: deps.clock().toISOString() });
 }
 
 function requester(event: ResourceEvent): string | undefined {

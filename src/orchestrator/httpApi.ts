@@ -1,7 +1,8 @@
-import { tryParseVmId } from "../domain/resourceId.js";
+import { tryParseVmId, vmTarget } from "../domain/resourceId.js";
 import { COMPLIANCE_STATES, type ComplianceState } from "../domain/outcome.js";
-import { TransientArmError } from "../azure/errors.js";
-import { reconcile, type ReconcileDeps } from "./reconcile.js";
+import { runLeasedPass } from "./leasedPass.js";
+import { ArmFailure } from "./ports.js";
+import type { ReconcileDeps } from "./reconcile.js";
 
 /** Plain request/response shapes, so the HTTP functions stay two lines and the CLI can reuse these. */
 export interface ApiResponse {
@@ -41,13 +42,18 @@ export async function reconcileNowRequest(body: unknown, deps: ReconcileDeps, re
     return badRequest(`mode must be "enforce" or "report", got ${JSON.stringify(input.mode).slice(0, 50)}.`);
   }
   try {
-    const result = await reconcile(
-      { vmId: input.vmId, trigger: "http", ...(input.mode ? { mode: input.mode } : {}), ...(requestedBy ? { requestedBy } : {}) },
+    const outcome = await runLeasedPass(
+      { vm: vmTarget(input.vmId), trigger: "http", ...(input.mode ? { mode: input.mode } : {}), ...(requestedBy ? { requestedBy } : {}) },
       deps,
     );
-    return { status: 200, body: result };
+    if (!outcome.ran) {
+      // Another pass holds the VM: this one is queued behind it, not lost.
+      const seconds = Math.max(1, Math.ceil(outcome.requeuedInMs / 1000));
+      return { status: 202, headers: { "Retry-After": String(seconds) }, body: { queued: true, vmId: input.vmId, message: `Another pass is running on this VM; this request runs after it (in about ${seconds} s).` } };
+    }
+    return { status: 200, body: outcome.result };
   } catch (error) {
-    if (error instanceof TransientArmError) {
+    if (error instanceof ArmFailure && error.transient) {
       return { status: 503, headers: { "Retry-After": "30" }, body: { error: { code: error.classified.code, message: `Transient ARM failure, try again: ${error.classified.message}` } } };
     }
     throw error;

@@ -1,20 +1,60 @@
 import type { Action } from "../domain/action.js";
+import type { ClassifiedError } from "../domain/outcome.js";
 import type { ObservedAssignment, ObservedVm } from "../domain/vm.js";
+import type { VmTarget } from "../domain/resourceId.js";
+import type { AuditRun, Lease, LogEntry, LogEntryInput, VmRecord } from "../store/records.js";
+import type { ReconcileRequest } from "../store/reconcileRequest.js";
 
 /**
- * What the orchestrator needs from Azure Resource Manager, in domain terms. The adapter in
- * `src/azure/` implements it with the real SDK clients; nothing here mentions the SDK.
+ * Everything the orchestrator needs from the outside world, in its own terms. Adapters implement
+ * these (`src/azure/` over the SDK, `src/store/` over Table Storage and the queue); the orchestrator
+ * imports nothing else from them, and a test keeps it so.
  */
+
+export type { VmTarget };
+
+/**
+ * A failed ARM call, classified by the adapter (the only place that knows the SDK's errors):
+ * transient (retry the pass later) or terminal (record and stop).
+ */
+export class ArmFailure extends Error {
+  constructor(readonly classified: ClassifiedError) {
+    super(`${classified.code}: ${classified.message}`);
+    this.name = "ArmFailure";
+  }
+  get transient(): boolean {
+    return this.classified.class === "transient";
+  }
+}
+
+/** One Event Grid resource event, parsed and checked by the function layer. */
+export interface ResourceEvent {
+  readonly id: string;
+  readonly eventType: string;
+  readonly subject: string;
+  readonly operationName: string;
+  readonly subscriptionId: string;
+  readonly correlationId?: string;
+  /** Object id of the caller (the `objectidentifier` claim), lowercased. */
+  readonly callerObjectId?: string;
+  readonly callerAppId?: string;
+  readonly callerUpn?: string;
+}
+
+/** What the orchestrator needs from Azure Resource Manager. Every method throws ArmFailure. */
 export interface ArmPort {
   /** One GET with `$expand=instanceView`; undefined when the VM does not exist. */
-  getVm(vmId: string): Promise<ObservedVm | undefined>;
+  getVm(vm: VmTarget): Promise<ObservedVm | undefined>;
+  /** The VM's tags as ARM has them now (one plain GET): the fresh look before a grant or a revocation. */
+  getVmTags(vm: VmTarget): Promise<Readonly<Record<string, string>> | undefined>;
   /** Role assignments whose scope is exactly the VM (inherited ones are dropped). */
-  listVmAssignments(vmId: string): Promise<ObservedAssignment[]>;
-  enableIdentity(vm: ObservedVm, action: Extract<Action, { kind: "enableIdentity" }>): Promise<"updated">;
-  /** Resolves when the extension reached Succeeded; rejects when the operation failed. */
-  installExtension(vm: ObservedVm, action: Extract<Action, { kind: "installExtension" }>): Promise<"created" | "updated">;
-  createAssignment(vmId: string, action: Extract<Action, { kind: "createAssignment" }>): Promise<"created" | "unchanged">;
-  deleteAssignment(vmId: string, action: Extract<Action, { kind: "deleteAssignment" }>): Promise<"deleted" | "unchanged">;
+  listVmAssignments(vm: VmTarget): Promise<ObservedAssignment[]>;
+  /** Sends the identity PATCH and returns once ARM accepted it; the operation runs on without us. */
+  startEnableIdentity(vm: ObservedVm, action: Extract<Action, { kind: "enableIdentity" }>): Promise<void>;
+  /** Sends the extension PUT and returns once ARM accepted it; the install runs on without us. */
+  startInstallExtension(vm: ObservedVm, action: Extract<Action, { kind: "installExtension" }>): Promise<void>;
+  createAssignment(vm: VmTarget, action: Extract<Action, { kind: "createAssignment" }>): Promise<"created" | "unchanged">;
+  deleteAssignment(vm: VmTarget, action: Extract<Action, { kind: "deleteAssignment" }>): Promise<"deleted" | "unchanged">;
   /** Every VM id in the subscription, page by page. */
   listVmIds(subscriptionId: string): AsyncIterable<string>;
   /** ARM requests sent so far through this port (retries included): the real cost. */
@@ -22,3 +62,30 @@ export interface ArmPort {
   /** Runs `work`, handing it a count of the ARM requests made by that work alone (not by others running meanwhile). */
   metered<T>(work: (count: () => number) => Promise<T>): Promise<T>;
 }
+
+export interface VmListFilter {
+  readonly subscriptionId?: string;
+  readonly state?: VmRecord["state"];
+}
+
+/** What the orchestrator keeps in Table Storage. */
+export interface StorePort {
+  getVm(vmId: string): Promise<VmRecord | undefined>;
+  /** ETag read-modify-write; `mutate` may run more than once, so it must be pure. */
+  updateVm(vmId: string, mutate: (current: VmRecord | undefined) => VmRecord): Promise<VmRecord>;
+  listVms(filter?: VmListFilter): Promise<VmRecord[]>;
+  appendLog(entry: LogEntryInput): Promise<LogEntry>;
+  listLog(vmId: string | undefined, limit?: number): Promise<LogEntry[]>;
+  acquireLease(vmId: string, holder: string, now: string, until: string): Promise<boolean>;
+  releaseLease(vmId: string, holder: string): Promise<void>;
+  recordAuditRun(run: AuditRun): Promise<void>;
+  listAuditRuns(limit?: number): Promise<AuditRun[]>;
+}
+
+/** The reconcile queue: every pass runs from a message on it. */
+export interface QueuePort {
+  send(request: ReconcileRequest, options?: { readonly delayInMs?: number }): Promise<void>;
+  sendMany(requests: readonly ReconcileRequest[]): Promise<number>;
+}
+
+export type { AuditRun, Lease, LogEntry, LogEntryInput, ReconcileRequest, VmRecord };

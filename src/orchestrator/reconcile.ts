@@ -1,31 +1,32 @@
 import type { Action } from "../domain/action.js";
 import { decideEligibility, describeOs, type Eligibility } from "../domain/eligibility.js";
 import { desiredAccessFromTags, type DesiredAccess } from "../domain/access.js";
-import { findLoginExtension, planActions } from "../domain/plan.js";
+import { extensionStatus, findLoginExtension, planActions } from "../domain/plan.js";
 import { diagnoseExtension, type Diagnosis } from "../domain/diagnosis.js";
-import { parseVmId } from "../domain/resourceId.js";
+import { followUpDelayMs, MAX_FOLLOW_UPS, operationInFlight, stillWanted, type WaitingFor } from "../domain/progress.js";
 import type { ActionOutcome, ClassifiedError, ComplianceState } from "../domain/outcome.js";
 import type { ObservedAssignment, ObservedVm } from "../domain/vm.js";
 import { loginRoleById } from "../domain/roles.js";
 import { isEnforcerAssignment } from "../domain/assignmentName.js";
 import type { EnforcerConfig } from "../config/policy.js";
-import type { EnforcerStore, LogEntryInput, VmRecord } from "../store/tableStore.js";
-import { classifyArmError, TransientArmError } from "../azure/errors.js";
-import type { ArmPort } from "./ports.js";
+import { ArmFailure, type ArmPort, type LogEntryInput, type QueuePort, type StorePort, type VmRecord, type VmTarget } from "./ports.js";
 import { newVmRecord } from "./vmRecord.js";
 
-export type Trigger = "event" | "audit" | "queue" | "http" | "cli";
+export type Trigger = "event" | "audit" | "follow-up" | "expiry" | "http" | "cli";
 
 export interface PassRequest {
-  readonly vmId: string;
+  /** The VM, parsed once where the request came in. */
+  readonly vm: VmTarget;
   readonly trigger: Trigger;
   /** Overrides the configured mode for this pass (e.g. an operator's `--report`). */
   readonly mode?: "enforce" | "report";
   readonly eventId?: string;
   readonly correlationId?: string;
-  /** Object id (or upn) of whoever caused the event: recorded with every decision. */
+  /** Object id (or upn) of whoever caused the event or asked for the pass: recorded with every decision. */
   readonly requestedBy?: string;
   readonly runId?: string;
+  /** Follow-ups: how many looks at the same operation came before this one. */
+  readonly attempt?: number;
 }
 
 export interface PassResult {
@@ -37,95 +38,89 @@ export interface PassResult {
   readonly plan: readonly Action[];
   readonly outcomes: readonly ActionOutcome[];
   readonly diagnosis?: Diagnosis;
-  /** ARM requests this pass sent (reads, writes, polls, retries). */
+  readonly waitingFor?: WaitingFor;
+  /** ARM requests this pass sent (reads, writes, retries). */
   readonly armRequests: number;
 }
 
 export interface ReconcileDeps {
   readonly arm: ArmPort;
-  readonly store: EnforcerStore;
+  readonly store: StorePort;
+  readonly queue: QueuePort;
   readonly config: EnforcerConfig;
   readonly clock: () => Date;
 }
 
+/** Re-plans after the tags changed under a pass at most this often; then a follow-up takes over. */
+const MAX_ROUNDS = 3;
+
 /**
- * One pass over one VM, the same for every trigger: observe → decide → plan → act → verify → record.
- * Level-based: the request only says which VM to look at; everything else is read from ARM now.
- * A transient failure is recorded and rethrown (as TransientArmError) so the platform retries the
- * trigger; a terminal one is recorded and the pass ends with state "failed".
+ * One pass over one VM, the same for every trigger: observe → decide → plan → act → record, and
+ * never wait. Level-based: the request only says which VM to look at; everything is read from ARM
+ * now, and read again just before any write that grants or removes access. Long-running operations
+ * are started, not awaited: the VM is recorded `in-progress` and a follow-up request is queued with
+ * a delay. The caller holds the VM's lease (see runLeasedPass), so no other pass acts meanwhile.
+ * A transient failure that a follow-up cannot absorb is rethrown (ArmFailure) so the platform
+ * retries; a terminal one is recorded and the pass ends `failed`.
  */
 export function reconcile(request: PassRequest, deps: ReconcileDeps): Promise<PassResult> {
-  return deps.arm.metered((armRequests) => pass(request, deps, armRequests));
+  return deps.arm.metered((armRequests) => {
+    const pass: Pass = { request, deps, mode: request.mode ?? deps.config.mode, log: contextOf(request), armRequests };
+    return runPass(pass);
+  });
 }
 
-async function pass(request: PassRequest, deps: ReconcileDeps, armRequests: () => number): Promise<PassResult> {
-  const mode = request.mode ?? deps.config.mode;
-  const context = contextOf(request);
-  let vmId: string;
+/** Everything one pass carries, instead of threading it through every helper. */
+interface Pass {
+  readonly request: PassRequest;
+  readonly deps: ReconcileDeps;
+  readonly mode: "enforce" | "report";
+  readonly log: LogContext;
+  readonly armRequests: () => number;
+}
+
+/** What the pass observed, decided and planned, in one round. */
+interface Observation {
+  readonly vm: ObservedVm;
+  readonly assignments: readonly ObservedAssignment[];
+  readonly row: VmRecord | undefined;
+  readonly eligibility: Eligibility;
+  readonly desired: DesiredAccess;
+  readonly plan: readonly Action[];
+}
+
+async function runPass(pass: Pass): Promise<PassResult> {
+  const { deps, request } = pass;
+  const vmId = request.vm.id;
   try {
-    parseVmId(request.vmId);
-    vmId = request.vmId;
-  } catch (error) {
-    const message = (error as Error).message;
-    await deps.store.appendLog({ ...context, kind: "error", reason: "invalid-vm-id", message, at: deps.clock().toISOString() });
-    return { vmId: request.vmId, state: "failed", reason: "invalid-vm-id", message, mode, plan: [], outcomes: [], armRequests: 0 };
-  }
+    for (let round = 1; ; round++) {
+      const vm = await deps.arm.getVm(request.vm);
+      if (!vm) return await recordGone(pass);
+      const assignments = await deps.arm.listVmAssignments(request.vm);
+      const row = await deps.store.getVm(vmId);
+      const now = deps.clock();
+      const eligibility = decideEligibility(vm, deps.config.eligibility);
+      const desired = desiredAccessFromTags(vm.tags, deps.config.access, now);
+      const plan = planActions({ vm, eligibility, desired, assignments, extension: deps.config.extension });
+      const seen: Observation = { vm, assignments, row, eligibility, desired, plan };
 
-  try {
-    const observedVm = await deps.arm.getVm(vmId);
-    if (!observedVm) return await recordGone(vmId, request, deps, mode, armRequests());
-    const assignments = await deps.arm.listVmAssignments(vmId);
-    const now = deps.clock();
-    const planned = decideEligibility(observedVm, deps.config.eligibility);
-    const desired = desiredAccessFromTags(observedVm.tags, deps.config.access, now);
-    const plan = planActions({ vm: observedVm, eligibility: planned, desired, assignments, extension: deps.config.extension });
-
-    const executed: Execution =
-      mode === "report"
-        ? { outcomes: plan.map((action) => ({ action, result: { status: "skipped" as const } })) }
-        : await execute(observedVm, plan, deps, context);
-    const vm = executed.stoppedMidPass ?? observedVm;
-    const eligibility = executed.stoppedMidPass ? decideEligibility(vm, deps.config.eligibility) : planned;
-    // A failed extension we did not (successfully) reinstall keeps its diagnosis on the record.
-    const reinstalled = executed.outcomes.some((o) => o.action.kind === "installExtension" && o.result.status !== "failed" && o.result.status !== "skipped");
-    const diagnosis = "diagnosis" in executed && executed.diagnosis ? executed.diagnosis : reinstalled ? undefined : existingDiagnosis(vm, deps);
-    const execution = { outcomes: executed.outcomes, ...(diagnosis ? { diagnosis } : {}) };
-
-    const state = finalState(mode, eligibility, plan, execution.outcomes);
-    const message = stateMessage(state, eligibility, execution.outcomes, execution.diagnosis);
-    const result: PassResult = {
-      vmId, state, reason: eligibility.reason, message, mode, plan, outcomes: execution.outcomes,
-      ...(execution.diagnosis ? { diagnosis: execution.diagnosis } : {}),
-      armRequests: armRequests(),
-    };
-    await record(vm, request, deps, result, eligibility, desired, assignments);
-    return result;
-  } catch (error) {
-    const classified = error instanceof TransientArmError ? error.classified : classifyArmError(error);
-    await deps.store.appendLog({
-      ...context, vmId, kind: "error", state: "failed", errorClass: classified.class, errorCode: classified.code,
-      message: `Pass failed: ${classified.message}`, at: deps.clock().toISOString(),
-    });
-    if (classified.class === "transient") {
-      // Keep the table honest while the platform retries: the VM shows up (deferred, with the
-      // error as its reason) even when its very first pass could not finish.
-      const message = `Could not finish the pass (${classified.message}); it is retried.`;
-      await deps.store.updateVm(vmId, (current) => ({
-        ...baseRecord(vmId, current, deps),
-        state: "deferred", reason: classified.code, message,
-        ...passMeta(request, deps, current),
-      }));
-      throw error instanceof TransientArmError ? error : new TransientArmError(classified);
+      if (pass.mode === "report") {
+        const outcomes = plan.map((action) => ({ action, result: { status: "skipped" as const } }));
+        return await conclude(pass, seen, { outcomes });
+      }
+      const executed = await execute(pass, seen);
+      if (executed.stale && round < MAX_ROUNDS) {
+        await deps.store.appendLog({
+          ...pass.log, vmId, kind: "decision", state: "in-progress", reason: "tags-changed",
+          message: `The VM's tags changed during the pass (${executed.stale}); re-planning from a fresh read before any other write.`,
+          at: deps.clock().toISOString(),
+        });
+        continue;
+      }
+      return await conclude(pass, seen, executed);
     }
-    const result: PassResult = {
-      vmId, state: "failed", reason: classified.code, message: classified.message, mode, plan: [], outcomes: [], armRequests: armRequests(),
-    };
-    await deps.store.updateVm(vmId, (current) => ({
-      ...baseRecord(vmId, current, deps),
-      state: "failed", reason: classified.code, message: classified.message,
-      ...passMeta(request, deps, current),
-    }));
-    return result;
+  } catch (error) {
+    return await recordFailure(pass, error);
   }
 }
 
@@ -134,149 +129,267 @@ interface Execution {
   readonly diagnosis?: Diagnosis;
   /** The VM as re-read after it stopped running mid-pass; the pass is decided on this instead. */
   readonly stoppedMidPass?: ObservedVm;
+  /** What the VM is busy with when the pass ends (an operation it found or started). */
+  readonly waitingFor?: WaitingFor;
+  /** The operation this pass started (recorded, so the follow-up knows the result is ours). */
+  readonly started?: NonNullable<VmRecord["started"]>;
+  /** A grant or revocation the tags no longer wanted when read again: why the pass re-plans. */
+  readonly stale?: string;
+  /** A role-assignment write that cannot be made yet (PrincipalNotFound while replicating, throttled). */
+  readonly retryLater?: ClassifiedError;
 }
 
-async function execute(vm: ObservedVm, plan: readonly Action[], deps: ReconcileDeps, context: LogContext): Promise<Execution> {
+async function execute(pass: Pass, seen: Observation): Promise<Execution> {
+  const { deps, request } = pass;
+  const { vm, row } = seen;
+  const policy = deps.config.extension;
   const outcomes: ActionOutcome[] = [];
-  // Every outcome is logged the moment it is known, so a pass that stops half-way (a transient
-  // error is rethrown) still leaves a log of what it did.
-  const settle: Settle = async (outcome, note) => {
+  // Every outcome is logged the moment it is known, so a pass that stops half-way still leaves a log.
+  const settle = async (outcome: ActionOutcome, note?: string): Promise<void> => {
     outcomes.push(outcome);
     const error = outcome.result.status === "failed" ? outcome.result.error : undefined;
-    await logAction(deps, context, vm.id, outcome.action, resultOf(outcome, note), error, note);
+    await logAction(pass, outcome.action, resultOf(outcome, note), error, note);
   };
+  let waitingFor: WaitingFor | undefined = waitingOn(vm, row, policy);
+  let started: Execution["started"];
   let diagnosis: Diagnosis | undefined;
-  let extensionFailed = false;
+  let extensionBlocked = false;
   let stoppedMidPass: ObservedVm | undefined;
   let retryLater: ClassifiedError | undefined;
-  let current = vm;
+  // The extension failed after *our* install: diagnose it, repair it once if the diagnosis says so,
+  // and otherwise stop. Without this, every follow-up would reinstall a failing extension forever.
+  const ourInstallFailed = row?.started?.op === "extension" && extensionStatus(vm, policy) === "failed";
+  const repairing = row?.started?.selfRepair === true;
+  const routine = request.trigger === "follow-up" || request.trigger === "expiry";
 
-  for (const action of plan) {
-    if (action.kind === "createAssignment" && extensionFailed) {
+  for (const action of seen.plan) {
+    if (action.kind === "enableIdentity" || action.kind === "installExtension") {
+      // One operation at a time: Compute serializes a VM's updates, and a follow-up continues.
+      if (waitingFor || started || extensionBlocked) continue;
+      let selfRepair = false;
+      if (action.kind === "installExtension" && action.why === "failed") {
+        const before = diagnoseExtension(findLoginExtension(vm, policy), vm);
+        const repairable = before?.selfRepair === "enable-identity-and-reinstall";
+        if (before && !before.retryable && before.selfRepair === "none") {
+          // Do not hammer an extension that can never succeed here (e.g. exit 51: unsupported OS).
+          diagnosis = before;
+          extensionBlocked = true;
+          await settle({ action, result: failed("terminal", before.code, before.meaning) }, `not retried: ${before.code}`);
+          continue;
+        }
+        const continuingRepair = row?.started?.op === "identity" && repairing;
+        if ((ourInstallFailed && (!repairable || repairing)) || (routine && !ourInstallFailed && !continuingRepair)) {
+          // Our own install failed (and was repaired once already, or cannot be), or a follow-up
+          // found a failure: record it; an event, the audit or an operator asks for the next attempt.
+          diagnosis = before ?? unknownDiagnosis({ class: "terminal", code: "ExtensionFailed", message: "the extension's provisioning failed" });
+          extensionBlocked = true;
+          if (ourInstallFailed) await settle({ action, result: failed("terminal", diagnosis.code, diagnosis.meaning) }, `failed: ${diagnosis.code}`);
+          continue;
+        }
+        selfRepair = (ourInstallFailed && repairable) || continuingRepair;
+        if (before) {
+          diagnosis = { ...before, remediation: `${selfRepair ? "Self-repair" : "Reinstalled by this pass"}: ${before.remediation}` };
+        }
+      }
+      if (action.kind === "enableIdentity" && ourInstallFailed) selfRepair = !repairing;
+      try {
+        if (action.kind === "enableIdentity") await deps.arm.startEnableIdentity(vm, action);
+        else await deps.arm.startInstallExtension(vm, action);
+        const op = action.kind === "enableIdentity" ? "identity" : "extension";
+        started = { op, at: deps.clock().toISOString(), ...(selfRepair ? { selfRepair: true } : {}) };
+        waitingFor = op;
+        await settle({ action, result: { status: "started" } }, selfRepair ? "started (self-repair)" : undefined);
+      } catch (error) {
+        const classified = classify(error);
+        await settle({ action, result: { status: "failed", error: classified } });
+        if (classified.class === "transient") throw error;
+        // ARM refused the start. Stopped since observed (409), or busy with someone else's operation?
+        const after = (await deps.arm.getVm(request.vm)) ?? vm;
+        if (decideEligibility(after, deps.config.eligibility).reason === "vm-not-running") {
+          // Deferred, like a VM found stopped; the enforcer never starts a VM to install.
+          stoppedMidPass = after;
+          extensionBlocked = true;
+          continue;
+        }
+        const busy = operationInFlight(after, policy);
+        if (busy) {
+          waitingFor = busy;
+          continue;
+        }
+        diagnosis = diagnoseExtension(findLoginExtension(after, policy), after) ?? unknownDiagnosis(classified);
+        extensionBlocked = true;
+      }
+      continue;
+    }
+
+    if (action.kind === "createAssignment" && (extensionBlocked || ourInstallFailed)) {
       // Login cannot work on this VM right now; granting it would only promise access that fails.
       await settle({ action, result: { status: "skipped" } }, "skipped: the extension is not working on this VM");
       continue;
     }
-    if (action.kind === "installExtension" && action.why === "failed") {
-      // Do not hammer an extension that can never succeed here (e.g. exit 51: unsupported OS).
-      const before = diagnoseExtension(findLoginExtension(current, deps.config.extension), current);
-      if (before && !before.retryable && before.selfRepair === "none") {
-        diagnosis = before;
-        extensionFailed = true;
-        await settle({ action, result: failed("terminal", before.code, before.meaning) }, `not retried: ${before.code}`);
-        continue;
-      }
-      // The failure found is what this reinstall repairs: keep its diagnosis, so the record and log say what was wrong.
-      if (before) diagnosis = { ...before, remediation: `Resolved by this pass (extension reinstalled). Was: ${before.remediation}` };
+    // Grants wait until the VM can honour them; revocations never wait.
+    if (action.kind === "createAssignment" && (waitingFor || started)) continue;
+
+    // Fresh state right before the write: the tags (and the clock, for expiry) must still want it.
+    const tags = await deps.arm.getVmTags(request.vm);
+    const now = desiredAccessFromTags(tags ?? {}, deps.config.access, deps.clock());
+    if (!tags || !stillWanted(action, now)) {
+      return { outcomes, stale: `${describeAction(action)} is no longer wanted`, ...(started ? { started } : {}) };
     }
     try {
-      const status = await runAction(current, action, deps);
+      const status = action.kind === "createAssignment" ? await deps.arm.createAssignment(request.vm, action) : await deps.arm.deleteAssignment(request.vm, action);
       await settle({ action, result: { status } });
-      if (action.kind === "enableIdentity") current = withIdentity(current, action);
     } catch (error) {
-      const classified = classifyArmError(error);
-      if (action.kind !== "installExtension" || classified.class === "transient") {
-        await settle({ action, result: { status: "failed", error: classified } });
-        // One grant that cannot be made yet (PrincipalNotFound while the directory replicates,
-        // a throttled PUT) must not hold back the others: finish them, then let the platform retry.
-        if (classified.class === "transient" && (action.kind === "createAssignment" || action.kind === "deleteAssignment")) {
-          retryLater ??= classified;
-          continue;
-        }
-        if (classified.class === "transient") throw new TransientArmError(classified);
-        continue;
-      }
-      // The extension's operation ended Failed: read what the handler reported and decide.
-      const after = (await deps.arm.getVm(vm.id)) ?? current;
-      if (decideEligibility(after, deps.config.eligibility).reason === "vm-not-running") {
-        // Stopped since it was observed: ARM refused the write (409) and nothing failed on the VM.
-        // Deferred, like a VM found stopped; the enforcer never starts a VM to install.
-        await settle({ action, result: { status: "skipped" } }, `skipped: VM stopped during the pass (${classified.code})`);
-        extensionFailed = true;
-        stoppedMidPass = after;
-        continue;
-      }
-      diagnosis = diagnoseExtension(findLoginExtension(after, deps.config.extension), after) ?? unknownDiagnosis(classified);
-      await settle({ action, result: { status: "failed", error: classified } }, `failed: ${diagnosis.code}`);
-      const repaired = diagnosis.selfRepair === "enable-identity-and-reinstall" ? await selfRepair(after, action, deps, settle) : undefined;
-      if (repaired) {
-        diagnosis = { ...diagnosis, remediation: `Self-repaired: ${diagnosis.remediation}` };
-        current = repaired;
-        continue;
-      }
-      extensionFailed = true;
+      const classified = classify(error);
+      await settle({ action, result: { status: "failed", error: classified } });
+      // One grant that cannot be made yet must not hold back the others: finish them, then look again.
+      if (classified.class === "transient") retryLater ??= classified;
     }
   }
-  if (retryLater) throw new TransientArmError(retryLater);
-  return { outcomes, ...(diagnosis ? { diagnosis } : {}), ...(stoppedMidPass ? { stoppedMidPass } : {}) };
+  return {
+    outcomes,
+    ...(diagnosis ? { diagnosis } : {}),
+    ...(stoppedMidPass ? { stoppedMidPass } : {}),
+    ...(waitingFor && !stoppedMidPass ? { waitingFor } : {}),
+    ...(started ? { started } : {}),
+    ...(retryLater ? { retryLater } : {}),
+  };
 }
 
-type Settle = (outcome: ActionOutcome, note?: string) => Promise<void>;
+/** What the VM waits for as observed: its own operation, named after ours when we started it. */
+function waitingOn(vm: ObservedVm, row: VmRecord | undefined, policy: EnforcerConfig["extension"]): WaitingFor | undefined {
+  const busy = operationInFlight(vm, policy);
+  if (busy === "vm-provisioning" && row?.started?.op === "identity") return "identity";
+  return busy;
+}
 
-/** The log's machine-readable result: the status, and for failures the diagnosis or error code. */
-function resultOf(outcome: ActionOutcome, note?: string): string {
-  if (outcome.result.status !== "failed") return outcome.result.status;
-  return note?.startsWith("failed: ") ? note : `failed: ${outcome.result.error.code}`;
+function classify(error: unknown): ClassifiedError {
+  if (error instanceof ArmFailure) return error.classified;
+  return { class: "terminal", code: (error as Error)?.name || "Error", message: (error as Error)?.message ?? String(error) };
+}
+
+type Settled = Pick<Execution, "outcomes"> & Partial<Execution>;
+
+/** Decides the state from what happened, schedules what must happen later, and records it. */
+async function conclude(pass: Pass, seen: Observation, executed: Settled): Promise<PassResult> {
+  const { deps, request } = pass;
+  const vm = executed.stoppedMidPass ?? seen.vm;
+  const eligibility = executed.stoppedMidPass ? decideEligibility(vm, deps.config.eligibility) : seen.eligibility;
+  const started = executed.outcomes.some((o) => o.result.status === "started");
+  const diagnosis = executed.diagnosis ?? (started ? undefined : diagnoseExtension(findLoginExtension(vm, deps.config.extension), vm));
+  const waiting = executed.waitingFor && (eligibility.verdict === "eligible" || eligibility.verdict === "deferred") ? executed.waitingFor : undefined;
+
+  let state: ComplianceState;
+  let reason: string = eligibility.reason;
+  let message: string;
+  if (executed.stale) {
+    state = "deferred";
+    reason = "tags-changing";
+    message = `The VM's tags kept changing during the pass (${executed.stale}); a follow-up looks again.`;
+  } else if (waiting && pass.mode === "enforce") {
+    state = "in-progress";
+    reason = `waiting-for-${waiting}`;
+    message = `${WAITING_TEXT[waiting]}; a follow-up looks again instead of waiting. ${eligibility.message}`;
+  } else if (executed.retryLater) {
+    state = "deferred";
+    reason = executed.retryLater.code;
+    message = `Could not finish the pass (${executed.retryLater.message}); a follow-up tries again.`;
+  } else {
+    state = finalState(pass.mode, eligibility, seen.plan, executed.outcomes, diagnosis);
+    // The last look of a chain that remediated the VM: its work is what made it compliant.
+    if (state === "compliant" && seen.row?.state === "in-progress" && seen.row.started) state = "remediated";
+    message = stateMessage(state, eligibility, executed.outcomes, diagnosis);
+  }
+
+  // A follow-up when something is in flight or can be retried soon; bounded, then the audit takes over.
+  const attempt = request.trigger === "follow-up" && !started ? (request.attempt ?? 0) + 1 : 0;
+  // States that settle by themselves within minutes: look again a few times rather than wait for the audit.
+  const agentNotYet = state === "deferred" && ["os-unknown-agent-not-reporting", "power-state-unknown", "vm-deleting"].includes(reason);
+  const wantsFollowUp =
+    pass.mode === "enforce" &&
+    attempt < MAX_FOLLOW_UPS &&
+    (state === "in-progress" || executed.stale !== undefined || executed.retryLater !== undefined || (agentNotYet && attempt < 6));
+  const timers = await scheduleTimers(pass, seen, executed, wantsFollowUp ? { attempt, waitingFor: waiting ?? reason } : undefined);
+
+  const result: PassResult = {
+    vmId: request.vm.id, state, reason, message, mode: pass.mode, plan: seen.plan, outcomes: executed.outcomes,
+    ...(diagnosis ? { diagnosis } : {}),
+    ...(waiting ? { waitingFor: waiting } : {}),
+    armRequests: pass.armRequests(),
+  };
+  await record(pass, vm, result, eligibility, seen, executed, timers);
+  return result;
+}
+
+const WAITING_TEXT: Record<WaitingFor, string> = {
+  "vm-provisioning": "Azure is still provisioning or updating the VM",
+  identity: "The system-assigned identity is being enabled",
+  extension: "The AADLoginForWindows extension is being installed",
+};
+
+interface Timers {
+  readonly followUpAt?: string;
+  readonly expiryCheckAt?: string;
 }
 
 /**
- * 1007: the extension ran before the VM had a system-assigned identity. Enable it and reinstall,
- * once. Returns the VM as it now is, or undefined when the repair failed.
+ * Queues the follow-up and the expiry check this pass needs, each only when none is pending for an
+ * earlier or equal moment (a VM keeps at most one of each in flight; a lost one is re-armed by the
+ * next pass). A message is sent before the row says so: a crash between the two costs one extra pass.
  */
-async function selfRepair(vm: ObservedVm, install: Extract<Action, { kind: "installExtension" }>, deps: ReconcileDeps, settle: Settle): Promise<ObservedVm | undefined> {
-  const enable: Extract<Action, { kind: "enableIdentity" }> = {
-    kind: "enableIdentity",
-    identityType: vm.identity.userAssignedIdentityIds.length > 0 ? "SystemAssigned, UserAssigned" : "SystemAssigned",
-    keepUserAssigned: vm.identity.userAssignedIdentityIds,
+async function scheduleTimers(pass: Pass, seen: Observation, executed: Settled, followUp: { attempt: number; waitingFor: string } | undefined): Promise<Timers> {
+  const { deps, request } = pass;
+  const now = deps.clock().getTime();
+  const row = seen.row;
+  const pending = (at: string | undefined, target: number): boolean => {
+    const t = at ? Date.parse(at) : NaN;
+    // A timer at or before now is the one running (or it was lost): not pending any more.
+    return Number.isFinite(t) && t > now + 500 && t <= target;
   };
-  const reinstall: Extract<Action, { kind: "installExtension" }> = { ...install, why: "failed" };
-  let current = vm;
-  for (const action of [enable, reinstall] as const) {
-    try {
-      const status = await runAction(current, action, deps);
-      await settle({ action, result: { status } }, `self-repair: ${status}`);
-      if (action.kind === "enableIdentity") current = withIdentity(current, action);
-    } catch (error) {
-      const classified = classifyArmError(error);
-      await settle({ action, result: { status: "failed", error: classified } }, `self-repair failed: ${classified.code}`);
-      if (classified.class === "transient") throw new TransientArmError(classified);
-      return undefined;
+  const timers: { followUpAt?: string; expiryCheckAt?: string } = {};
+  const base = { vmId: request.vm.id, ...(request.correlationId ? { correlationId: request.correlationId } : {}), ...(pass.mode !== deps.config.mode ? { mode: pass.mode } : {}) };
+
+  if (followUp) {
+    const delay = followUpDelayMs(followUp.attempt, deps.config.timing.followUp);
+    const target = now + delay;
+    if (pending(row?.followUpAt, target)) timers.followUpAt = row?.followUpAt as string;
+    else {
+      await deps.queue.send({ ...base, trigger: "follow-up", attempt: followUp.attempt, waitingFor: followUp.waitingFor }, { delayInMs: delay });
+      timers.followUpAt = new Date(target).toISOString();
     }
+  } else if (pending(row?.followUpAt, Number.POSITIVE_INFINITY)) {
+    timers.followUpAt = row?.followUpAt as string;
   }
-  return current;
+
+  // Expiry: access ends at the instant, not at the next audit. Queue messages wait up to 7 days;
+  // a later expiry is re-armed by the pass that check runs.
+  const expiresAt = seen.desired.expiresAt ? Date.parse(seen.desired.expiresAt) : NaN;
+  const ours = seen.assignments.some((a) => isEnforcerAssignment(a, request.vm.id)) || executed.outcomes.some((o) => o.action.kind === "createAssignment" && o.result.status === "created");
+  if (pass.mode === "enforce" && Number.isFinite(expiresAt) && expiresAt > now && ours) {
+    // A second past the instant, so the pass it triggers reads the clock after the expiry.
+    const target = Math.min(expiresAt + 1000, now + MAX_QUEUE_DELAY_MS);
+    if (pending(row?.expiryCheckAt, target)) timers.expiryCheckAt = row?.expiryCheckAt as string;
+    else {
+      await deps.queue.send({ ...base, trigger: "expiry" }, { delayInMs: target - now });
+      timers.expiryCheckAt = new Date(target).toISOString();
+    }
+  } else if (pending(row?.expiryCheckAt, Number.POSITIVE_INFINITY)) {
+    timers.expiryCheckAt = row?.expiryCheckAt as string;
+  }
+  return timers;
 }
 
-async function runAction(vm: ObservedVm, action: Action, deps: ReconcileDeps) {
-  switch (action.kind) {
-    case "enableIdentity":
-      return deps.arm.enableIdentity(vm, action);
-    case "installExtension":
-      return deps.arm.installExtension(vm, action);
-    case "createAssignment":
-      return deps.arm.createAssignment(vm.id, action);
-    case "deleteAssignment":
-      return deps.arm.deleteAssignment(vm.id, action);
-  }
-}
+/** Storage queues hide a message for at most 7 days. */
+const MAX_QUEUE_DELAY_MS = 7 * 24 * 3600_000 - 120_000;
 
-function finalState(
-  mode: "enforce" | "report",
-  eligibility: Eligibility,
-  plan: readonly Action[],
-  outcomes: readonly ActionOutcome[],
-): ComplianceState {
+function finalState(mode: "enforce" | "report", eligibility: Eligibility, plan: readonly Action[], outcomes: readonly ActionOutcome[], diagnosis?: Diagnosis): ComplianceState {
   const base = baseState(eligibility);
   if (plan.length === 0) return base;
   if (mode === "report") return "would-remediate";
-  if (outcomes.some((o) => o.result.status === "failed" && !recovered(o, outcomes))) return "failed";
-  return eligibility.verdict === "eligible" ? "remediated" : base;
-}
-
-/** A failed install followed by a successful self-repair reinstall does not fail the pass. */
-function recovered(failedOutcome: ActionOutcome, outcomes: readonly ActionOutcome[]): boolean {
-  if (failedOutcome.action.kind !== "installExtension") return false;
-  const after = outcomes.slice(outcomes.indexOf(failedOutcome) + 1);
-  return after.some((o) => o.action.kind === "installExtension" && o.result.status !== "failed");
+  if (outcomes.some((o) => o.result.status === "failed")) return "failed";
+  if (diagnosis && eligibility.verdict === "eligible" && !outcomes.some((o) => o.result.status === "started")) return "failed";
+  const acted = outcomes.some((o) => o.result.status !== "skipped" && o.result.status !== "unchanged");
+  return eligibility.verdict === "eligible" && acted ? "remediated" : base;
 }
 
 function baseState(eligibility: Eligibility): ComplianceState {
@@ -294,14 +407,6 @@ function stateMessage(state: ComplianceState, eligibility: Eligibility, outcomes
   return eligibility.message;
 }
 
-function existingDiagnosis(vm: ObservedVm, deps: ReconcileDeps): Diagnosis | undefined {
-  return diagnoseExtension(findLoginExtension(vm, deps.config.extension), vm);
-}
-
-function withIdentity(vm: ObservedVm, action: Extract<Action, { kind: "enableIdentity" }>): ObservedVm {
-  return { ...vm, identity: { ...vm.identity, type: action.identityType }, etag: undefined } as ObservedVm;
-}
-
 function unknownDiagnosis(error: ClassifiedError): Diagnosis {
   return {
     code: "unknown-failure",
@@ -314,6 +419,12 @@ function unknownDiagnosis(error: ClassifiedError): Diagnosis {
 
 function failed(errorClass: "transient" | "terminal", code: string, message: string) {
   return { status: "failed" as const, error: { class: errorClass, code, message } };
+}
+
+/** The log's machine-readable result: the status, and for failures the diagnosis or error code. */
+function resultOf(outcome: ActionOutcome, note?: string): string {
+  if (outcome.result.status !== "failed") return outcome.result.status;
+  return note?.startsWith("failed: ") ? note : `failed: ${outcome.result.error.code}`;
 }
 
 // ---------------------------------------------------------------- recording
@@ -329,17 +440,17 @@ function contextOf(request: PassRequest): LogContext {
   };
 }
 
-async function logAction(deps: ReconcileDeps, context: LogContext, vmId: string, action: Action, result: string, error?: ClassifiedError, note?: string) {
-  await deps.store.appendLog({
-    ...context,
-    vmId,
+async function logAction(pass: Pass, action: Action, result: string, error?: ClassifiedError, note?: string) {
+  await pass.deps.store.appendLog({
+    ...pass.log,
+    vmId: pass.request.vm.id,
     kind: "action",
     action: action.kind,
     result,
     ...(error ? { errorClass: error.class, errorCode: error.code } : {}),
     message: describeAction(action) + (note ? ` → ${note}` : "") + (error ? ` → ${error.message}` : note ? "" : ` → ${result}`),
     details: action,
-    at: deps.clock().toISOString(),
+    at: pass.deps.clock().toISOString(),
   });
 }
 
@@ -356,43 +467,54 @@ export function describeAction(action: Action): string {
   }
 }
 
-async function record(vm: ObservedVm, request: PassRequest, deps: ReconcileDeps, result: PassResult, eligibility: Eligibility, desired: DesiredAccess, assignments: readonly ObservedAssignment[]) {
-  const context = contextOf(request);
+async function record(pass: Pass, vm: ObservedVm, result: PassResult, eligibility: Eligibility, seen: Observation, executed: Settled, timers: Timers) {
+  const { deps } = pass;
   await deps.store.appendLog({
-    ...context,
+    ...pass.log,
     vmId: vm.id,
     kind: "decision",
     state: result.state,
     reason: result.reason,
     message: result.message,
-    details: { mode: result.mode, armRequests: result.armRequests, plan: result.plan.map(describeAction), rejected: desired.rejected, os: eligibility.os, ...(result.diagnosis ? { diagnosis: result.diagnosis.code } : {}) },
+    details: {
+      mode: result.mode, armRequests: result.armRequests, plan: result.plan.map(describeAction), rejected: seen.desired.rejected, os: eligibility.os,
+      ...(result.diagnosis ? { diagnosis: result.diagnosis.code } : {}),
+      ...(timers.followUpAt ? { followUpAt: timers.followUpAt } : {}),
+      ...(timers.expiryCheckAt ? { expiryCheckAt: timers.expiryCheckAt } : {}),
+    },
     at: deps.clock().toISOString(),
   });
   const extension = findLoginExtension(vm, deps.config.extension);
-  const extensionStatus =
-    result.outcomes.find((o) => o.action.kind === "installExtension" && o.result.status !== "failed" && o.result.status !== "skipped")
-      ? "Succeeded"
-      : result.diagnosis ? "Failed" : extension?.provisioningState ?? "missing";
-  const identityAction = result.outcomes.find((o) => o.action.kind === "enableIdentity" && o.result.status === "updated")?.action;
-  await deps.store.updateVm(vm.id, (current) => ({
-    // A diagnosis describes the extension as this pass saw it: one from an earlier pass no longer applies.
-    ...withoutDiagnosis(baseRecord(vm.id, current, deps)),
-    state: result.state,
-    reason: result.reason,
-    message: result.message,
-    ...(eligibility.os ? { os: describeOs(eligibility.os) } : {}),
-    location: vm.location,
-    ...(vm.powerState ? { powerState: vm.powerState } : {}),
-    identityType: identityAction?.kind === "enableIdentity" ? identityAction.identityType : vm.identity.type,
-    ...(vm.identity.principalId ? { identityPrincipalId: vm.identity.principalId } : {}),
-    extensionStatus,
-    access: accessAfterPass(vm.id, assignments, result.outcomes, desired),
-    rejected: desired.rejected.map((r) => ({ tag: r.tag, entry: r.entry, reason: r.reason })),
-    ...(result.diagnosis
-      ? { diagnosis: { code: result.diagnosis.code, message: result.diagnosis.meaning, remediation: result.diagnosis.remediation, ...(result.diagnosis.exitCode !== undefined ? { exitCode: result.diagnosis.exitCode } : {}) } }
-      : {}),
-    ...passMeta(request, deps, current),
-  }));
+  const installStarted = result.outcomes.some((o) => o.action.kind === "installExtension" && o.result.status === "started");
+  const extensionStatus = installStarted ? "Creating" : result.diagnosis ? "Failed" : extension?.provisioningState ?? "missing";
+  const identityStarted = result.outcomes.find((o) => o.action.kind === "enableIdentity" && o.result.status === "started")?.action;
+  // What we started stays on the row while something is in flight, so the follow-up knows it is ours.
+  const started = executed.started ?? (result.waitingFor ? seen.row?.started : undefined);
+  await deps.store.updateVm(vm.id, (current) => {
+    const { diagnosis: _d, started: _s, waitingFor: _w, followUpAt: _f, expiryCheckAt: _e, ...kept } = baseRecord(pass, current);
+    return {
+      ...kept,
+      state: result.state,
+      reason: result.reason,
+      message: result.message,
+      ...(eligibility.os ? { os: describeOs(eligibility.os) } : {}),
+      location: vm.location,
+      ...(vm.powerState ? { powerState: vm.powerState } : {}),
+      identityType: identityStarted?.kind === "enableIdentity" ? identityStarted.identityType : vm.identity.type,
+      ...(vm.identity.principalId ? { identityPrincipalId: vm.identity.principalId } : {}),
+      extensionStatus,
+      access: accessAfterPass(vm.id, seen.assignments, result.outcomes, seen.desired),
+      rejected: seen.desired.rejected.map((r) => ({ tag: r.tag, entry: r.entry, reason: r.reason })),
+      ...(result.diagnosis
+        ? { diagnosis: { code: result.diagnosis.code, message: result.diagnosis.meaning, remediation: result.diagnosis.remediation, ...(result.diagnosis.exitCode !== undefined ? { exitCode: result.diagnosis.exitCode } : {}) } }
+        : {}),
+      ...(result.waitingFor ? { waitingFor: result.waitingFor } : {}),
+      ...(started ? { started } : {}),
+      ...(timers.followUpAt ? { followUpAt: timers.followUpAt } : {}),
+      ...(timers.expiryCheckAt ? { expiryCheckAt: timers.expiryCheckAt } : {}),
+      ...passMeta(pass, current),
+    };
+  });
 }
 
 /**
@@ -424,33 +546,57 @@ function accessAfterPass(vmId: string, observed: readonly ObservedAssignment[], 
   return access;
 }
 
-async function recordGone(vmId: string, request: PassRequest, deps: ReconcileDeps, mode: "enforce" | "report", armRequests: number): Promise<PassResult> {
+async function recordGone(pass: Pass): Promise<PassResult> {
+  const { deps, request } = pass;
+  const vmId = request.vm.id;
   const message = `VM ${vmId} no longer exists.`;
-  await deps.store.appendLog({ ...contextOf(request), vmId, kind: "decision", state: "gone", reason: "not-found", message, at: deps.clock().toISOString() });
+  await deps.store.appendLog({ ...pass.log, vmId, kind: "decision", state: "gone", reason: "not-found", message, at: deps.clock().toISOString() });
+  await deps.store.updateVm(vmId, (current) => {
+    const { started: _s, waitingFor: _w, followUpAt: _f, expiryCheckAt: _e, ...kept } = baseRecord(pass, current);
+    return { ...kept, state: "gone", reason: "not-found", message, ...passMeta(pass, current) };
+  });
+  return { vmId, state: "gone", reason: "not-found", message, mode: pass.mode, plan: [], outcomes: [], armRequests: pass.armRequests() };
+}
+
+/**
+ * A pass that could not finish. Transient: the VM shows up deferred (with the error as its reason)
+ * while the platform retries the request, even when its very first pass could not finish.
+ * Terminal: recorded as failed.
+ */
+async function recordFailure(pass: Pass, error: unknown): Promise<PassResult> {
+  const { deps, request } = pass;
+  const vmId = request.vm.id;
+  // Not ARM's answer (the store or the queue failed, or a bug): nothing to record on the VM; the
+  // platform retries the request, and its poison queue records it if that keeps failing.
+  if (!(error instanceof ArmFailure)) throw error;
+  const classified = error.classified;
+  await deps.store.appendLog({
+    ...pass.log, vmId, kind: "error", state: classified.class === "transient" ? "deferred" : "failed", errorClass: classified.class, errorCode: classified.code,
+    message: `Pass failed: ${classified.message}`, at: deps.clock().toISOString(),
+  });
+  const transient = classified.class === "transient";
+  const message = transient ? `Could not finish the pass (${classified.message}); it is retried.` : classified.message;
   await deps.store.updateVm(vmId, (current) => ({
-    ...baseRecord(vmId, current, deps),
-    state: "gone", reason: "not-found", message,
-    ...passMeta(request, deps, current),
+    ...baseRecord(pass, current),
+    state: transient ? "deferred" : "failed", reason: classified.code, message,
+    ...passMeta(pass, current),
   }));
-  return { vmId, state: "gone", reason: "not-found", message, mode, plan: [], outcomes: [], armRequests };
+  if (transient) throw error;
+  return { vmId, state: "failed", reason: classified.code, message, mode: pass.mode, plan: [], outcomes: [], armRequests: pass.armRequests() };
 }
 
-function withoutDiagnosis(record: VmRecord): VmRecord {
-  const { diagnosis: _previous, ...rest } = record;
-  return rest;
+function baseRecord(pass: Pass, current: VmRecord | undefined): VmRecord {
+  return current ?? newVmRecord(pass.request.vm, pass.deps.clock().toISOString());
 }
 
-function baseRecord(vmId: string, current: VmRecord | undefined, deps: ReconcileDeps): VmRecord {
-  return current ?? newVmRecord(vmId, deps.clock().toISOString());
-}
-
-function passMeta(request: PassRequest, deps: ReconcileDeps, current: VmRecord | undefined) {
+function passMeta(pass: Pass, current: VmRecord | undefined) {
+  const { request } = pass;
   return {
     passCount: (current?.passCount ?? 0) + 1,
     lastTrigger: request.trigger,
     ...(request.eventId ? { lastEventId: request.eventId } : {}),
     ...(request.correlationId ? { lastCorrelationId: request.correlationId } : {}),
     ...(request.requestedBy ? { lastRequestedBy: request.requestedBy } : {}),
-    updatedAt: deps.clock().toISOString(),
+    updatedAt: pass.deps.clock().toISOString(),
   };
 }

@@ -1,14 +1,12 @@
-import { parseVmId } from "../domain/resourceId.js";
-import type { VmRecord } from "../store/tableStore.js";
+import type { VmRecord, VmTarget } from "./ports.js";
 
 /** The record of a VM seen for the first time; every pass then overwrites what it learned. */
-export function newVmRecord(vmId: string, at: string): VmRecord {
-  const ref = parseVmId(vmId);
+export function newVmRecord(vm: VmTarget, at: string): VmRecord {
   return {
-    vmId,
-    subscriptionId: ref.subscriptionId.toLowerCase(),
-    resourceGroup: ref.resourceGroup,
-    name: ref.name,
+    vmId: vm.id,
+    subscriptionId: vm.subscriptionId.toLowerCase(),
+    resourceGroup: vm.resourceGroup,
+    name: vm.name,
     state: "deferred",
     reason: "",
     message: "",

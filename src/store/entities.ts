@@ -8,6 +8,7 @@ import {
   type LogEntryInput,
   type LogKind,
   type RejectedEntry,
+  type StartedOperation,
   type VmRecord,
 } from "./records.js";
 
@@ -61,6 +62,10 @@ export function vmToEntity(record: VmRecord): EntityProperties {
   setOptional(props, "lastEventId", record.lastEventId);
   setOptional(props, "lastCorrelationId", record.lastCorrelationId);
   setOptional(props, "lastRequestedBy", record.lastRequestedBy);
+  setOptional(props, "waitingFor", record.waitingFor);
+  if (record.started) props["started"] = JSON.stringify(record.started);
+  setOptional(props, "followUpAt", record.followUpAt);
+  setOptional(props, "expiryCheckAt", record.expiryCheckAt);
   return props;
 }
 
@@ -92,6 +97,10 @@ export function vmFromEntity(entity: StoredEntity, where: string): VmRecord {
     ...optionalField("lastEventId", read.optionalString("lastEventId")),
     ...optionalField("lastCorrelationId", read.optionalString("lastCorrelationId")),
     ...optionalField("lastRequestedBy", read.optionalString("lastRequestedBy")),
+    ...optionalField("waitingFor", read.optionalString("waitingFor")),
+    ...(read.optionalString("started") !== undefined ? { started: read.json("started") as StartedOperation } : {}),
+    ...optionalField("followUpAt", read.optionalString("followUpAt")),
+    ...optionalField("expiryCheckAt", read.optionalString("expiryCheckAt")),
     passCount: read.number("passCount"),
     firstSeenAt: read.string("firstSeenAt"),
     updatedAt: read.string("updatedAt"),

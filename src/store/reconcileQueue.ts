@@ -30,7 +30,11 @@ export interface ReconcileQueue {
   readonly queueName: string;
   /** Creates the queue when missing. */
   ensure(): Promise<void>;
-  send(request: ReconcileRequest): Promise<void>;
+  /**
+   * `delayInMs`: the message stays invisible that long (storage queues count whole seconds, up to
+   * 7 days), so a pass can ask to look again later without an invocation waiting for it.
+   */
+  send(request: ReconcileRequest, options?: SendOptions): Promise<void>;
   /**
    * Sends every request, a bounded number at a time, and returns how many were sent. If some fail,
    * the rest are still sent and an AggregateError reports the count: re-sending is harmless, since
@@ -38,6 +42,13 @@ export interface ReconcileQueue {
    */
   sendMany(requests: readonly ReconcileRequest[]): Promise<number>;
 }
+
+export interface SendOptions {
+  readonly delayInMs?: number;
+}
+
+/** A message's initial invisibility may not exceed 7 days (nor its time-to-live, 7 days by default). */
+export const MAX_DELAY_MS = 7 * 24 * 3600_000 - 60_000;
 
 // Storage queue naming rules: 3-63 lowercase letters, digits and single hyphens, not at either end.
 const QUEUE_NAME = /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/;
@@ -56,8 +67,11 @@ export function createReconcileQueue(options: ReconcileQueueOptions): ReconcileQ
   }
   const client = queueClient(options);
 
-  async function send(request: ReconcileRequest): Promise<void> {
-    await client.sendMessage(encodeQueueMessage(request));
+  async function send(request: ReconcileRequest, sendOptions: SendOptions = {}): Promise<void> {
+    const delay = Math.min(Math.max(0, sendOptions.delayInMs ?? 0), MAX_DELAY_MS);
+    // Rounded up: a follow-up must never run before the moment it was asked for.
+    const visibilityTimeout = Math.ceil(delay / 1000);
+    await client.sendMessage(encodeQueueMessage(request), visibilityTimeout > 0 ? { visibilityTimeout } : {});
   }
 
   return {

@@ -1,4 +1,4 @@
-import { isVmId } from "./vmId.js";
+import { tryParseVmId } from "../domain/resourceId.js";
 
 /** One unit of fan-out work: "look at this VM". Level-based: it carries no VM state, only context. */
 export interface ReconcileRequest {
@@ -9,12 +9,21 @@ export interface ReconcileRequest {
   readonly correlationId?: string;
   readonly requestedBy?: string;
   readonly mode?: "enforce" | "report";
+  /** Follow-ups: how many came before this one in the chain (the delay doubles with each). */
+  readonly attempt?: number;
+  /** Follow-ups: what the pass that scheduled it was waiting for. */
+  readonly waitingFor?: string;
 }
 
-export const RECONCILE_TRIGGERS = ["audit", "event", "http", "cli"] as const;
+/**
+ * event: Event Grid said the VM changed; audit: the drift audit; http/cli: an operator; follow-up:
+ * a pass that started a long-running operation (or found one) looks again later instead of waiting;
+ * expiry: a grant's `aadlogin-expires` instant has come.
+ */
+export const RECONCILE_TRIGGERS = ["audit", "event", "http", "cli", "follow-up", "expiry"] as const;
 export type ReconcileTrigger = (typeof RECONCILE_TRIGGERS)[number];
 const MODES = ["enforce", "report"] as const;
-const OPTIONAL_STRINGS = ["runId", "eventId", "correlationId", "requestedBy"] as const;
+const OPTIONAL_STRINGS = ["runId", "eventId", "correlationId", "requestedBy", "waitingFor"] as const;
 
 /** Queue messages are limited to 64 KiB; a request is a few hundred bytes, so this only stops garbage. */
 export const MAX_QUEUE_MESSAGE_CHARS = 64 * 1024;
@@ -69,7 +78,7 @@ function validate(value: unknown, raw: unknown): ReconcileRequest {
   }
   const input = value as Record<string, unknown>;
   if (input["vmId"] === undefined || input["vmId"] === "") throw invalid(raw, "vmId is missing");
-  if (!isVmId(input["vmId"])) {
+  if (typeof input["vmId"] !== "string" || !tryParseVmId(input["vmId"])) {
     throw invalid(
       raw,
       `vmId ${quote(input["vmId"])} is not a VM resource id ` +
@@ -86,6 +95,13 @@ function validate(value: unknown, raw: unknown): ReconcileRequest {
     if (field === undefined || field === null) continue;
     if (typeof field !== "string") throw invalid(raw, `${name} must be a string, got ${quote(field)}`);
     request[name] = field;
+  }
+  const attempt = input["attempt"];
+  if (attempt !== undefined && attempt !== null) {
+    if (typeof attempt !== "number" || !Number.isInteger(attempt) || attempt < 0 || attempt > 1000) {
+      throw invalid(raw, `attempt must be a whole number from 0 to 1000, got ${quote(attempt)}`);
+    }
+    request["attempt"] = attempt;
   }
   const mode = input["mode"];
   if (mode !== undefined && mode !== null) {

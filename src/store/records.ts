@@ -29,6 +29,13 @@ export interface Diagnosis {
   readonly exitCode?: number;
 }
 
+export interface StartedOperation {
+  readonly op: "identity" | "extension";
+  readonly at: string;
+  /** The operation is the one-time self-repair of a failed install (1007: no identity). */
+  readonly selfRepair?: boolean;
+}
+
 /** One row per VM: its compliance state after the latest pass. */
 export interface VmRecord {
   /** ARM id as observed (case kept); lookups are case-insensitive. */
@@ -52,6 +59,14 @@ export interface VmRecord {
   readonly lastEventId?: string;
   readonly lastCorrelationId?: string;
   readonly lastRequestedBy?: string;
+  /** What an in-progress VM waits for (`vm-provisioning`, `identity`, `extension`). */
+  readonly waitingFor?: string;
+  /** The long-running operation the enforcer itself started and has not yet seen finish. */
+  readonly started?: StartedOperation;
+  /** When the pending follow-up request becomes visible on the queue (ISO); at most one is kept pending. */
+  readonly followUpAt?: string;
+  /** When the pending expiry check becomes visible on the queue (ISO). */
+  readonly expiryCheckAt?: string;
   readonly passCount: number;
   readonly firstSeenAt: string;
   readonly updatedAt: string;
@@ -66,7 +81,7 @@ export interface LogEntryInput {
   /** Absent for entries not tied to a VM (e.g. a malformed event): they go to a global partition. */
   readonly vmId?: string;
   readonly kind: LogKind;
-  /** event | audit | queue | http | cli */
+  /** event | audit | follow-up | expiry | http | cli | queue */
   readonly trigger: string;
   readonly eventId?: string;
   readonly correlationId?: string;
@@ -101,18 +116,10 @@ export interface AuditRun {
   readonly errors: number;
 }
 
-export interface EventClaimInfo {
-  readonly vmId?: string;
-  readonly eventType?: string;
-  /** ISO-8601 time the event was received, kept for troubleshooting. */
-  readonly at?: string;
-}
 
-export interface MarkDeletedInfo {
-  readonly at: string;
-  readonly trigger: string;
-  readonly eventId?: string;
-  readonly correlationId?: string;
-  readonly requestedBy?: string;
-  readonly message?: string;
+
+/** A VM's lease: who runs the one pass allowed on it now, and until when (a crash frees it then). */
+export interface Lease {
+  readonly holder: string;
+  readonly until: string;
 }

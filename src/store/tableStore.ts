@@ -12,30 +12,30 @@ import {
   logToEntity,
   vmFromEntity,
   vmToEntity,
+  fitString,
   type StoredEntity,
 } from "./entities.js";
 import { encodeKey, vmKey } from "./keys.js";
+import { parseVmId } from "../domain/resourceId.js";
 import {
   LOG_KINDS,
   type AuditRun,
-  type EventClaimInfo,
+  type Lease,
   type LogEntry,
   type LogEntryInput,
-  type MarkDeletedInfo,
   type VmRecord,
 } from "./records.js";
-import { parseVmId } from "./vmId.js";
 
 export type {
   AccessGrant,
   AuditRun,
   Diagnosis,
-  EventClaimInfo,
+  Lease,
   LogEntry,
   LogEntryInput,
   LogKind,
-  MarkDeletedInfo,
   RejectedEntry,
+  StartedOperation,
   VmRecord,
 } from "./records.js";
 
@@ -59,7 +59,7 @@ export interface VmListFilter {
 }
 
 export interface EnforcerStore {
-  readonly tableNames: { readonly vms: string; readonly log: string; readonly auditRuns: string; readonly events: string };
+  readonly tableNames: { readonly vms: string; readonly log: string; readonly auditRuns: string; readonly leases: string };
   ensureTables(): Promise<void>;
   getVm(vmId: string): Promise<VmRecord | undefined>;
   /**
@@ -67,20 +67,19 @@ export interface EnforcerStore {
    * (once per attempt, each time on the latest row), so it must be a pure function of its input.
    */
   updateVm(vmId: string, mutate: (current: VmRecord | undefined) => VmRecord): Promise<VmRecord>;
-  markVmDeleted(vmId: string, info: MarkDeletedInfo): Promise<VmRecord>;
   listVms(filter?: VmListFilter): Promise<VmRecord[]>;
   appendLog(entry: LogEntryInput): Promise<LogEntry>;
   /** Newest first. Without a VM id: the entries not tied to a VM (malformed events and the like). */
   listLog(vmId: string | undefined, limit?: number): Promise<LogEntry[]>;
-  /** True the first time an event id is claimed, false on every later delivery of it. */
-  claimEvent(eventId: string, info?: EventClaimInfo): Promise<boolean>;
-  /** Forgets a claim, so a redelivery after a transient failure is processed again. Missing is fine. */
-  releaseEvent(eventId: string): Promise<void>;
   /**
-   * Deletes event claims recorded (`at`) before `before` (ISO). Event Grid stops redelivering after
-   * 24 hours, so older claims protect nothing; returns how many were removed.
+   * Takes the VM's lease for `holder` until `until` (ISO) when nobody holds it or the holder's time
+   * ran out (a crashed pass); false while another holder's lease runs. ETag-conditioned, so of two
+   * passes racing for it exactly one wins.
    */
-  pruneEventClaims(before: string): Promise<number>;
+  acquireLease(vmId: string, holder: string, now: string, until: string): Promise<boolean>;
+  /** Gives the lease back if `holder` still holds it; someone else's lease is left alone. */
+  releaseLease(vmId: string, holder: string): Promise<void>;
+  getLease(vmId: string): Promise<Lease | undefined>;
   recordAuditRun(run: AuditRun): Promise<void>;
   listAuditRuns(limit?: number): Promise<AuditRun[]>;
 }
@@ -88,7 +87,6 @@ export interface EnforcerStore {
 /** Partition of log entries that belong to no VM; cannot clash with a vmKey, which starts with `|`. */
 export const GLOBAL_LOG_PARTITION = "_global";
 const AUDIT_PARTITION = "runs";
-const EVENT_ROW = "claim";
 const TABLE_PREFIX_PATTERN = /^[A-Za-z][A-Za-z0-9]{0,53}$/;
 
 export function createEnforcerStore(options: StoreOptions): EnforcerStore {
@@ -103,13 +101,13 @@ export function createEnforcerStore(options: StoreOptions): EnforcerStore {
     vms: `${prefix}Vms`,
     log: `${prefix}Log`,
     auditRuns: `${prefix}AuditRuns`,
-    events: `${prefix}Events`,
+    leases: `${prefix}Leases`,
   } as const;
   const connect = tableClientFactory(options);
   const vms = connect(tableNames.vms);
   const log = connect(tableNames.log);
   const auditRuns = connect(tableNames.auditRuns);
-  const events = connect(tableNames.events);
+  const leases = connect(tableNames.leases);
   const maxAttempts = options.updateMaxAttempts ?? 50;
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
     throw new Error(`updateMaxAttempts must be a whole number of at least 1, got ${maxAttempts}.`);
@@ -153,7 +151,7 @@ export function createEnforcerStore(options: StoreOptions): EnforcerStore {
 
     async ensureTables() {
       // createTable treats "already exists" as success, so this is safe on every cold start.
-      await Promise.all([vms, log, auditRuns, events].map((client) => client.createTable()));
+      await Promise.all([vms, log, auditRuns, leases].map((client) => client.createTable()));
     },
 
     async getVm(vmId) {
@@ -162,31 +160,6 @@ export function createEnforcerStore(options: StoreOptions): EnforcerStore {
     },
 
     updateVm,
-
-    markVmDeleted(vmId, info) {
-      const parts = parseVmId(vmId);
-      return updateVm(vmId, (current) => ({
-        ...(current ?? {
-          vmId,
-          subscriptionId: parts.subscriptionId,
-          resourceGroup: parts.resourceGroup,
-          name: parts.name,
-          access: [],
-          rejected: [],
-          passCount: 0,
-          firstSeenAt: info.at,
-        }),
-        state: "gone",
-        reason: "deleted",
-        message: info.message ?? "The VM was deleted.",
-        lastTrigger: info.trigger,
-        ...(info.eventId !== undefined ? { lastEventId: info.eventId } : {}),
-        ...(info.correlationId !== undefined ? { lastCorrelationId: info.correlationId } : {}),
-        ...(info.requestedBy !== undefined ? { lastRequestedBy: info.requestedBy } : {}),
-        passCount: (current?.passCount ?? 0) + 1,
-        updatedAt: info.at,
-      }));
-    },
 
     async listVms(filter = {}) {
       const clauses: string[] = [];
@@ -230,43 +203,40 @@ export function createEnforcerStore(options: StoreOptions): EnforcerStore {
       return entities.map((e) => logFromEntity(e, `${tableNames.log}(${String(e.rowKey)})`));
     },
 
-    async claimEvent(eventId, info = {}) {
-      const partitionKey = eventPartition(eventId);
-      const props: Record<string, string> = { eventId };
-      if (info.vmId !== undefined) props["vmId"] = info.vmId;
-      if (info.eventType !== undefined) props["eventType"] = info.eventType;
-      if (info.at !== undefined) props["at"] = info.at;
+    async acquireLease(vmId, holder, now, until) {
+      const partitionKey = vmPartition(vmId);
+      const rowKey = vmKey(vmId);
+      const stored = await getOrUndefined(leases, partitionKey, rowKey);
+      const entity = { partitionKey, rowKey, holder, until, vmId: fitString(vmId) };
+      if (stored && stored["holder"] !== holder && String(stored["until"] ?? "") > now) return false;
       try {
-        // An insert is atomic on the service side: of concurrent deliveries exactly one succeeds.
-        await events.createEntity({ partitionKey, rowKey: EVENT_ROW, ...props });
+        if (stored) await leases.updateEntity(entity, "Replace", { etag: String(stored.etag) });
+        else await leases.createEntity(entity);
         return true;
       } catch (error) {
-        if (statusOf(error) === 409) return false;
+        // 409: another pass created it first; 412: another pass took it since we read it.
+        const status = statusOf(error);
+        if (status === 409 || status === 412) return false;
         throw error;
       }
     },
 
-    async releaseEvent(eventId) {
+    async releaseLease(vmId, holder) {
+      const partitionKey = vmPartition(vmId);
+      const rowKey = vmKey(vmId);
+      const stored = await getOrUndefined(leases, partitionKey, rowKey);
+      if (!stored || stored["holder"] !== holder) return;
       try {
-        await events.deleteEntity(eventPartition(eventId), EVENT_ROW);
+        await leases.deleteEntity(partitionKey, rowKey, { etag: String(stored.etag) });
       } catch (error) {
-        if (statusOf(error) !== 404) throw error;
+        const status = statusOf(error);
+        if (status !== 404 && status !== 412) throw error;
       }
     },
 
-    async pruneEventClaims(before) {
-      if (Number.isNaN(Date.parse(before))) throw new Error(`pruneEventClaims needs an ISO-8601 instant, got "${before.slice(0, 40)}".`);
-      let removed = 0;
-      const old = events.listEntities({ queryOptions: { filter: odata`at lt ${before}`, select: ["partitionKey", "rowKey"] } });
-      for await (const entity of old) {
-        try {
-          await events.deleteEntity(entity.partitionKey as string, entity.rowKey as string);
-          removed += 1;
-        } catch (error) {
-          if (statusOf(error) !== 404) throw error;
-        }
-      }
-      return removed;
+    async getLease(vmId) {
+      const stored = await getOrUndefined(leases, vmPartition(vmId), vmKey(vmId));
+      return stored ? { holder: String(stored["holder"]), until: String(stored["until"]) } : undefined;
     },
 
     async recordAuditRun(run) {
@@ -326,13 +296,6 @@ function logPartition(vmId: string | undefined): string {
     // An id too long for a key is itself something to record, not a reason to lose the entry.
     return GLOBAL_LOG_PARTITION;
   }
-}
-
-function eventPartition(eventId: string): string {
-  if (typeof eventId !== "string" || eventId.trim() === "") {
-    throw new Error(`claimEvent: an event id is required, got ${JSON.stringify(eventId)}.`);
-  }
-  return encodeKey(eventId);
 }
 
 /** The largest instant a Date can hold; subtracting from it makes later times sort first. */

@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Action } from "../../src/domain/action.js";
 import { assignmentName, ENFORCER_MARKER } from "../../src/domain/assignmentName.js";
+import { vmTarget } from "../../src/domain/resourceId.js";
 import { ALICE, SUB_A, startEnforcerStack, vmBody, vmId, type EnforcerStack } from "../support/enforcerStack.js";
 
 const OWNER_ROLE = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
 let stack: EnforcerStack;
 const id = vmId(SUB_A, "rg-guard", "guard-01");
+const target = vmTarget(id);
 
 beforeAll(async () => {
   stack = await startEnforcerStack({ mode: "enforce" });
@@ -32,14 +34,14 @@ describe("the ARM adapter's last line of defence (whatever the plan says)", () =
     ["a scope other than the VM (the subscription)", { ...grant, scope: `/subscriptions/${SUB_A}` }],
   ])("refuses to create an assignment with %s, and sends nothing", async (_what, action) => {
     const since = stack.requestSeq();
-    await expect(stack.services.arm.createAssignment(id, action)).rejects.toThrow(/Refusing/);
+    await expect(stack.services.arm.createAssignment(target, action)).rejects.toThrow(/Refusing/);
     expect(stack.enforcerWrites(since)).toEqual([]);
   });
 
   it("refuses to delete an assignment at another scope", async () => {
     const since = stack.requestSeq();
     const action: Delete = { kind: "deleteAssignment", name: grant.name, scope: `/subscriptions/${SUB_A}`, role: "admin", principalId: ALICE, why: "not-requested" };
-    await expect(stack.services.arm.deleteAssignment(id, action)).rejects.toThrow(/Refusing/);
+    await expect(stack.services.arm.deleteAssignment(target, action)).rejects.toThrow(/Refusing/);
     expect(stack.enforcerWrites(since)).toEqual([]);
   });
 
@@ -51,7 +53,7 @@ describe("the ARM adapter's last line of defence (whatever the plan says)", () =
     });
     const since = stack.requestSeq();
     const action: Delete = { kind: "deleteAssignment", name: forged, scope: id, role: "admin", principalId: ALICE, why: "not-requested" };
-    await expect(stack.services.arm.deleteAssignment(id, action)).rejects.toThrow(/not a login role/);
+    await expect(stack.services.arm.deleteAssignment(target, action)).rejects.toThrow(/not a login role/);
     expect(stack.enforcerWrites(since)).toEqual([]);
     expect((await stack.owner.listRoleAssignments(id)).map((a) => a.name)).toContain(forged);
   });
@@ -59,8 +61,10 @@ describe("the ARM adapter's last line of defence (whatever the plan says)", () =
   it("a whole pass never touches a forged Owner assignment carrying our name and marker", async () => {
     const since = stack.requestSeq();
     const { reconcile } = await import("../../src/orchestrator/reconcile.js");
-    const result = await reconcile({ vmId: id, trigger: "cli" }, stack.services);
-    expect(result.state).toBe("remediated");
+    const first = await reconcile({ vm: target, trigger: "cli" }, stack.services);
+    expect(first.state).toBe("in-progress");
+    await stack.drain();
+    expect((await stack.services.store.getVm(id))?.state).toBe("remediated");
     const deletes = stack.enforcerWrites(since).filter((w) => w.method === "DELETE");
     expect(deletes).toEqual([]);
     const owner = (await stack.owner.listRoleAssignments(id)).find((a) => a.properties.roleDefinitionId.endsWith(OWNER_ROLE));

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { reconcile } from "../../src/orchestrator/reconcile.js";
+import { vmTarget } from "../../src/domain/resourceId.js";
 import { runDriftAudit } from "../../src/orchestrator/driftAudit.js";
 import { ALICE, SUB_A, startEnforcerStack, vmBody, vmId, type EnforcerStack } from "../support/enforcerStack.js";
 
@@ -27,28 +28,22 @@ describe("ARM request metering", () => {
       await stack.owner.putVm(id, vmBody({ sku: i % 2 ? "2016-Datacenter" : "2019-Datacenter", tags: { "aadlogin-admins": ALICE } }));
     }
     const since = stack.requestSeq();
-    const results = await Promise.all(ids.map((id) => reconcile({ vmId: id, trigger: "cli" }, stack.services)));
-    // Long-running operations are polled at .../locations/{loc}/operations/{id}, a path that names no
-    // VM: per VM the metered count covers at least the VM's own paths, and all of them add up.
+    const results = await Promise.all(ids.map((id) => reconcile({ vm: vmTarget(id), trigger: "cli" }, stack.services)));
+    // No pass polls an operation any more, so every request names the VM it was about.
     const mi = stack.emulator.managedIdentity.principalId;
     const total = stack.emulator.requests(since).requests.filter((r) => r.caller === mi).length;
     expect(results.reduce((sum, r) => sum + r.armRequests, 0)).toBe(total);
-    for (const result of results) {
-      const own = loggedFor(result.vmId, since);
-      const lros = result.outcomes.filter((o) => o.action.kind === "enableIdentity" || o.action.kind === "installExtension").length;
-      expect(result.armRequests, result.vmId).toBeGreaterThanOrEqual(own + lros);
-      if (lros === 0) expect(result.armRequests, result.vmId).toBe(own);
-    }
-    // Eligible ones wrote (identity, extension, grant) and polled; ineligible ones only read.
-    expect(results.map((r) => r.state)).toEqual(["remediated", "ineligible", "remediated", "ineligible"]);
-    expect(results[1]?.armRequests).toBe(2);
+    for (const result of results) expect(result.armRequests, result.vmId).toBe(loggedFor(result.vmId, since));
+    // Eligible ones read twice and started the identity PATCH (the rest follows up); ineligible ones only read.
+    expect(results.map((r) => r.state)).toEqual(["in-progress", "ineligible", "in-progress", "ineligible"]);
+    expect(results.map((r) => r.armRequests)).toEqual([3, 2, 3, 2]);
     const decision = (await stack.services.store.listLog(ids[0], 10)).find((l) => l.kind === "decision");
     expect((decision?.details as { armRequests: number }).armRequests).toBe(results[0]?.armRequests);
   });
 
   it("the audit-run row counts the listing's own ARM calls, not passes running meanwhile", async () => {
     const since = stack.requestSeq();
-    const busy = Promise.all([1, 2, 3].map(() => reconcile({ vmId: vmId(SUB_A, "rg-meter", "m-1"), trigger: "cli" }, stack.services)));
+    const busy = Promise.all([1, 2, 3].map(() => reconcile({ vm: vmTarget(vmId(SUB_A, "rg-meter", "m-1")), trigger: "cli" }, stack.services)));
     const run = await runDriftAudit(stack.services, { subscriptions: [SUB_A], trigger: "test" });
     await busy;
     const mi = stack.emulator.managedIdentity.principalId;

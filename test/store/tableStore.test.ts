@@ -199,18 +199,6 @@ describe("VM rows", () => {
     expect(read.rejected.length).toBeLessThan(rejected.length);
   });
 
-  it("markVmDeleted records a VM never seen before as gone", async () => {
-    const id = vmId(SUB_B, "vm-deleted-unknown", "RG-X");
-    const rec = await store.markVmDeleted(id, { at: "2025-03-01T00:00:00.000Z", trigger: "event", eventId: "e-del", requestedBy: "someone" });
-    expect(rec).toMatchObject({ state: "gone", subscriptionId: SUB_B, resourceGroup: "RG-X", name: "vm-deleted-unknown", lastEventId: "e-del", lastRequestedBy: "someone", passCount: 1 });
-  });
-
-  it("markVmDeleted keeps what was known about an existing VM", async () => {
-    const id = vmId(SUB_B, "vm-deleted-known");
-    await store.updateVm(id, () => baseRecord(id, { access: [{ role: "user", principalId: "p" }], passCount: 4 }));
-    const rec = await store.markVmDeleted(id, { at: "2025-03-01T00:00:00.000Z", trigger: "event" });
-    expect(rec).toMatchObject({ state: "gone", reason: "deleted", access: [{ role: "user", principalId: "p" }], passCount: 5, firstSeenAt: "2025-01-01T00:00:00.000Z" });
-  });
 });
 
 describe("listVms", () => {
@@ -322,37 +310,36 @@ describe("log", () => {
   });
 });
 
-describe("event de-duplication", () => {
-  it("of 5 concurrent claims of one event exactly one wins", async () => {
-    const results = await Promise.all(Array.from({ length: 5 }, () => store.claimEvent("evt-race", { vmId: vmId(SUB_A, "v"), eventType: "Microsoft.Resources.ResourceWriteSuccess" })));
+describe("VM leases (one pass per VM at a time)", () => {
+  const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
+
+  it("of 5 concurrent takers exactly one wins; the others see it held", async () => {
+    const id = vmId(SUB_A, "lease-race");
+    const results = await Promise.all(Array.from({ length: 5 }, (_, i) => store.acquireLease(id, `pass-${i}`, at(0), at(60))));
     expect(results.filter(Boolean)).toHaveLength(1);
-    await expect(store.claimEvent("evt-race")).resolves.toBe(false);
+    const winner = `pass-${results.indexOf(true)}`;
+    expect(await store.getLease(id)).toEqual({ holder: winner, until: at(60) });
+    await expect(store.acquireLease(id, "late", at(30), at(90))).resolves.toBe(false);
   });
 
-  it("tells ids apart exactly, hostile characters included", async () => {
-    await expect(store.claimEvent("a/b#c?d\\e")).resolves.toBe(true);
-    await expect(store.claimEvent("a|b#c?d\\e")).resolves.toBe(true);
-    await expect(store.claimEvent("a/b#c?d\\e")).resolves.toBe(false);
+  it("released, it can be taken again; releasing someone else's lease does nothing", async () => {
+    const id = vmId(SUB_A, "lease-release");
+    await expect(store.acquireLease(id, "a", at(0), at(60))).resolves.toBe(true);
+    await store.releaseLease(id, "b");
+    await expect(store.acquireLease(id, "b", at(1), at(61))).resolves.toBe(false);
+    await store.releaseLease(id, "a");
+    await store.releaseLease(id, "a");
+    await expect(store.acquireLease(id, "b", at(2), at(62))).resolves.toBe(true);
   });
 
-  it("a released claim can be claimed again; releasing twice is fine", async () => {
-    await expect(store.claimEvent("evt-release")).resolves.toBe(true);
-    await store.releaseEvent("evt-release");
-    await store.releaseEvent("evt-release");
-    await expect(store.claimEvent("evt-release")).resolves.toBe(true);
-  });
-
-  it("prunes claims older than a cut-off and keeps newer ones", async () => {
-    await store.claimEvent("evt-old", { at: "2026-01-01T00:00:00.000Z" });
-    await store.claimEvent("evt-new", { at: "2026-01-05T00:00:00.000Z" });
-    expect(await store.pruneEventClaims("2026-01-03T00:00:00.000Z")).toBeGreaterThanOrEqual(1);
-    await expect(store.claimEvent("evt-old")).resolves.toBe(true);
-    await expect(store.claimEvent("evt-new", { at: "2026-01-05T00:00:00.000Z" })).resolves.toBe(false);
-    await expect(store.pruneEventClaims("yesterday")).rejects.toThrow(/ISO-8601/);
-  });
-
-  it("rejects an empty event id", async () => {
-    await expect(store.claimEvent("")).rejects.toThrow(/an event id is required/);
+  it("a crashed holder's lease is taken over once its time ran out", async () => {
+    const id = vmId(SUB_A, "lease-expired");
+    await expect(store.acquireLease(id, "crashed", at(0), at(10))).resolves.toBe(true);
+    await expect(store.acquireLease(id, "next", at(9), at(69))).resolves.toBe(false);
+    await expect(store.acquireLease(id, "next", at(11), at(71))).resolves.toBe(true);
+    // The crashed pass, had it come back, cannot give away what is no longer its own.
+    await store.releaseLease(id, "crashed");
+    expect((await store.getLease(id))?.holder).toBe("next");
   });
 });
 
@@ -410,7 +397,7 @@ describe("storeOptionsFromSettings", () => {
   it("builds a working store from settings", async () => {
     const s = createEnforcerStore(storeOptionsFromSettings({ AzureWebJobsStorage: azurite.connectionString, TABLE_PREFIX: "fromSettings" }));
     await s.ensureTables();
-    await expect(s.claimEvent("settings-evt")).resolves.toBe(true);
+    await expect(s.acquireLease(vmId(SUB_A, "settings-vm"), "p", "2026-01-01T00:00:00.000Z", "2026-01-01T00:01:00.000Z")).resolves.toBe(true);
   });
 
   it("refuses an identity-based connection without a credential", () => {

@@ -4,6 +4,8 @@ import type { AzuriteInstance } from "../../src/local/azurite.js";
 import type { ArmUser } from "../../src/local/armUser.js";
 import type { Services } from "../../src/app/services.js";
 import { startLocalStack } from "../../src/local/stack.js";
+import { QueueClient } from "@azure/storage-queue";
+import { loadFunctionApp, type FunctionAppRegistry } from "../../src/local/host/index.js";
 
 /**
  * The enforcer wired to real local Azure: the ARM emulator over HTTPS (real SDK clients,
@@ -35,7 +37,19 @@ export interface EnforcerStack {
   /** Write requests (PUT/PATCH/DELETE/POST) the enforcer's identity sent since `since`. */
   enforcerWrites(since?: number): { method: string; path: string; status: number }[];
   requestSeq(): number;
+  /**
+   * Runs the reconcile queue's messages through the registered `reconcileVm` function, as the
+   * Functions host would (failures retried, then the poison function), until the queue is empty,
+   * delayed follow-ups included. Returns how many invocations ran.
+   */
+  drain(options?: DrainOptions): Promise<number>;
   close(): Promise<void>;
+}
+
+export interface DrainOptions {
+  readonly timeoutMs?: number;
+  /** Invocations at once (default 1: one after the other). */
+  readonly concurrency?: number;
 }
 
 export interface StackOptions {
@@ -54,8 +68,11 @@ export async function startEnforcerStack(options: StackOptions = {}): Promise<En
     settings: {
       ENFORCER_MODE: options.mode ?? "enforce",
       ACCESS_ALLOWED_PRINCIPALS: [ALICE, BOB, OPS_GROUP, GHOST].join(","),
-      ARM_LRO_POLL_INTERVAL_MS: "5",
-      ARM_EXTENSION_POLL_INTERVAL_MS: "5",
+      // The emulator's operations end at once here: look again at once (whole seconds otherwise).
+      FOLLOW_UP_DELAY_MS: "0",
+      FOLLOW_UP_MAX_DELAY_MS: "0",
+      LEASE_DURATION_MS: "10000",
+      LEASE_RETRY_DELAY_MS: "1000",
       ARM_MAX_RETRIES: "4",
       ARM_RETRY_DELAY_MS: "10",
       RECONCILE_QUEUE_NAME: `reconcile-${randomUUID().slice(0, 8)}`,
@@ -89,6 +106,7 @@ export async function startEnforcerStack(options: StackOptions = {}): Promise<En
         .map((r) => ({ method: r.method, path: r.path, status: r.status }));
     },
     requestSeq: () => emulator.requests().lastSeq,
+    drain: (drainOptions) => drainQueue(stack.settings, drainOptions),
     async close() {
       stop();
       await stack.close();
@@ -128,4 +146,52 @@ export function vmBody(options: {
 
 export function vmId(sub: string, rg: string, name: string): string {
   return `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/${name}`;
+}
+
+let registry: Promise<FunctionAppRegistry> | undefined;
+
+/** The app's registered functions (loaded once per test file). */
+export function functionApp(): Promise<FunctionAppRegistry> {
+  registry ??= loadFunctionApp("src/functions/index.ts");
+  return registry;
+}
+
+const MAX_DEQUEUE_COUNT = 5;
+
+async function drainQueue(settings: Record<string, string>, options: DrainOptions = {}): Promise<number> {
+  const queueName = settings["RECONCILE_QUEUE_NAME"] ?? "";
+  const queue = new QueueClient(settings["AzureWebJobsStorage"] ?? "", queueName);
+  const app = await functionApp();
+  const run = app.get("reconcileVm");
+  const poison = app.get("reconcileVmPoison");
+  if (!run || !poison) throw new Error("reconcileVm/reconcileVmPoison are not registered");
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  let invocations = 0;
+  for (;;) {
+    const { receivedMessageItems } = await queue.receiveMessages({ numberOfMessages: options.concurrency ?? 1, visibilityTimeout: 60 });
+    if (receivedMessageItems.length === 0) {
+      const { approximateMessagesCount } = await queue.getProperties();
+      if (!approximateMessagesCount) return invocations;
+      if (Date.now() > deadline) throw new Error(`drain: ${approximateMessagesCount} message(s) still on ${queueName} after ${options.timeoutMs ?? 60_000} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+      continue;
+    }
+    await Promise.all(
+      receivedMessageItems.map(async (m) => {
+        const text = Buffer.from(m.messageText, "base64").toString("utf8");
+        invocations += 1;
+        try {
+          await run.invoke(text);
+          await queue.deleteMessage(m.messageId, m.popReceipt);
+        } catch {
+          if (m.dequeueCount >= MAX_DEQUEUE_COUNT) {
+            await poison.invoke(text);
+            await queue.deleteMessage(m.messageId, m.popReceipt);
+          } else {
+            await queue.updateMessage(m.messageId, m.popReceipt, undefined, 1);
+          }
+        }
+      }),
+    );
+  }
 }
