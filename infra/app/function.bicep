@@ -140,10 +140,12 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     ARM_ENDPOINT: endsWith(armEndpoint, '/') ? take(armEndpoint, max(length(armEndpoint) - 1, 0)) : armEndpoint
     // Only the local ARM emulator needs an extra CA; Azure's endpoints are publicly trusted.
     ARM_CA_FILE: ''
-    ARM_LRO_POLL_INTERVAL_MS: loadJsonContent('settings.generated.json', '$.defaults.ARM_LRO_POLL_INTERVAL_MS')
-    ARM_EXTENSION_POLL_INTERVAL_MS: loadJsonContent('settings.generated.json', '$.defaults.ARM_EXTENSION_POLL_INTERVAL_MS')
     ARM_MAX_RETRIES: loadJsonContent('settings.generated.json', '$.defaults.ARM_MAX_RETRIES')
     ARM_RETRY_DELAY_MS: loadJsonContent('settings.generated.json', '$.defaults.ARM_RETRY_DELAY_MS')
+    FOLLOW_UP_DELAY_MS: loadJsonContent('settings.generated.json', '$.defaults.FOLLOW_UP_DELAY_MS')
+    FOLLOW_UP_MAX_DELAY_MS: loadJsonContent('settings.generated.json', '$.defaults.FOLLOW_UP_MAX_DELAY_MS')
+    LEASE_DURATION_MS: loadJsonContent('settings.generated.json', '$.defaults.LEASE_DURATION_MS')
+    LEASE_RETRY_DELAY_MS: loadJsonContent('settings.generated.json', '$.defaults.LEASE_RETRY_DELAY_MS')
     APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
   }
 }

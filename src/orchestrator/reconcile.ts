@@ -191,7 +191,9 @@ async function execute(pass: Pass, seen: Observation): Promise<Execution> {
           diagnosis = { ...before, remediation: `${selfRepair ? "Self-repair" : "Reinstalled by this pass"}: ${before.remediation}` };
         }
       }
-      if (action.kind === "enableIdentity" && ourInstallFailed) selfRepair = !repairing;
+      // The identity first, then the reinstall of the failed extension it was planned with: a
+      // follow-up carries the reinstall on (once: a second failure is recorded, not retried).
+      if (action.kind === "enableIdentity") selfRepair = seen.plan.some((a) => a.kind === "installExtension" && a.why === "failed") && !(ourInstallFailed && repairing);
       try {
         if (action.kind === "enableIdentity") await deps.arm.startEnableIdentity(vm, action);
         else await deps.arm.startInstallExtension(vm, action);
@@ -201,21 +203,26 @@ async function execute(pass: Pass, seen: Observation): Promise<Execution> {
         await settle({ action, result: { status: "started" } }, selfRepair ? "started (self-repair)" : undefined);
       } catch (error) {
         const classified = classify(error);
-        await settle({ action, result: { status: "failed", error: classified } });
-        if (classified.class === "transient") throw error;
+        if (classified.class === "transient") {
+          await settle({ action, result: { status: "failed", error: classified } });
+          throw error;
+        }
         // ARM refused the start. Stopped since observed (409), or busy with someone else's operation?
         const after = (await deps.arm.getVm(request.vm)) ?? vm;
         if (decideEligibility(after, deps.config.eligibility).reason === "vm-not-running") {
           // Deferred, like a VM found stopped; the enforcer never starts a VM to install.
+          await settle({ action, result: { status: "skipped" } }, `skipped: VM stopped during the pass (${classified.code})`);
           stoppedMidPass = after;
           extensionBlocked = true;
           continue;
         }
         const busy = operationInFlight(after, policy);
         if (busy) {
+          await settle({ action, result: { status: "skipped" } }, `skipped: another operation is in flight on the VM (${classified.code})`);
           waitingFor = busy;
           continue;
         }
+        await settle({ action, result: { status: "failed", error: classified } });
         diagnosis = diagnoseExtension(findLoginExtension(after, policy), after) ?? unknownDiagnosis(classified);
         extensionBlocked = true;
       }
@@ -507,7 +514,7 @@ async function record(pass: Pass, vm: ObservedVm, result: PassResult, eligibilit
       rejected: seen.desired.rejected.map((r) => ({ tag: r.tag, entry: r.entry, reason: r.reason })),
       ...(result.diagnosis
         ? { diagnosis: { code: result.diagnosis.code, message: result.diagnosis.meaning, remediation: result.diagnosis.remediation, ...(result.diagnosis.exitCode !== undefined ? { exitCode: result.diagnosis.exitCode } : {}) } }
-        : {}),
+        : resolved(seen.row, extension?.provisioningState)),
       ...(result.waitingFor ? { waitingFor: result.waitingFor } : {}),
       ...(started ? { started } : {}),
       ...(timers.followUpAt ? { followUpAt: timers.followUpAt } : {}),
@@ -515,6 +522,13 @@ async function record(pass: Pass, vm: ObservedVm, result: PassResult, eligibilit
       ...passMeta(pass, current),
     };
   });
+}
+
+/** A failure our reinstall fixed stays on the row for one pass, saying so; the next pass drops it. */
+function resolved(row: VmRecord | undefined, provisioningState: string | undefined): Pick<VmRecord, "diagnosis"> {
+  if (!row?.diagnosis || row.started?.op !== "extension" || provisioningState?.toLowerCase() !== "succeeded") return {};
+  const was = row.diagnosis.remediation?.replace(/^(Reinstalled by this pass|Self-repair): /, "") ?? "";
+  return { diagnosis: { ...row.diagnosis, remediation: `Resolved: the reinstall succeeded. Was: ${was}` } };
 }
 
 /**

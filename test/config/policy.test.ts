@@ -18,6 +18,7 @@ describe("loadEnforcerConfig", () => {
       extension: extensionPolicy("1.0"),
       ownPrincipalIds: [],
       watchedSubscriptions: [],
+      timing: { followUp: { initialDelayMs: 15_000, maxDelayMs: 120_000 }, leaseDurationMs: 660_000, leaseRetryDelayMs: 5_000 },
     });
   });
 
@@ -47,6 +48,10 @@ describe("loadEnforcerConfig", () => {
       POLICY_ALLOW_ARM64: "1",
       AAD_EXTENSION_VERSION: "2.0",
       AAD_EXTENSION_MDM_ID: "0000000A-0000-0000-C000-000000000000",
+      FOLLOW_UP_DELAY_MS: "2000",
+      FOLLOW_UP_MAX_DELAY_MS: "8000",
+      LEASE_DURATION_MS: "90000",
+      LEASE_RETRY_DELAY_MS: "250",
     });
     expect(config).toEqual({
       mode: "enforce",
@@ -64,6 +69,7 @@ describe("loadEnforcerConfig", () => {
       extension: extensionPolicy("2.0", "0000000a-0000-0000-c000-000000000000"),
       ownPrincipalIds: [P1, P2],
       watchedSubscriptions: [SUB1],
+      timing: { followUp: { initialDelayMs: 2000, maxDelayMs: 8000 }, leaseDurationMs: 90_000, leaseRetryDelayMs: 250 },
     });
   });
 

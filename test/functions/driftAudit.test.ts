@@ -60,32 +60,41 @@ describe("a deallocated VM", () => {
     await audit();
     const record = await stack.services.store.getVm(id);
     expect(record?.state).toBe("remediated");
-    expect(record?.lastTrigger).toBe("audit");
+    // The audit's pass started the work; follow-ups carried it to the end.
+    expect(record?.lastTrigger).toBe("follow-up");
+    const decisions = (await stack.services.store.listLog(id, 50)).filter((l) => l.kind === "decision");
+    expect(decisions.some((l) => l.trigger === "audit" && l.state === "in-progress")).toBe(true);
     expect(loginExtension(await stack.owner.getVm(id))?.properties.provisioningState).toBe("Succeeded");
     expect(await ourAndHumanAssignments(id)).toEqual([`${ADMIN_ROLE}:${ALICE}`]);
   });
 });
 
-describe("an expired tag grant", () => {
-  it("is revoked by the audit; a human's assignment on the same VM stays", async () => {
+describe("an expiring tag grant", () => {
+  it("is revoked at its instant by the expiry check the granting pass queued, without an audit; a human's assignment stays", async () => {
     const id = vmId(SUB_A, "rg-audit", "temp-01");
-    const expiresAt = new Date(Math.ceil((Date.now() + 1200) / 1000) * 1000);
+    const expiresAt = new Date(Math.ceil((Date.now() + 6000) / 1000) * 1000);
     await stack.owner.putVm(id, vmBody({ sku: "2022-datacenter-g2", tags: { "aadlogin-admins": ALICE, "aadlogin-expires": expiresAt.toISOString().replace(".000Z", "Z") } }));
-    await stack.settle();
+    // Not settle(): the queue holds the expiry check until the instant, and settling would wait for it.
+    await waitUntil(async () => (await stack.services.store.getVm(id))?.expiryCheckAt !== undefined, 5_000);
+    expect(Date.now()).toBeLessThan(expiresAt.getTime());
     expect(await ourAndHumanAssignments(id)).toEqual([`${ADMIN_ROLE}:${ALICE}`]);
     const humanName = "5e1f0000-0000-4000-8000-00000000bbbb";
     await stack.owner.putRoleAssignment(id, humanName, {
       roleDefinitionId: `/subscriptions/${SUB_A}/providers/Microsoft.Authorization/roleDefinitions/${ADMIN_ROLE}`,
       principalId: BOB, principalType: "User", description: "granted by the helpdesk",
     });
-    expect((await stack.services.store.getVm(id))?.access[0]?.expiresAt).toBe(expiresAt.toISOString());
+    const granted = await stack.services.store.getVm(id);
+    expect(granted?.access[0]?.expiresAt).toBe(expiresAt.toISOString());
+    // The check is queued for a second past the instant (queue delays are whole seconds).
+    expect(Date.parse(granted?.expiryCheckAt ?? "")).toBe(expiresAt.getTime() + 1000);
 
-    // No event marks the moment an expiry passes: only the audit can notice it.
-    await waitUntil(() => Date.now() > expiresAt.getTime() + 50, 5_000);
-    await audit();
+    // No event marks the moment an expiry passes, and no audit runs here: the queued check does it.
+    await waitUntil(async () => (await ourAndHumanAssignments(id)).length === 1, 15_000);
+    const revokedAt = Date.now();
     expect(await ourAndHumanAssignments(id)).toEqual([`${ADMIN_ROLE}:${BOB}`]);
+    expect(revokedAt - expiresAt.getTime()).toBeLessThan(60_000);
     const revoke = (await stack.services.store.listLog(id, 20)).find((l) => l.kind === "action" && l.action === "deleteAssignment");
-    expect(revoke?.trigger).toBe("audit");
+    expect(revoke?.trigger).toBe("expiry");
     expect(JSON.stringify(revoke?.details)).toContain('"why":"expired"');
     expect((await stack.services.store.getVm(id))?.rejected.map((r) => r.reason)).toEqual(["expired"]);
   });
@@ -205,9 +214,9 @@ function countStates(records: readonly { state: string }[]): Record<string, numb
   return counts;
 }
 
-async function waitUntil(condition: () => boolean, timeoutInMs: number): Promise<void> {
+async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutInMs: number): Promise<void> {
   const deadline = Date.now() + timeoutInMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`Condition not met within ${timeoutInMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -139,7 +139,9 @@ describe("reconcileNow (POST /api/reconcile)", () => {
   it("without a mode it uses the configured one (enforce) and remediates", async () => {
     const response = await post(JSON.stringify({ vmId: fresh }));
     expect(response.status).toBe(200);
-    expect(response.body).toMatchObject({ state: "remediated", mode: "enforce" });
+    expect(response.body).toMatchObject({ state: "in-progress", mode: "enforce" });
+    await stack.settle();
+    expect((await stack.services.store.getVm(fresh))?.lastRequestedBy).toMatch(/^function key holder/);
     expect((await stack.owner.listRoleAssignments(fresh)).map((a) => a.properties.principalId)).toEqual([ALICE]);
   });
 

@@ -90,8 +90,10 @@ describe("report mode", () => {
     });
     expect(response.status).toBe(200);
     const body = (await response.json()) as { state: string; mode: string };
-    expect(body).toMatchObject({ state: "remediated", mode: "enforce" });
+    // The pass started the identity PATCH and queued a follow-up (in the same enforce mode) to carry on.
+    expect(body).toMatchObject({ state: "in-progress", mode: "enforce" });
     await stack.settle();
+    expect((await stack.services.store.getVm(target!.id))?.state).toBe("remediated");
 
     const writes = stack.enforcerWrites(before);
     expect(writes.length).toBe(3);

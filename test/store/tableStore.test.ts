@@ -78,7 +78,7 @@ describe("tables", () => {
       vms: expect.stringMatching(/Vms$/),
       log: expect.stringMatching(/Log$/),
       auditRuns: expect.stringMatching(/AuditRuns$/),
-      events: expect.stringMatching(/Events$/),
+      leases: expect.stringMatching(/Leases$/),
     });
   });
 
@@ -106,7 +106,7 @@ describe("VM rows", () => {
   });
 
   it("getVm rejects something that is not a VM id, naming it", async () => {
-    await expect(store.getVm("/subscriptions/x/resourceGroups/y")).rejects.toThrow(/Not a VM resource id: "\/subscriptions\/x\/resourceGroups\/y"/);
+    await expect(store.getVm("/subscriptions/x/resourceGroups/y")).rejects.toThrow(/Not a virtual machine id: "\/subscriptions\/x\/resourceGroups\/y"/);
   });
 
   it("round-trips every field, looked up case-insensitively", async () => {
