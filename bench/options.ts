@@ -13,11 +13,12 @@
  * --concurrency N    BENCH_CONCURRENCY        8        requests the user (and the recheck caller) keep in flight
  * --burst-concurrency N BENCH_BURST_CONCURRENCY 16    creations in flight during the burst
  * --lro-delay-ms N   BENCH_LRO_DELAY_MS       0        how long the emulator keeps an LRO InProgress
- * --lro-poll-ms N    BENCH_LRO_POLL_MS        20       the enforcer's ARM_LRO_POLL_INTERVAL_MS and ARM_EXTENSION_POLL_INTERVAL_MS
+ * --realistic-vms N  BENCH_REALISTIC_VMS      20       VMs a user creates under the emulator's realistic timing (scenario realistic)
+ * --time-scale-pct N BENCH_TIME_SCALE_PCT     5        realistic durations × N/100 (5: an extension install of 90–180 s takes 4.5–9 s)
  * --only a,b         BENCH_ONLY               all      scenarios: new-vm, recheck, audit, events, burst
  * --verbose          BENCH_VERBOSE=1                   per-operation breakdowns on stderr
  */
-export const SCENARIOS = ["new-vm", "recheck", "audit", "events", "burst"] as const;
+export const SCENARIOS = ["new-vm", "recheck", "audit", "events", "burst", "realistic"] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -28,14 +29,15 @@ export interface BenchOptions {
   readonly concurrency: number;
   readonly burstConcurrency: number;
   readonly lroDelayMs: number;
-  readonly lroPollMs: number;
+  readonly realisticVms: number;
+  readonly timeScalePct: number;
   readonly only: ReadonlySet<ScenarioName>;
   readonly verbose: boolean;
   readonly quick: boolean;
 }
 
-const DEFAULTS = { newVms: 50, auditVms: 1000, events: 500, burstVms: 300, concurrency: 8, burstConcurrency: 16, lroDelayMs: 0, lroPollMs: 20 };
-const QUICK = { newVms: 10, auditVms: 200, events: 100, burstVms: 60 };
+const DEFAULTS = { newVms: 50, auditVms: 1000, events: 500, burstVms: 300, concurrency: 8, burstConcurrency: 16, lroDelayMs: 0, realisticVms: 20, timeScalePct: 5 };
+const QUICK = { newVms: 10, auditVms: 200, events: 100, burstVms: 60, realisticVms: 8 };
 
 const NUMERIC: Record<string, { key: keyof typeof DEFAULTS; env: string }> = {
   "--new-vms": { key: "newVms", env: "BENCH_NEW_VMS" },
@@ -45,7 +47,8 @@ const NUMERIC: Record<string, { key: keyof typeof DEFAULTS; env: string }> = {
   "--concurrency": { key: "concurrency", env: "BENCH_CONCURRENCY" },
   "--burst-concurrency": { key: "burstConcurrency", env: "BENCH_BURST_CONCURRENCY" },
   "--lro-delay-ms": { key: "lroDelayMs", env: "BENCH_LRO_DELAY_MS" },
-  "--lro-poll-ms": { key: "lroPollMs", env: "BENCH_LRO_POLL_MS" },
+  "--realistic-vms": { key: "realisticVms", env: "BENCH_REALISTIC_VMS" },
+  "--time-scale-pct": { key: "timeScalePct", env: "BENCH_TIME_SCALE_PCT" },
 };
 
 export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): BenchOptions {
@@ -82,11 +85,12 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     only.add(name as ScenarioName);
   }
   if (values.concurrency < 1 || values.burstConcurrency < 1) throw new UsageError("Concurrency must be at least 1.");
+  if (values.timeScalePct < 1) throw new UsageError("--time-scale-pct must be at least 1.");
   return { ...values, only, verbose: switches.has("--verbose") || env["BENCH_VERBOSE"] === "1", quick };
 }
 
 export class UsageError extends Error {}
 
 export const USAGE = `Usage: npm run bench -- [--quick] [--only ${SCENARIOS.join(",")}] [--new-vms N] [--audit-vms N] [--events N] [--burst N]
-       [--concurrency N] [--burst-concurrency N] [--lro-delay-ms N] [--lro-poll-ms N] [--verbose]
+       [--concurrency N] [--burst-concurrency N] [--lro-delay-ms N] [--realistic-vms N] [--time-scale-pct N] [--verbose]
 Each flag also reads an environment variable (see bench/options.ts).`;

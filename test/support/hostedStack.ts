@@ -21,22 +21,20 @@ export interface HostedStack extends LocalStack {
   enforcerWrites(since?: number): { method: string; path: string; status: number }[];
 }
 
-export async function startHostedStack(options: Partial<Pick<LocalStackOptions, "hostJson" | "settings">> = {}): Promise<HostedStack> {
+export async function startHostedStack(options: Partial<Pick<LocalStackOptions, "hostJson" | "settings" | "timing">> = {}): Promise<HostedStack> {
   const stack = await startLocalStack({
     subscriptions: [SUB_A, SUB_B],
     host: true,
     timers: false,
     throttle: false,
     ...(options.hostJson ? { hostJson: options.hostJson } : {}),
+    ...(options.timing ? { timing: options.timing } : {}),
     settings: {
       ENFORCER_MODE: "enforce",
       ACCESS_ALLOWED_PRINCIPALS: [ALICE, BOB, OPS_GROUP].join(","),
       AUDIT_SCHEDULE: "0 0 */6 * * *",
-      // The emulator's operations end at once here: look again at once (whole seconds otherwise).
-      FOLLOW_UP_DELAY_MS: "0",
-      FOLLOW_UP_MAX_DELAY_MS: "0",
-      LEASE_DURATION_MS: "10000",
-      LEASE_RETRY_DELAY_MS: "1000",
+      // The emulator's operations end at once unless a timing says otherwise: then look again at once.
+      ...(options.timing ? {} : { FOLLOW_UP_DELAY_MS: "0", FOLLOW_UP_MAX_DELAY_MS: "0", LEASE_DURATION_MS: "10000", LEASE_RETRY_DELAY_MS: "1000" }),
       ARM_MAX_RETRIES: "2",
       ARM_RETRY_DELAY_MS: "10",
       RECONCILE_QUEUE_NAME: `reconcile-${randomUUID().slice(0, 8)}`,
