@@ -118,8 +118,9 @@ describe("never act on a stale decision", () => {
     const since = stack.requestSeq();
     try {
       await stack.owner.mergeTags(id, { "aadlogin-admins": ALICE });
-      await until("the held read", async () => stack.emulator.requests(since).requests.some((r) => r.caller === mi() && r.path.includes("withdrawn-02") && r.path.includes("roleAssignments")) || undefined, 10_000).catch(() => undefined);
-      await new Promise((r) => setTimeout(r, 300));
+      // The pass read the VM (tags: Alice wanted); its role-assignment list, the next read, is held.
+      await until("the pass's VM read", async () => stack.emulator.requests(since).requests.some((r) => r.caller === mi() && r.method === "GET" && r.path.toLowerCase() === id.toLowerCase()), 10_000);
+      await new Promise((r) => setTimeout(r, 200));
       await stack.owner.replaceTags(id, { "aadlogin-users": BOB });
       await stack.settle();
     } finally {
@@ -127,6 +128,8 @@ describe("never act on a stale decision", () => {
     }
     expect(await pairs(id)).toEqual([`fb879df8-f326-4884-b1cf-06f3ad86be52:${BOB}`]);
     expect(writesFor(id, since)).toEqual([]);
+    const replanned = (await stack.services.store.listLog(id, 100)).find((l) => l.kind === "decision" && l.reason === "tags-changed");
+    expect(replanned?.message).toContain(`grant admin login to User ${ALICE} is no longer wanted`);
   });
 
   it("a tag re-added while its revocation is being decided: the grant stays", async () => {
