@@ -1,12 +1,12 @@
-import { mkdirSync, readFileSync, writeFileSync, createWriteStream } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, createWriteStream } from "node:fs";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { SETTINGS } from "../config/settings.js";
 import { LOGIN_ROLES } from "../domain/roles.js";
 import type { ComplianceState } from "../domain/outcome.js";
 import { formatTable, progressReporter } from "../cli/table.js";
 import { DEMO_PRINCIPALS, DEMO_SUBSCRIPTIONS, demoAllowedPrincipals, demoFleet, type Fleet, type FleetVm } from "./demo/fleet.js";
-import { startLocalStack, type LocalStack } from "./stack.js";
+import { DEFAULT_TIME_SCALE, TIMED_SETTINGS, readStackState, startLocalStack, type LocalStack, type LocalTiming } from "./stack.js";
 import { createFleet, waitForConvergence } from "./demo/runFleet.js";
 
 const USAGE = `npm start [-- options]: the whole enforcer on local Azure (ARM emulator, Azurite, local Functions host).
@@ -21,6 +21,11 @@ const USAGE = `npm start [-- options]: the whole enforcer on local Azure (ARM em
   --functions-port N  local Functions host port (default 7071)
   --table-port N      Azurite tables (default 10002)     --queue-port N   Azurite queues (default 10001)
   --timeout SECONDS   how long to wait for convergence (default 180)
+  --timing PROFILE    how long Azure takes: realistic (default; Azure's durations x --time-scale) or instant
+  --time-scale F      realistic durations x F, a positive number (default ${DEFAULT_TIME_SCALE}); the enforcer's
+                      follow-up and lease settings and the queue lease scale with it
+  --state-dir DIR     keep ARM state, tables, queues and keys in DIR; a restart with the same DIR resumes
+                      (the fleet is not created again)
 
 Every app setting can be overridden by an environment variable of the same name
 (see local.settings.sample.json), e.g. ACCESS_ALLOWED_PRINCIPALS=... npm start
@@ -33,7 +38,11 @@ interface Args {
   empty: boolean;
   fleet?: string;
   ports: { arm: number; identity: number; functions: number; table: number; queue: number };
+  /** The functions port was given on the command line (otherwise a state directory's saved one wins). */
+  functionsPortGiven: boolean;
   timeoutMs: number;
+  timing: LocalTiming;
+  stateDir?: string;
 }
 
 class UsageError extends Error {}
@@ -47,6 +56,7 @@ function parse(argv: string[]): Args | "help" {
       fleet: { type: "string" }, help: { type: "boolean", short: "h" }, timeout: { type: "string" },
       "arm-port": { type: "string" }, "identity-port": { type: "string" }, "functions-port": { type: "string" },
       "table-port": { type: "string" }, "queue-port": { type: "string" },
+      timing: { type: "string" }, "time-scale": { type: "string" }, "state-dir": { type: "string" },
     },
   });
   if (values.help) return "help";
@@ -60,6 +70,17 @@ function parse(argv: string[]): Args | "help" {
   };
   const timeout = values.timeout === undefined ? 180 : Number(values.timeout);
   if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout must be a number of seconds, got "${values.timeout}".`);
+  const profile = values.timing ?? "realistic";
+  if (profile !== "realistic" && profile !== "instant") throw new UsageError(`--timing must be "realistic" or "instant", got "${profile}".`);
+  let timeScale = DEFAULT_TIME_SCALE;
+  if (values["time-scale"] !== undefined) {
+    if (profile === "instant") throw new UsageError("--time-scale applies to --timing realistic only.");
+    timeScale = Number(values["time-scale"]);
+    if (values["time-scale"].trim() === "" || !Number.isFinite(timeScale) || timeScale <= 0) {
+      throw new UsageError(`--time-scale must be a positive number (e.g. 0.1), got "${values["time-scale"]}".`);
+    }
+  }
+  if (values["state-dir"] !== undefined && values["state-dir"].trim() === "") throw new UsageError("--state-dir needs a directory.");
   return {
     report: values.report ?? false, once: values.once ?? false, json: values.json ?? false, empty: values.empty ?? false,
     ...(values.fleet ? { fleet: values.fleet } : {}),
@@ -68,7 +89,10 @@ function parse(argv: string[]): Args | "help" {
       functions: port("functions-port", values["functions-port"], 7071), table: port("table-port", values["table-port"], 10002),
       queue: port("queue-port", values["queue-port"], 10001),
     },
+    functionsPortGiven: values["functions-port"] !== undefined,
     timeoutMs: timeout * 1000,
+    timing: profile === "realistic" ? { profile, timeScale } : { profile },
+    ...(values["state-dir"] !== undefined ? { stateDir: resolve(values["state-dir"]) } : {}),
   };
 }
 
@@ -109,12 +133,33 @@ function settingsFor(args: Args, fleetSubs: readonly string[]): Record<string, s
     // Locally the audit runs every 5 minutes so its effect can be watched.
     AUDIT_SCHEDULE: "0 */5 * * * *",
   };
-  for (const spec of SETTINGS) {
-    const value = process.env[spec.name];
-    if (value !== undefined && value !== "") settings[spec.name] = value;
+  // The timed settings come from the stack (scaled by --time-scale) unless the environment sets them.
+  for (const name of [...SETTINGS.map((spec) => spec.name), ...Object.keys(TIMED_SETTINGS)]) {
+    const value = process.env[name];
+    if (value !== undefined && value !== "") settings[name] = value;
   }
   if (args.report) settings["ENFORCER_MODE"] = "report";
   return settings;
+}
+
+/** A state directory remembers the fleet it created (DIR/fleet.json), so a restart resumes instead of creating it again. */
+interface SavedFleet {
+  readonly status: "creating" | "created";
+  /** Read from a --fleet file (only missing or failed records count as unexpected) rather than the demo. */
+  readonly fromFile: boolean;
+  readonly fleet: Fleet;
+}
+
+function readSavedFleet(stateDir: string): SavedFleet | undefined {
+  const file = join(stateDir, "fleet.json");
+  if (!existsSync(file)) return undefined;
+  return JSON.parse(readFileSync(file, "utf8")) as SavedFleet;
+}
+
+function saveFleet(stateDir: string, saved: SavedFleet): void {
+  const file = join(stateDir, "fleet.json");
+  writeFileSync(`${file}~`, JSON.stringify(saved));
+  renameSync(`${file}~`, file);
 }
 
 function principalName(id: string): string {
@@ -134,7 +179,17 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const out = (line: string) => (args as Args).json ? process.stderr.write(`${line}\n`) : process.stdout.write(`${line}\n`);
-  const fleet: Fleet = args.fleet ? loadFleetFile(args.fleet) : { ...demoFleet(new Date()), ...(args.empty ? { vms: [] } : {}) };
+  let saved: SavedFleet | undefined;
+  let fleet: Fleet;
+  try {
+    saved = args.stateDir ? readSavedFleet(args.stateDir) : undefined;
+    fleet = saved?.fleet ?? (args.fleet ? loadFleetFile(args.fleet) : { ...demoFleet(new Date()), ...(args.empty ? { vms: [] } : {}) });
+  } catch (error) {
+    process.stderr.write(`npm start: ${(error as Error).message}\n${error instanceof UsageError ? USAGE : ""}`);
+    return error instanceof UsageError ? 2 : 1;
+  }
+  const fromFile = saved ? saved.fromFile : Boolean(args.fleet);
+  if (saved && (args.fleet || args.empty)) out(`${args.stateDir} already holds a fleet of ${saved.fleet.vms.length} VMs: resuming it (${args.fleet ? "--fleet" : "--empty"} is ignored).`);
   const subscriptions = fleet.subscriptions.map((s) => s.id);
   const localDir = resolve(".local");
   mkdirSync(localDir, { recursive: true });
@@ -143,25 +198,29 @@ async function main(argv: string[]): Promise<number> {
   let stack: LocalStack;
   try {
     stack = await startLocalStack({
-      ports: args.ports,
+      // A state directory keeps its functions port (its Event Grid subscription points there) unless one is given.
+      ports: args.stateDir && !args.functionsPortGiven ? { ...args.ports, functions: readStackState(args.stateDir)?.functionsPort ?? args.ports.functions } : args.ports,
       subscriptions: subscriptions.length > 0 ? subscriptions : DEMO_SUBSCRIPTIONS.map((s) => s.id),
       settings: settingsFor(args, subscriptions),
       throttle: { scale: 1 },
       lroDelayMs: 100,
+      timing: args.timing,
+      ...(args.stateDir ? { stateDir: args.stateDir } : {}),
       log: (line) => functionsLog.write(`${line}\n`),
     });
   } catch (error) {
     process.stderr.write(`npm start: ${(error as Error).message}\n`);
     return 1;
   }
-  for (const p of fleet.principals) stack.emulator.addPrincipal({ id: p.id, type: p.type, displayName: p.displayName });
+  // A resumed emulator knows its principals already (adding one again would restart its directory replication).
+  for (const p of fleet.principals) if (!stack.emulator.state.principal(p.id)) stack.emulator.addPrincipal({ id: p.id, type: p.type, displayName: p.displayName });
   const settingsFile = resolve(localDir, "local.settings.json");
   writeFileSync(settingsFile, `${JSON.stringify({ IsEncrypted: false, Values: stack.settings }, null, 2)}\n`);
   const host = stack.host!;
   const endpoints = {
     arm: stack.emulator.armUrl, caFile: stack.emulator.caFile, admin: stack.emulator.adminUrl, functions: host.url,
     subscriptions: stack.settings["WATCHED_SUBSCRIPTION_IDS"]?.split(",") ?? [], functionKey: host.functionKey, settingsFile,
-    mode: stack.settings["ENFORCER_MODE"],
+    mode: stack.settings["ENFORCER_MODE"], timing: args.timing, stateDir: stack.stateDir ?? null,
   };
   if (args.json) process.stdout.write(`${JSON.stringify(endpoints)}\n`);
   else {
@@ -170,6 +229,8 @@ async function main(argv: string[]): Promise<number> {
     out(`  emulator admin   ${endpoints.admin}`);
     out(`  Functions host   ${endpoints.functions}   (function key: ${endpoints.functionKey})`);
     out(`  Azurite          ${stack.azurite.tableUrl} (tables), ${stack.azurite.queueUrl} (queues)`);
+    out(`  timing           ${args.timing.profile === "realistic" ? `realistic, Azure's durations x ${args.timing.timeScale}` : "instant"}`);
+    if (stack.stateDir) out(`  state            ${stack.stateDir}${stack.resumed ? " (resumed)" : ""}`);
   }
 
   const shutdown = async () => {
@@ -179,16 +240,32 @@ async function main(argv: string[]): Promise<number> {
   let summary: Record<string, unknown> = { vms: 0, counts: {}, unexpected: [] };
   let unexpected: { id: string; expected: string; actual: string }[] = [];
   if (fleet.vms.length > 0) {
-    out(`Creating ${fleet.vms.length} VMs in ${subscriptions.length} subscription(s) as ${fleet.owner.displayName}; Event Grid events drive the enforcer…`);
     const started = Date.now();
-    await createFleet(stack, fleet, out);
-    const { records, converged } = await waitForConvergence(stack, fleet, args.timeoutMs, progressReporter(process.stderr, "converging").update);
+    if (saved?.status === "created") {
+      out(`Resuming: the ${fleet.vms.length} VMs of ${args.stateDir} exist already; waiting for them to converge…`);
+    } else {
+      out(saved
+        ? `Resuming: the last run stopped while creating the fleet; creating its ${fleet.vms.length} VMs again (ARM PUTs are idempotent)…`
+        : `Creating ${fleet.vms.length} VMs in ${subscriptions.length} subscription(s) as ${fleet.owner.displayName}; Event Grid events drive the enforcer…`);
+      if (args.stateDir) saveFleet(args.stateDir, { status: "creating", fromFile, fleet });
+      try {
+        await createFleet(stack, fleet, out, { resume: saved !== undefined });
+      } catch (error) {
+        process.stderr.write(`npm start: creating the fleet failed: ${(error as Error).message}\n`);
+        await shutdown();
+        return 1;
+      }
+      if (args.stateDir) saveFleet(args.stateDir, { status: "created", fromFile, fleet });
+    }
+    const progress = progressReporter(process.stderr, "converging");
+    const { records, converged } = await waitForConvergence(stack, fleet, args.timeoutMs, progress.update);
+    progress.end();
     const counts: Record<string, number> = {};
     for (const r of records.values()) counts[r.state] = (counts[r.state] ?? 0) + 1;
     unexpected = fleet.vms
-      .filter((v) => !args.fleet || v.expect)
+      .filter((v) => !fromFile || v.expect)
       .map((v) => ({ id: v.id, expected: args.report && ["remediated", "failed"].includes(v.expect) ? "would-remediate" : v.expect, actual: records.get(v.id.toLowerCase())?.state ?? "(no record)" }))
-      .filter((u) => (args.fleet ? u.actual === "(no record)" || u.actual === "failed" && u.expected !== "failed" : u.expected !== u.actual));
+      .filter((u) => (fromFile ? u.actual === "(no record)" || u.actual === "failed" && u.expected !== "failed" : u.expected !== u.actual));
     const rows = fleet.vms.map((v) => {
       const r = records.get(v.id.toLowerCase());
       const access = (r?.access ?? []).map((a) => `${a.role === LOGIN_ROLES.admin.key ? "admin" : "user"}:${principalName(a.principalId)}`).join(" ");
@@ -196,7 +273,7 @@ async function main(argv: string[]): Promise<number> {
       return [`${v.id.split("/")[4]}/${v.id.split("/").pop()}`, `${r?.state ?? "(none)"}${mark}`, r?.reason ?? "", access, r?.diagnosis ? `${r.diagnosis.code}` : (r?.rejected.length ? `${r.rejected.length} tag entr${r.rejected.length === 1 ? "y" : "ies"} rejected` : "")];
     });
     summary = {
-      converged, vms: fleet.vms.length, counts, unexpected, durationMs: Date.now() - started,
+      converged, resumed: saved?.status === "created", created: saved?.status === "created" ? 0 : fleet.vms.length, vms: fleet.vms.length, counts, unexpected, durationMs: Date.now() - started,
       armRequestsByEnforcer: stack.emulator.requests().counts.byCaller[stack.emulator.managedIdentity.principalId] ?? 0,
     };
     out("");

@@ -1,10 +1,11 @@
-import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLocalStack, type LocalStack } from "../../src/local/stack.js";
+import { startLocalStack, timedSettings, queueProcessingVisibilityMs, type LocalStack } from "../../src/local/stack.js";
 import { DEMO_SUBSCRIPTIONS, demoAllowedPrincipals, demoFleet, type Fleet } from "../../src/local/demo/fleet.js";
 import { createFleet, waitForConvergence } from "../../src/local/demo/runFleet.js";
 import type { ArmUser } from "../../src/local/armUser.js";
@@ -25,6 +26,8 @@ beforeAll(async () => {
   stack = await startLocalStack({
     subscriptions: DEMO_SUBSCRIPTIONS.map((s) => s.id),
     timers: false,
+    // Instant ARM, and the enforcer's follow-up and lease settings to match (timedSettings).
+    timing: { profile: "instant" },
     settings: { ACCESS_ALLOWED_PRINCIPALS: demoAllowedPrincipals().join(","), ARM_LRO_POLL_INTERVAL_MS: "5", ARM_EXTENSION_POLL_INTERVAL_MS: "5", RECONCILE_QUEUE_NAME: "reconcile-e2e" },
   });
   for (const p of fleet.principals) stack.emulator.addPrincipal({ id: p.id, type: p.type, displayName: p.displayName });
@@ -86,14 +89,17 @@ describe("npm start's fleet, end to end: events through the local host into the 
     expect(vm.resources?.some((r) => r.name === "AADLoginForWindows")).toBeFalsy();
     await stack.emulator.deliveriesIdle();
     await stack.host!.fireTimer("driftAudit");
-    await stack.host!.drainQueues({ timeoutInMs: 60_000 });
-    const after = (await owner.getVm(target.id)) as ArmVm;
-    expect(after.resources?.find((r) => r.name === "AADLoginForWindows")?.properties.provisioningState).toBe("Succeeded");
+    // The audit's requests run now; the reinstall it starts is then looked at again by delayed follow-ups.
+    await stack.host!.drainQueues({ timeoutInMs: 60_000, includeDelayed: false });
+    await expect
+      .poll(async () => ((await owner.getVm(target.id)) as ArmVm).resources?.find((r) => r.name === "AADLoginForWindows")?.properties.provisioningState, { timeout: 30_000, interval: 200 })
+      .toBe("Succeeded");
+    await expect.poll(async () => (await stack.services.store.getVm(target.id))?.state, { timeout: 30_000, interval: 200 }).toBe("remediated");
     const runs = await stack.services.store.listAuditRuns(5);
     expect(runs[0]?.vmCount).toBe(fleet.vms.length);
     expect(runs[0]?.enqueued).toBe(fleet.vms.length);
-    expect((await stack.services.store.getVm(target.id))?.lastTrigger).toBe("audit");
-  });
+    expect(["audit", "follow-up"]).toContain((await stack.services.store.getVm(target.id))?.lastTrigger);
+  }, 120_000);
 });
 
 describe("the CLI, as a process, against the running stack", () => {
@@ -183,3 +189,149 @@ describe("npm start as a process", () => {
     expect(failure?.stderr).toMatch(/already in use/);
   });
 });
+
+const FREE_PORTS = ["--arm-port", "0", "--identity-port", "0", "--functions-port", "0", "--table-port", "0", "--queue-port", "0"];
+/** The environment without the settings the in-process stack above put into process.env. */
+const cleanEnv = () => ({ ...process.env, ...Object.fromEntries(Object.keys(stack.settings).map((k) => [k, ""])) });
+
+describe("timed settings scale with the time scale", () => {
+  it("realistic × F: round(default × F), at least 50 ms; the queue lease is 600 s × F, at least 1 s; instant: small values", () => {
+    expect(timedSettings({ profile: "realistic", timeScale: 0.1 })).toEqual({
+      FOLLOW_UP_DELAY_MS: "1500", FOLLOW_UP_MAX_DELAY_MS: "12000", LEASE_DURATION_MS: "66000", LEASE_RETRY_DELAY_MS: "500",
+    });
+    expect(timedSettings({ profile: "realistic", timeScale: 0.001 })["LEASE_RETRY_DELAY_MS"]).toBe("50");
+    expect(timedSettings({ profile: "realistic" })["FOLLOW_UP_DELAY_MS"]).toBe("1500");
+    expect(queueProcessingVisibilityMs({ profile: "realistic", timeScale: 0.1 })).toBe(60_000);
+    expect(queueProcessingVisibilityMs({ profile: "realistic", timeScale: 0.0001 })).toBe(1000);
+    expect(Number(timedSettings({ profile: "instant" })["LEASE_DURATION_MS"])).toBeLessThanOrEqual(10_000);
+  });
+});
+
+describe("npm start flags", () => {
+  it("bad --timing, --time-scale and --state-dir values exit 2 with a clear usage error", async () => {
+    const cases: [string[], RegExp][] = [
+      [["--timing", "slow"], /--timing must be "realistic" or "instant", got "slow"/],
+      [["--time-scale", "0"], /--time-scale must be a positive number/],
+      [["--time-scale", "fast"], /--time-scale must be a positive number/],
+      [["--time-scale=-1"], /--time-scale must be a positive number/],
+      [["--timing", "instant", "--time-scale", "0.5"], /--time-scale applies to --timing realistic only/],
+      [["--state-dir="], /--state-dir needs a directory/],
+    ];
+    const failures = await Promise.all(
+      cases.map(([args]) =>
+        run("npm", ["start", "--silent", "--", "--once", ...args], { timeout: 60_000, env: cleanEnv() }).then(
+          () => undefined,
+          (e: { code: number; stderr: string }) => e,
+        ),
+      ),
+    );
+    cases.forEach(([args, message], i) => {
+      expect(failures[i]?.code, args.join(" ")).toBe(2);
+      expect(failures[i]?.stderr, args.join(" ")).toMatch(message);
+      expect(failures[i]?.stderr).toMatch(/--timing PROFILE/);
+    });
+  }, 120_000);
+
+  it("--timing realistic --time-scale 0.02 --once: the demo converges; the timed settings are scaled", async () => {
+    const { stdout } = await run("npm", ["start", "--silent", "--", "--once", "--json", "--timing", "realistic", "--time-scale", "0.02", ...FREE_PORTS], {
+      timeout: 170_000, env: cleanEnv(), maxBuffer: 10_000_000,
+    });
+    const lines = stdout.trim().split("\n");
+    const first = JSON.parse(lines[0] ?? "") as { timing: unknown; stateDir: unknown; settingsFile: string };
+    expect(first.timing).toEqual({ profile: "realistic", timeScale: 0.02 });
+    expect(first.stateDir).toBeNull();
+    const written = JSON.parse(readFileSync(first.settingsFile, "utf8")) as { Values: Record<string, string> };
+    expect(written.Values).toMatchObject({ FOLLOW_UP_DELAY_MS: "300", FOLLOW_UP_MAX_DELAY_MS: "2400", LEASE_DURATION_MS: "13200", LEASE_RETRY_DELAY_MS: "100" });
+    const last = JSON.parse(lines.at(-1) ?? "") as { converged: boolean; vms: number; unexpected: unknown[] };
+    expect(last.unexpected).toEqual([]);
+    expect(last.converged).toBe(true);
+    expect(last.vms).toBe(44);
+  }, 180_000);
+
+  it("--state-dir: a restart resumes (same keys, port and tables; the fleet is not created again; one Event Grid subscription)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "aadlogin-state-"));
+    try {
+      const demo = demoFleet(new Date());
+      const picked = ["web-ws2019-01", "app-ws2022-01", "legacy-ws2016-01", "linux-ubuntu-01"].map((name) => demo.vms.find((v) => v.id.endsWith(`/${name}`))!);
+      const fleetFile = join(dir, "fleet-input.json");
+      writeFileSync(fleetFile, JSON.stringify(picked.map((v) => ({ id: v.id, body: v.body, expect: v.expect, ...(v.simulation ? { simulation: v.simulation } : {}) }))));
+      const common = ["--json", "--state-dir", dir, "--timing", "realistic", "--time-scale", "0.02", ...FREE_PORTS];
+
+      const firstRun = await run("npm", ["start", "--silent", "--", "--once", "--fleet", fleetFile, ...common], { timeout: 150_000, env: cleanEnv(), maxBuffer: 10_000_000 });
+      const firstLines = firstRun.stdout.trim().split("\n");
+      const before = JSON.parse(firstLines[0] ?? "") as { functions: string; functionKey: string; stateDir: string; settingsFile: string };
+      expect(before.stateDir).toBe(dir);
+      expect(JSON.parse(firstLines.at(-1) ?? "")).toMatchObject({ converged: true, created: 4, vms: 4, unexpected: [] });
+      const prefixBefore = (JSON.parse(readFileSync(before.settingsFile, "utf8")) as { Values: Record<string, string> }).Values["TABLE_PREFIX"];
+      expect(existsSync(join(dir, "stack.json"))).toBe(true);
+      expect(existsSync(join(dir, "azurite"))).toBe(true);
+
+      // Second run: no --fleet, not --once: it resumes, converges, and keeps serving until SIGINT.
+      // What `npm start` runs, as one process, so SIGINT reaches it directly.
+      const child = spawn(process.execPath, ["--import", "tsx", "src/local/start.ts", ...common], { env: cleanEnv(), stdio: ["ignore", "pipe", "pipe"] });
+      let stderr = "";
+      child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+      const lines: string[] = [];
+      await new Promise<void>((resolveLines, reject) => {
+        let buffer = "";
+        const timer = setTimeout(() => reject(new Error(`no summary within 120 s; stderr: ${stderr.slice(-2000)}`)), 120_000);
+        child.stdout.on("data", (chunk: Buffer) => {
+          buffer += chunk.toString();
+          const parts = buffer.split("\n");
+          buffer = parts.pop() ?? "";
+          lines.push(...parts.filter(Boolean));
+          if (lines.length >= 2) {
+            clearTimeout(timer);
+            resolveLines();
+          }
+        });
+        child.once("exit", (code) => reject(new Error(`exited early (${code}): ${stderr.slice(-2000)}`)));
+      });
+      try {
+        const after = JSON.parse(lines[0] ?? "") as { arm: string; admin: string; caFile: string; functions: string; functionKey: string; settingsFile: string };
+        const summary = JSON.parse(lines[1] ?? "") as Record<string, unknown>;
+        expect(summary).toMatchObject({ converged: true, resumed: true, created: 0, vms: 4, unexpected: [] });
+        expect(after.functionKey).toBe(before.functionKey);
+        expect(after.functions).toBe(before.functions);
+        expect((JSON.parse(readFileSync(after.settingsFile, "utf8")) as { Values: Record<string, string> }).Values["TABLE_PREFIX"]).toBe(prefixBefore);
+        expect(stderr).not.toMatch(/Creating \d+ VMs/);
+
+        const ca = readFileSync(after.caFile, "utf8");
+        const owner = demo.owner.id;
+        const { access_token: token } = (await httpsJson(`${after.admin}/tokens`, ca, "POST", { principalId: owner })) as { access_token: string };
+        // ARM kept the VMs (the emulator's persisted state; this run created none) ...
+        for (const vm of picked) {
+          const got = (await httpsJson(`${after.arm}${vm.id}?api-version=2024-07-01`, ca, "GET", undefined, token)) as { name?: string };
+          expect(got.name, vm.id).toBe(vm.id.split("/").pop());
+        }
+        // ... and the webhook is subscribed once.
+        const subscriptions = (await httpsJson(`${after.admin}/eventSubscriptions`, ca, "GET")) as { value: { url: string }[] };
+        expect(subscriptions.value.filter((s) => s.url.includes("functionName=onResourceWrite"))).toHaveLength(1);
+      } finally {
+        child.kill("SIGINT");
+        await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once("exit", r)));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+});
+
+function httpsJson(url: string, ca: string, method: string, body?: unknown, token?: string): Promise<unknown> {
+  return new Promise((resolveJson, reject) => {
+    const req = httpsRequest(new URL(url), {
+      method, ca,
+      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        if ((res.statusCode ?? 500) >= 400) return reject(new Error(`${method} ${url}: ${res.statusCode} ${text.slice(0, 300)}`));
+        resolveJson(text ? JSON.parse(text) : undefined);
+      });
+    });
+    req.on("error", reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}

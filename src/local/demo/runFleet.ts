@@ -1,69 +1,140 @@
 import { assignmentDescription, assignmentName } from "../../domain/assignmentName.js";
 import type { VmRecord } from "../../store/tableStore.js";
+import { API_VERSIONS } from "../armUser.js";
 import type { LocalStack } from "../stack.js";
 import type { Fleet, FleetVm } from "./fleet.js";
 
 /**
- * Creates a fleet the way its owner would: resource groups, then each VM with an ARM PUT using the
- * owner's token, then whatever the owner installs or grants by hand. The resulting Event Grid
- * events drive the enforcer.
+ * The owner polls the creation of each VM they set up by hand; ARM refills a principal's read budget
+ * at 25 requests a second per subscription (429 beyond), so at most this many polls a second.
  */
-export async function createFleet(stack: LocalStack, fleet: Fleet, log: (line: string) => void): Promise<void> {
+const OWNER_POLLS_PER_SECOND = 20;
+
+/**
+ * Creates a fleet the way its owners would, with ARM PUTs using the owner's token: resource groups,
+ * then the VMs. Most VMs are simply created (the PUT is accepted, the VM provisions for its minutes)
+ * and their Event Grid events drive the enforcer at once, while they are still being created, as in
+ * Azure. A VM its owner sets up by hand (own extension install, existing grants) is created, waited
+ * for and set up while event delivery is held, so the enforcer first sees it as its owner left it.
+ */
+export async function createFleet(stack: LocalStack, fleet: Fleet, log: (line: string) => void, options: { resume?: boolean } = {}): Promise<void> {
   const owner = stack.userFor(fleet.owner.id);
   for (const group of fleet.resourceGroups) await owner.putResourceGroup(group.subscriptionId, group.name, group.location);
-  // Event Grid delivers seconds after a write: hold events while each owner finishes setting up
-  // their VM (extensions, existing grants), then let them drive the enforcement.
+  if (options.resume) {
+    // An interrupted run: leave the VMs that exist as they are (a PUT could collide with an operation
+    // the enforcer has running on them), create the rest.
+    const exists = await Promise.all(fleet.vms.map(async (vm) => (await owner.getVm(vm.id, false)) !== undefined));
+    const missing = fleet.vms.filter((_, i) => !exists[i]);
+    log(`  ${fleet.vms.length - missing.length} of the ${fleet.vms.length} VMs exist already; creating ${missing.length}.`);
+    fleet = { ...fleet, vms: missing };
+  }
+  const simulate = (vm: FleetVm) => {
+    if (vm.simulation) stack.emulator.setVmSimulation({ id: vm.id, ...vm.simulation } as Parameters<typeof stack.emulator.setVmSimulation>[0]);
+  };
+  const handMade = (vm: FleetVm) => (vm.extensions?.length ?? 0) > 0 || (vm.assignments?.length ?? 0) > 0;
+
+  // Plain VMs: PUT, accepted, provisioning; the owner does not wait.
+  await runAll(fleet.vms.filter((vm) => !handMade(vm)), 8, async (vm) => {
+    simulate(vm);
+    const response = await owner.request("PUT", vm.id, API_VERSIONS.compute, vm.body);
+    if (response.status >= 400) throw new Error(`PUT ${vm.id} → ${response.status}: ${JSON.stringify(response.body).slice(0, 300)}`);
+  });
+
+  // Hand-made VMs: hold events (after the ones above are out) while each owner finishes, then let them drive the enforcement.
+  const manual = fleet.vms.filter(handMade);
+  if (manual.length === 0) return;
+  await stack.emulator.deliveriesIdle();
   stack.emulator.setEventDelivery({ paused: true });
   try {
-    let next = 0;
-    const worker = async () => {
-      while (next < fleet.vms.length) {
-        const vm = fleet.vms[next++] as FleetVm;
-        if (vm.simulation) stack.emulator.setVmSimulation({ id: vm.id, ...vm.simulation } as Parameters<typeof stack.emulator.setVmSimulation>[0]);
-        await owner.putVm(vm.id, vm.body);
-        for (const ext of vm.extensions ?? []) {
-          const { publisher, type, typeHandlerVersion, ...rest } = ext.body as Record<string, unknown>;
-          try {
-            await owner.putExtension(vm.id, ext.name, { publisher, type, typeHandlerVersion, ...rest }, String(vm.body["location"]));
-          } catch (error) {
-            log(`  (owner's own install of ${ext.name} on ${vm.id.split("/").pop()} failed, as it does in Azure: ${(error as Error).message.slice(0, 160)})`);
-          }
-        }
-        for (const a of vm.assignments ?? []) {
-          const ours = a.name === "__ours__";
-          const sub = vm.id.split("/")[2] ?? "";
-          await owner.putRoleAssignment(vm.id, ours ? assignmentName(vm.id, a.roleGuid, a.principalId) : a.name, {
-            roleDefinitionId: `/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions/${a.roleGuid}`,
-            principalId: a.principalId,
-            principalType: a.principalType,
-            // An earlier grant of the enforcer's carries its name and marker.
-            description: ours ? assignmentDescription("aadlogin-admins") : (a.description ?? "granted by hand"),
-          });
+    const concurrency = Math.max(4, Math.floor((OWNER_POLLS_PER_SECOND * stack.userPollIntervalMs) / 1000));
+    await runAll(manual, concurrency, async (vm) => {
+      simulate(vm);
+      await owner.putVm(vm.id, vm.body);
+      for (const ext of vm.extensions ?? []) {
+        const { publisher, type, typeHandlerVersion, ...rest } = ext.body as Record<string, unknown>;
+        try {
+          await owner.putExtension(vm.id, ext.name, { publisher, type, typeHandlerVersion, ...rest }, String(vm.body["location"]));
+        } catch (error) {
+          log(`  (owner's own install of ${ext.name} on ${vm.id.split("/").pop()} failed, as it does in Azure: ${(error as Error).message.slice(0, 160)})`);
         }
       }
-    };
-    await Promise.all(Array.from({ length: 4 }, worker));
+      for (const a of vm.assignments ?? []) {
+        const ours = a.name === "__ours__";
+        const sub = vm.id.split("/")[2] ?? "";
+        await owner.putRoleAssignment(vm.id, ours ? assignmentName(vm.id, a.roleGuid, a.principalId) : a.name, {
+          roleDefinitionId: `/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions/${a.roleGuid}`,
+          principalId: a.principalId,
+          principalType: a.principalType,
+          // An earlier grant of the enforcer's carries its name and marker.
+          description: ours ? assignmentDescription("aadlogin-admins") : (a.description ?? "granted by hand"),
+        });
+      }
+    });
   } finally {
     stack.emulator.setEventDelivery({ paused: false });
   }
 }
 
-/** Waits until every fleet VM has a record and no event or queued request is left; reports progress. */
+/** Runs `work` over `items`, at most `concurrency` at a time; the first failure rejects (after the running ones end). */
+async function runAll<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: unknown;
+  const worker = async () => {
+    while (next < items.length && failure === undefined) {
+      const item = items[next++] as T;
+      try {
+        await work(item);
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+  if (failure !== undefined) throw failure;
+}
+
+/** A row in this state is still being worked on (a long-running operation in flight, a follow-up queued). */
+export const IN_PROGRESS_STATE = "in-progress";
+
+/**
+ * Waits until every fleet VM has a record that is not `in-progress`, no event is left to deliver and
+ * the queues are drained; reports progress (`done` = VMs with a settled record, the detail says how
+ * many are still in progress). A VM still in progress at the deadline leaves `converged` false.
+ */
 export async function waitForConvergence(stack: LocalStack, fleet: Fleet, timeoutMs: number, show: (done: number, total: number, detail: string) => void = () => {}): Promise<{ records: Map<string, VmRecord>; converged: boolean }> {
   const deadline = Date.now() + timeoutMs;
   const ids = new Set(fleet.vms.map((v) => v.id.toLowerCase()));
   let records = new Map<string, VmRecord>();
+  const read = async () => {
+    const all = await stack.services.store.listVms();
+    records = new Map(all.filter((r) => ids.has(r.vmId.toLowerCase())).map((r) => [r.vmId.toLowerCase(), r]));
+    const inProgress = [...records.values()].filter((r) => (r.state as string) === IN_PROGRESS_STATE).length;
+    return { inProgress, settled: records.size - inProgress };
+  };
   while (Date.now() < deadline) {
     // Idle first, then read: a record written after the read would otherwise be missed.
     const idle = await Promise.race([stack.emulator.deliveriesIdle().then(() => true), sleep(250).then(() => false)]);
-    const all = await stack.services.store.listVms();
-    records = new Map(all.filter((r) => ids.has(r.vmId.toLowerCase())).map((r) => [r.vmId.toLowerCase(), r]));
+    const { inProgress, settled } = await read();
     const counts: Record<string, number> = {};
-    for (const r of records.values()) counts[r.state] = (counts[r.state] ?? 0) + 1;
-    show(records.size, ids.size, Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(", "));
-    if (idle && records.size === ids.size) {
-      await stack.host?.drainQueues({ timeoutInMs: Math.max(1000, deadline - Date.now()) });
-      return { records, converged: true };
+    for (const r of records.values()) if ((r.state as string) !== IN_PROGRESS_STATE) counts[r.state] = (counts[r.state] ?? 0) + 1;
+    const waiting = ids.size - records.size;
+    const detail = [
+      ...(inProgress > 0 ? [`${inProgress} in progress`] : []),
+      ...(waiting > 0 && records.size > 0 ? [`${waiting} not seen yet`] : []),
+      Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(", "),
+    ].filter(Boolean).join("; ");
+    show(settled, ids.size, detail);
+    if (idle && settled === ids.size) {
+      // Requests still queued can change a row: let the ones due now run, then look again. Delayed
+      // follow-ups of settled VMs (a deferred VM looked at again later) do not hold convergence.
+      try {
+        await stack.host?.drainQueues({ timeoutInMs: Math.max(1000, deadline - Date.now()), includeDelayed: false });
+      } catch {
+        break;
+      }
+      const after = await read();
+      if (after.settled === ids.size) return { records, converged: true };
+      continue;
     }
     if (idle) await sleep(250);
   }

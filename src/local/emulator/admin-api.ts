@@ -17,7 +17,10 @@ export async function handleAdminRequest(core: EmulatorCore, req: IncomingMessag
       if (!isObject(body)) throw badRequest("InvalidRequestContent", `${route} needs a JSON object body.`);
       return body;
     };
-    const ok = (status: number, payload?: unknown): void => sendJson(res, status, payload);
+    const ok = (status: number, payload?: unknown): void => {
+      core.flush();
+      sendJson(res, status, payload);
+    };
     switch (route) {
       case "POST /subscriptions": {
         const b = obj();
@@ -72,6 +75,10 @@ export async function handleAdminRequest(core: EmulatorCore, req: IncomingMessag
         return ok(200, core.setLimits(obj()));
       case "GET /limits":
         return ok(200, core.limits);
+      case "PUT /timing":
+        return ok(200, core.setTiming(obj()));
+      case "GET /timing":
+        return ok(200, core.timingSettings());
       default: {
         const unsub = /^DELETE \/eventSubscriptions\/([^/]+)$/.exec(route);
         if (unsub?.[1]) return ok(core.delivery.unsubscribe(unsub[1]) ? 200 : 204);
@@ -80,6 +87,7 @@ export async function handleAdminRequest(core: EmulatorCore, req: IncomingMessag
     }
   } catch (error) {
     const e = error instanceof ArmError ? error : new ArmError(500, "InternalServerError", (error as Error).message);
+    core.flush();
     sendJson(res, e.status, e.toBody());
   }
 }

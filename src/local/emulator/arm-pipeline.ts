@@ -45,6 +45,12 @@ export async function handleArmRequest(core: EmulatorCore, req: IncomingMessage,
   let operation = "unknown";
   const log = (status: number): void =>
     core.log.add({ time: new Date(core.now()).toISOString(), method, path, operation, status, ...(caller ? { caller } : {}), correlationId });
+  // With a state file, what the request changed is on disk before its answer goes out: a crash right
+  // after the answer loses nothing the client was told.
+  const commit = (): void => {
+    core.changedByRequest(method, path);
+    core.flush();
+  };
 
   try {
     const rawBody = await readBody(req);
@@ -81,6 +87,7 @@ export async function handleArmRequest(core: EmulatorCore, req: IncomingMessage,
     const fault = core.faults.decide(method, path, operation);
     if (fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs));
     if (fault.status === "reset") {
+      commit();
       log(0);
       req.socket.destroy();
       return;
@@ -110,12 +117,14 @@ export async function handleArmRequest(core: EmulatorCore, req: IncomingMessage,
     };
     const result = await route.handle(ctx, armReq);
     if (result.status < 300) core.publish(events, armReq);
+    commit();
     sendJson(res, result.status, result.body, { ...baseHeaders, ...(result.headers ?? {}) });
     log(result.status);
   } catch (error) {
     const armError =
       error instanceof ArmError ? error : new ArmError(500, "InternalServerError", `The emulator failed: ${(error as Error).message}`);
     if (!(error instanceof ArmError)) console.error("[arm-emulator]", error);
+    commit();
     sendJson(res, armError.status, armError.toBody(), { ...baseHeaders, ...armError.headers });
     log(armError.status);
   }

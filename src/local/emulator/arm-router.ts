@@ -21,6 +21,18 @@ export interface ArmRoute {
 const methodNotAllowed = (method: string, path: string): ArmError =>
   new ArmError(405, "MethodNotAllowed", `The requested resource does not support http method '${method}' (path '${path}').`);
 
+/**
+ * Role-assignment writes are not long-running, but under realistic timing their response takes about a
+ * second: the handler runs (and the response goes out) after the drawn delay.
+ */
+const delayed =
+  (handler: Handler): Handler =>
+  async (ctx, req) => {
+    const ms = ctx.timing.responseDelayMs("role-assignment-write");
+    if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+    return handler(ctx, req);
+  };
+
 const verb = (method: string): string => ({ GET: "read", PUT: "write", PATCH: "write", DELETE: "delete", POST: "action" })[method] ?? "read";
 
 /**
@@ -40,9 +52,9 @@ export function routeArm(method: string, path: string): ArmRoute {
       const base = { provider: "Microsoft.Authorization" as const, resourceType: "roleAssignments", operation: op };
       if (name === undefined) {
         if (method === "GET") return { ...base, handle: (c, r) => listRoleAssignments(c, r, scope) };
-      } else if (method === "PUT") return { ...base, handle: (c, r) => putRoleAssignment(c, r, scope, name) };
+      } else if (method === "PUT") return { ...base, handle: delayed((c, r) => putRoleAssignment(c, r, scope, name)) };
       else if (method === "GET") return { ...base, handle: (c, r) => getRoleAssignment(c, r, scope, name) };
-      else if (method === "DELETE") return { ...base, handle: (c, r) => deleteRoleAssignment(c, r, scope, name) };
+      else if (method === "DELETE") return { ...base, handle: delayed((c, r) => deleteRoleAssignment(c, r, scope, name)) };
     } else {
       const base = { provider: "Microsoft.Authorization" as const, resourceType: "roleDefinitions", operation: `Microsoft.Authorization/roleDefinitions/${verb(method)}` };
       if (method === "GET") {

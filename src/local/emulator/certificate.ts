@@ -1,12 +1,30 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { X509Certificate } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { generate } from "selfsigned";
 
 export interface EmulatorCertificate {
   readonly caPem: string;
+  /** The CA's private key (PEM), kept in a state file so a restarted emulator signs with the same CA. */
+  readonly caKey: string;
   readonly caFile: string;
   readonly key: string;
   readonly cert: string;
+}
+
+/** A CA to reuse (from a state file); reused while it is valid for at least another day. */
+export interface ExistingCa {
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
+function usable(ca: ExistingCa | undefined): ca is ExistingCa {
+  if (!ca) return false;
+  try {
+    return new Date(new X509Certificate(ca.certPem).validTo).getTime() > Date.now() + 24 * 3600_000;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -15,10 +33,13 @@ export interface EmulatorCertificate {
  * tokens over plain http, and NODE_TLS_REJECT_UNAUTHORIZED=0 would weaken every other connection.
  * EC keys because RSA generation costs a second of CPU on a small machine.
  */
-export async function createCertificate(stateDir: string): Promise<EmulatorCertificate> {
+export async function createCertificate(stateDir: string, existing?: ExistingCa): Promise<EmulatorCertificate> {
   const notBeforeDate = new Date(Date.now() - 60_000);
   const notAfterDate = new Date(Date.now() + 30 * 24 * 3600_000);
-  const ca = await generate([{ name: "commonName", value: "aadlogin-enforcer local ARM emulator CA" }], {
+  if (existing && !usable(existing)) {
+    console.warn(`[arm-emulator] The CA kept in ${stateDir} has expired (or expires within a day): a new CA is generated; clients must trust the new ${join(stateDir, "arm-emulator-ca.pem")}.`);
+  }
+  const ca = usable(existing) ? { cert: existing.certPem, private: existing.keyPem } : await generate([{ name: "commonName", value: "aadlogin-enforcer local ARM emulator CA" }], {
     keyType: "ec",
     algorithm: "sha256",
     notBeforeDate,
@@ -50,6 +71,8 @@ export async function createCertificate(stateDir: string): Promise<EmulatorCerti
   });
   await mkdir(stateDir, { recursive: true });
   const caFile = join(stateDir, "arm-emulator-ca.pem");
-  await writeFile(caFile, ca.cert, "utf8");
-  return { caPem: ca.cert, caFile, key: server.private, cert: server.cert };
+  // A reused CA's file stays as it is (clients that read it keep working, its mtime does not move).
+  const onDisk = await readFile(caFile, "utf8").catch(() => undefined);
+  if (onDisk !== ca.cert) await writeFile(caFile, ca.cert, "utf8");
+  return { caPem: ca.cert, caKey: ca.private, caFile, key: server.private, cert: server.cert };
 }

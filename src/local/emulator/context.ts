@@ -2,6 +2,7 @@ import type { ArmError } from "./errors.js";
 import type { Json } from "./http-io.js";
 import type { LroTracker } from "./lro.js";
 import type { EmulatorLimits, EmulatorState, Principal } from "./state.js";
+import type { TimingView } from "./timing.js";
 import type { TokenClaims } from "./tokens.js";
 
 export interface Caller {
@@ -40,10 +41,11 @@ export interface ResourceEventInput {
   readonly subscriptionId: string;
 }
 
-/** What a handler may touch: the data, the limits in force, LROs, the clock and the event source. */
+/** What a handler may touch: the data, the limits and timing in force, LROs, the clock and the event source. */
 export interface HandlerContext {
   readonly state: EmulatorState;
   readonly limits: EmulatorLimits;
+  readonly timing: TimingView;
   readonly lro: LroTracker;
   readonly baseUrl: string;
   now(): number;

@@ -1,15 +1,25 @@
 import type { ArmRequest, HandlerContext, ResourceEventInput } from "./context.js";
 import { ArmError, badRequest, notFound } from "./errors.js";
-import { EventDelivery, type EventFilter, type EventSubscription } from "./event-delivery.js";
+import { EventDelivery, type DeliveryTiming, type EventFilter, type EventSubscription } from "./event-delivery.js";
 import { Faults } from "./faults.js";
 import { GUID_PATTERN, isObject, type Json } from "./http-io.js";
 import { LroTracker } from "./lro.js";
+import { createOperationEffects } from "./operation-effects.js";
 import { guestOsFor, type GuestOs } from "./os-catalog.js";
 import { RequestLog } from "./request-log.js";
 import { resourceEvent, type EventGridEvent } from "./resource-events.js";
 import { isAtOrAbove } from "./scope.js";
-import { EmulatorState, stableGuid, type EmulatorLimits, type PowerState, type Principal, type PrincipalType, type VmRecord } from "./state.js";
+import { EmulatorState, stableGuid, vmKey, type EmulatorLimits, type PowerState, type Principal, type PrincipalType, type VmRecord } from "./state.js";
 import { Throttle } from "./throttling.js";
+import {
+  EVENT_GRID_LATER_RETRY_S,
+  EVENT_GRID_RESPONSE_TIMEOUT_S,
+  EVENT_GRID_RETRY_SCHEDULE_S,
+  EVENT_GRID_TTL_S,
+  INSTANT_VIEW,
+  Timing,
+  type TimingSettings,
+} from "./timing.js";
 import { signToken, type TokenClaims } from "./tokens.js";
 import { putVm as putVmHandler, renderVm, vmResourceId } from "./virtual-machines.js";
 
@@ -33,18 +43,34 @@ export interface SeedInput {
 }
 
 const VM_ID = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Compute\/virtualMachines\/([^/]+)$/i;
+const UNDER_VM = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Compute\/virtualMachines\/([^/]+)(?:\/|$)/i;
 const RG_ID = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)$/i;
+
+/** What a state file needs to hear about: something changed (a VM by key, all VMs, or the rest). */
+export interface ChangeSink {
+  markCore(): void;
+  markVm(key: string): void;
+  markAllVms(): void;
+  /** Writes now if anything changed (before a response goes out). */
+  flush(): void;
+  /** Writes soon (background changes: deliveries acknowledged, retries scheduled). */
+  flushSoon(): void;
+}
 
 /** Everything one emulator instance holds, and the operations both the admin API and tests drive. */
 export class EmulatorCore {
   readonly state: EmulatorState;
-  readonly lro = new LroTracker();
+  readonly lro = new LroTracker(() => this.now());
   readonly throttle: Throttle;
   readonly faults = new Faults();
   readonly log = new RequestLog();
-  readonly delivery = new EventDelivery();
+  readonly delivery: EventDelivery;
+  readonly timing: Timing;
   readonly events: EventGridEvent[] = [];
   private readonly listeners = new Set<(event: EventGridEvent) => void>();
+  private seeding = false;
+  /** Set when the state is persisted (stateDir + persist). */
+  changes: ChangeSink | undefined;
   baseUrl = "";
 
   constructor(
@@ -53,10 +79,66 @@ export class EmulatorCore {
     readonly signingKey: string,
     readonly managedIdentity: { principalId: string; clientId: string },
     private readonly defaults: EmulatorLimits,
+    private readonly timingDefaults: TimingSettings,
   ) {
     this.state = new EmulatorState(tenantId);
+    this.timing = new Timing(timingDefaults);
     this.throttle = new Throttle(limits.throttleScale);
+    this.delivery = new EventDelivery(() => this.deliveryTiming(), () => this.now());
+    this.delivery.onChange = () => {
+      this.changes?.markCore();
+      this.changes?.flushSoon();
+    };
+    this.lro.effects = createOperationEffects(this.state);
+    // A settlement reaches the file with the answer of the request that settled it, else within 200 ms:
+    // one lost to a crash is harmless, the restored operation is past due and settles the same way at once.
+    this.lro.onSettled = (op) => {
+      this.changes?.markVm(vmKey(op.target.subscriptionId, op.target.resourceGroup, op.target.vmName));
+      this.changes?.flushSoon();
+    };
+    // Seeded principals (and seeded VMs' identities) exist already: no replication window.
+    this.state.replicationDelayMs = () => (this.seeding ? (this.timing.realistic ? 0 : undefined) : this.timing.replicationDelayMs());
     this.registerManagedIdentity();
+  }
+
+  /** Event Grid's timing under the profile in force. */
+  private deliveryTiming(): DeliveryTiming {
+    const timing = this.timing;
+    if (!timing.realistic) {
+      return { realistic: false, latencyMs: () => 0, responseTimeoutMs: () => EVENT_GRID_RESPONSE_TIMEOUT_S * 1000, retryDelayMs: () => 0, ttlMs: () => Infinity };
+    }
+    return {
+      realistic: true,
+      latencyMs: () => timing.draw("event-delivery-latency"),
+      responseTimeoutMs: () => timing.scaledMs(EVENT_GRID_RESPONSE_TIMEOUT_S),
+      retryDelayMs: (attemptsMade) => timing.scaledMs(EVENT_GRID_RETRY_SCHEDULE_S[attemptsMade - 1] ?? EVENT_GRID_LATER_RETRY_S),
+      ttlMs: () => timing.scaledMs(EVENT_GRID_TTL_S),
+    };
+  }
+
+  /** The timing profile in force. */
+  timingSettings(): TimingSettings {
+    return { ...this.timing.settings };
+  }
+
+  setTiming(input: unknown): TimingSettings {
+    const next = this.timing.set(input);
+    this.changes?.markCore();
+    return { ...next };
+  }
+
+  /** Records what an ARM write touched, for the state file: the VM under the path, or everything else. */
+  changedByRequest(method: string, path: string): void {
+    if (!this.changes || method === "GET" || method === "HEAD") return;
+    const vm = UNDER_VM.exec(path);
+    if (vm?.[1] && vm[2] && vm[3]) this.changes.markVm(vmKey(vm[1], vm[2], vm[3]));
+    else if (method === "DELETE" && RG_ID.test(path)) this.changes.markAllVms();
+    else this.changes.markCore();
+  }
+
+  /** Persists what changed (no-op without a state file). */
+  flush(): void {
+    this.changes?.flush();
   }
 
   now(): number {
@@ -64,20 +146,27 @@ export class EmulatorCore {
   }
 
   private registerManagedIdentity(): void {
-    this.state.addPrincipal(
-      { id: this.managedIdentity.principalId, type: "ServicePrincipal", displayName: "aadlogin-enforcer (managed identity)", appId: this.managedIdentity.clientId },
-      0,
-    );
+    this.seeding = true;
+    try {
+      this.state.addPrincipal(
+        { id: this.managedIdentity.principalId, type: "ServicePrincipal", displayName: "aadlogin-enforcer (managed identity)", appId: this.managedIdentity.clientId },
+        0,
+      );
+    } finally {
+      this.seeding = false;
+    }
   }
 
   addSubscription(id: string, displayName?: string): void {
     if (!GUID_PATTERN.test(id)) throw badRequest("InvalidSubscriptionId", `The subscription id '${id}' must be a GUID.`);
     this.state.addSubscription(id, displayName);
+    this.changes?.markCore();
   }
 
   addResourceGroup(subscriptionId: string, name: string, location = "westus", tags: Record<string, string> = {}): void {
     if (!this.state.subscription(subscriptionId)) this.addSubscription(subscriptionId);
     this.state.putResourceGroup({ subscriptionId, name, location, tags });
+    this.changes?.markCore();
   }
 
   addPrincipal(input: { id: string; type: PrincipalType; displayName?: string; upn?: string; appId?: string }): Principal {
@@ -85,6 +174,7 @@ export class EmulatorCore {
     if (!["User", "Group", "ServicePrincipal"].includes(input.type)) {
       throw badRequest("InvalidPrincipalType", `The principal type '${String(input.type)}' must be User, Group or ServicePrincipal.`);
     }
+    this.changes?.markCore();
     return this.state.addPrincipal(
       {
         id: input.id,
@@ -142,9 +232,11 @@ export class EmulatorCore {
       if (!m) throw notFound("ResourceNotFound", `No VM with id '${String(input.id)}'.`);
       const key = input.id.toLowerCase();
       this.state.pendingSimulations.set(key, { ...this.state.pendingSimulations.get(key), ...changes });
+      this.changes?.markCore();
       return { id: input.id, pending: true, ...changes } as Json;
     }
     Object.assign(existing.simulation, changes);
+    this.changes?.markVm(vmKey(existing.subscriptionId, existing.resourceGroup, existing.name));
     return this.describeSimulation(existing);
   }
 
@@ -167,7 +259,16 @@ export class EmulatorCore {
   /** Loads ARM-shaped data without events (seeding is not an ARM write); VMs land Succeeded and running. */
   seed(raw: SeedInput | unknown): { subscriptions: number; resourceGroups: number; principals: number; vms: number } {
     if (!isObject(raw)) throw badRequest("InvalidRequestContent", "The seed must be a JSON object.");
-    const input = raw as SeedInput;
+    this.seeding = true;
+    this.changes?.markAllVms();
+    try {
+      return this.seedNow(raw as SeedInput);
+    } finally {
+      this.seeding = false;
+    }
+  }
+
+  private seedNow(input: SeedInput): { subscriptions: number; resourceGroups: number; principals: number; vms: number } {
     for (const s of input.subscriptions ?? []) this.addSubscription(s.id, s.displayName);
     for (const p of input.principals ?? []) this.addPrincipal(p);
     for (const g of input.resourceGroups ?? []) {
@@ -197,8 +298,9 @@ export class EmulatorCore {
     const [, sub, rg, name] = m;
     if (!isObject(body)) throw badRequest("InvalidRequestContent", `The body of VM '${id}' must be a JSON object.`);
     if (!this.state.resourceGroup(sub, rg)) this.addResourceGroup(sub, rg, String(body["location"] ?? "westus"));
-    // Reuse the ARM PUT path so seeded VMs look exactly like created ones, then settle it silently.
-    const ctx = this.context([], undefined);
+    // Reuse the ARM PUT path so seeded VMs look exactly like created ones, then settle it silently
+    // (instant, whatever the timing profile: seeded VMs exist already).
+    const ctx = this.context([], undefined, true);
     const seedReq = {
       method: "PUT",
       path: id,
@@ -235,10 +337,11 @@ export class EmulatorCore {
   }
 
   /** The handler context for one ARM request; `events` collects what the request raised. */
-  context(events: ResourceEventInput[], injectedLroFailure: ArmError | undefined): HandlerContext {
+  context(events: ResourceEventInput[], injectedLroFailure: ArmError | undefined, instant = false): HandlerContext {
     return {
       state: this.state,
       limits: this.limits,
+      timing: instant ? INSTANT_VIEW : this.timing,
       lro: this.lro,
       baseUrl: this.baseUrl,
       now: () => this.now(),
@@ -292,6 +395,7 @@ export class EmulatorCore {
     this.limits.lroDelayMs = num("lroDelayMs") ?? this.limits.lroDelayMs;
     this.limits.retryAfterSeconds = num("retryAfterSeconds") ?? this.limits.retryAfterSeconds;
     this.limits.principalReplicationDelayMs = num("principalReplicationDelayMs") ?? this.limits.principalReplicationDelayMs;
+    this.changes?.markCore();
     return { ...this.limits };
   }
 
@@ -304,8 +408,10 @@ export class EmulatorCore {
     this.delivery.reset();
     this.events.length = 0;
     Object.assign(this.limits, this.defaults);
+    this.timing.replace(this.timingDefaults);
     this.throttle.setScale(this.limits.throttleScale);
     this.registerManagedIdentity();
+    this.changes?.markAllVms();
   }
 
   snapshot(): Json {
@@ -314,13 +420,14 @@ export class EmulatorCore {
     return {
       tenantId: this.tenantId,
       limits: { ...this.limits },
+      timing: this.timingSettings(),
       subscriptions: [...this.state.subscriptions.values()],
       resourceGroups: [...this.state.resourceGroups.values()].map((g) => ({ id: `/subscriptions/${g.subscriptionId}/resourceGroups/${g.name}`, ...g })),
       principals: [...this.state.principals.values()],
       virtualMachines: [...this.state.vms.values()].map((vm) => ({ ...renderVm(ctx, vm, "instanceView"), simulation: this.describeSimulation(vm) })),
       roleAssignments: [...this.state.roleAssignments.values()],
       customRoleDefinitions: [...this.state.customRoles.values()],
-      operations: this.lro.all().map(({ complete: _c, result: _r, failEffect: _f, injectedFailure: _i, ...op }) => op),
+      operations: this.lro.all().map(({ injectedFailure: _i, ...op }) => op),
       eventSubscriptions: this.delivery.list(),
       deadLetters: this.delivery.deadLettered(),
       events: this.events.length,

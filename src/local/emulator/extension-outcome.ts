@@ -94,3 +94,17 @@ function aadLoginFailure(vm: VmRecord): HandlerFailure | undefined {
   if (!vm.simulation.outboundNetwork) return { terminalCode: "1009", exitCode: "-2145648607" };
   return undefined;
 }
+
+/**
+ * What the agent reports while a handler is being installed or updated (realistic timing): the
+ * extension's status is `ProvisioningState/transitioning` until the operation settles.
+ */
+export function transitioningInstanceView(ext: ExtensionRecord, nowIso: string): Json {
+  const handlerType = `${String(ext.properties["publisher"] ?? "")}.${String(ext.properties["type"] ?? "")}`;
+  return {
+    name: ext.name,
+    type: handlerType,
+    typeHandlerVersion: isAadLogin(ext) ? PLUGIN_VERSION : String(ext.properties["typeHandlerVersion"] ?? "1.0"),
+    statuses: [{ code: "ProvisioningState/transitioning", level: "Info", displayStatus: "Transitioning", message: "Handler is being installed or enabled.", time: nowIso }],
+  };
+}

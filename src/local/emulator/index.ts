@@ -29,14 +29,21 @@
  *   POST /eventDelivery {duplicate?, reorder?, paused?, maxAttempts?, initialBackoffMs?}   GET /deadLetters
  *   POST /faults {seed, rules: [{match?, status?, rate?, count?, retryAfterSeconds?, latencyMs?}], lroFailures?}   DELETE /faults
  *   PUT /limits {throttleScale?, pageSize?, lroDelayMs?, retryAfterSeconds?, principalReplicationDelayMs?}   GET /limits
+ *   PUT /timing {profile?: "instant"|"realistic", timeScale?, seed?}   GET /timing
  *
  * Chosen behaviours: resource events are raised when ARM accepts a write (the 200/201/202), not when its
- * LRO settles; LROs settle lazily when the next request arrives after `lroDelayMs`.
+ * LRO settles. LROs settle on a timer at their due time and, before any request is handled, lazily.
+ * Timing (timing.ts): `instant` (default) ends every LRO after `lroDelayMs`; `realistic` draws Azure's
+ * durations (scaled by `timeScale`, seeded), refuses a second write on a VM while one runs (409
+ * OperationNotAllowed), delays role-assignment answers, keeps new principals unknown for a while and
+ * delivers Event Grid with its latency, 30 s timeout and retry schedule.
+ * Persistence (persistence.ts): with `stateDir` + `persist`, the whole ARM state lives in
+ * `<stateDir>/arm-emulator-state.json`, written before each answer; a new emulator on the same directory resumes.
  */
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import { randomUUID } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -44,16 +51,24 @@ import { handleAdminRequest } from "./admin-api.js";
 import { handleArmRequest } from "./arm-pipeline.js";
 import { createCertificate } from "./certificate.js";
 import { EmulatorCore, type SeedInput, type VmSimulationInput } from "./emulator-core.js";
+import { readStateFile, restoreCore, stateFilePath, StatePersistence } from "./persistence.js";
+import { DEFAULT_TIMING, validateTiming, type TimingProfile, type TimingSettings } from "./timing.js";
 import type { DeadLetter, DeliveryOptions, EventFilter, EventSubscription } from "./event-delivery.js";
 import type { FaultConfig } from "./faults.js";
 import { handleIdentityRequest } from "./identity-endpoint.js";
 import type { Json } from "./http-io.js";
 import type { RequestLogEntry } from "./request-log.js";
 import type { EventGridEvent } from "./resource-events.js";
+import type { LroOperation } from "./lro.js";
 import type { EmulatorLimits, EmulatorState, Principal, PrincipalType } from "./state.js";
 import { ARM_AUDIENCES, DEFAULT_SIGNING_KEY } from "./tokens.js";
 
-export type { EventGridEvent, EventFilter, EventSubscription, DeadLetter, DeliveryOptions, FaultConfig, RequestLogEntry, SeedInput, VmSimulationInput, EmulatorLimits, Principal, PrincipalType };
+/** A long-running operation as the emulator tracks it (what `operations()` lists). */
+export type EmulatorOperation = Readonly<Omit<LroOperation, "injectedFailure">>;
+
+export type { EventGridEvent, EventFilter, EventSubscription, DeadLetter, DeliveryOptions, FaultConfig, RequestLogEntry, SeedInput, VmSimulationInput, EmulatorLimits, Principal, PrincipalType, TimingProfile, TimingSettings };
+export { REALISTIC_SECONDS, EVENT_GRID_RETRY_SCHEDULE_S, EVENT_GRID_RESPONSE_TIMEOUT_S } from "./timing.js";
+export { STATE_FILE_NAME } from "./persistence.js";
 export { SUPPORTED_API_VERSIONS } from "./api-versions.js";
 export { BUILT_IN_ROLES } from "./role-definitions.js";
 
@@ -65,8 +80,16 @@ export interface ArmEmulatorOptions {
   readonly port?: number;
   readonly host?: string;
   readonly identityPort?: number;
-  /** Where the CA PEM is written; default a fresh temp dir. */
+  /** Where the CA PEM (and, with `persist`, the state file) is written; default a fresh temp dir, removed on close. */
   readonly stateDir?: string;
+  /**
+   * Keep the whole ARM state in `<stateDir>/arm-emulator-state.json` (needs `stateDir`): written before
+   * every answer that changed something; an emulator started on a directory that holds one resumes from it
+   * (tenant, identities, CA, limits and timing come from the file, not from these options).
+   */
+  readonly persist?: boolean;
+  /** How long Azure takes: `instant` (default, `lroDelayMs`) or `realistic` (Azure's durations × timeScale, seeded). */
+  readonly timing?: { readonly profile?: TimingProfile; readonly timeScale?: number; readonly seed?: number };
   readonly tenantId?: string;
   /** Items per list page (nextLink beyond). Default 50. */
   readonly pageSize?: number;
@@ -112,6 +135,18 @@ export interface ArmEmulator {
   setFaults(config: FaultConfig): void;
   clearFaults(): void;
   setLimits(limits: Partial<EmulatorLimits>): EmulatorLimits;
+  /** Every long-running operation so far (kind, resource, status, start, due and end times), oldest first. */
+  operations(): EmulatorOperation[];
+  /** The timing profile in force. */
+  timing(): TimingSettings;
+  /** Changes the timing profile (validated as PUT /timing); a given seed restarts the duration PRNG. */
+  setTiming(timing: Partial<TimingSettings>): TimingSettings;
+  /** The state file when persisting (undefined otherwise). */
+  readonly stateFile: string | undefined;
+  /** True when this emulator resumed from an existing state file. */
+  readonly resumed: boolean;
+  /** Writes the state file now, all of it (after editing `state` directly); no-op without `persist`. */
+  saveState(): void;
   reset(): void;
   snapshot(): Json;
   close(): Promise<void>;
@@ -138,10 +173,19 @@ function listen(server: HttpServer | HttpsServer, port: number, host: string, wh
 
 export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promise<ArmEmulator> {
   const host = options.host ?? "127.0.0.1";
-  const tenantId = options.tenantId ?? DEFAULT_TENANT_ID;
+  if (options.persist && options.stateDir === undefined) throw new Error("The ARM emulator's `persist` needs a `stateDir` to keep its state in.");
+  let timingDefaults: TimingSettings;
+  try {
+    timingDefaults = validateTiming(options.timing ?? {}, DEFAULT_TIMING);
+  } catch (error) {
+    throw new Error(`Invalid ARM emulator timing: ${(error as Error).message}`);
+  }
+  const stateFile = options.persist && options.stateDir !== undefined ? stateFilePath(options.stateDir) : undefined;
+  const saved = stateFile ? readStateFile(stateFile) : undefined;
+  const tenantId = saved?.tenantId ?? options.tenantId ?? DEFAULT_TENANT_ID;
   const managedIdentity = {
-    principalId: options.managedIdentity?.principalId ?? DEFAULT_MANAGED_IDENTITY.principalId,
-    clientId: options.managedIdentity?.clientId ?? DEFAULT_MANAGED_IDENTITY.clientId,
+    principalId: saved?.managedIdentity.principalId ?? options.managedIdentity?.principalId ?? DEFAULT_MANAGED_IDENTITY.principalId,
+    clientId: saved?.managedIdentity.clientId ?? options.managedIdentity?.clientId ?? DEFAULT_MANAGED_IDENTITY.clientId,
   };
   const limits: EmulatorLimits = {
     throttleScale: options.throttle === false ? false : (options.throttle?.scale ?? 1),
@@ -150,11 +194,32 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
     retryAfterSeconds: options.retryAfterSeconds ?? 0,
     principalReplicationDelayMs: options.principalReplicationDelayMs ?? 0,
   };
-  const core = new EmulatorCore(tenantId, limits, options.signingKey ?? DEFAULT_SIGNING_KEY, managedIdentity, { ...limits });
+  const signingKey = saved?.signingKey ?? options.signingKey ?? DEFAULT_SIGNING_KEY;
+  const core = new EmulatorCore(tenantId, limits, signingKey, managedIdentity, { ...limits }, timingDefaults);
   const ownStateDir = options.stateDir === undefined;
   const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), "arm-emulator-")));
-  const certificate = await createCertificate(stateDir);
-  const identityHeader = options.identityHeader ?? randomUUID();
+  await mkdir(stateDir, { recursive: true });
+  const certificate = await createCertificate(stateDir, saved?.ca);
+  const identityHeader = saved?.identityHeader ?? options.identityHeader ?? randomUUID();
+  let persistence: StatePersistence | undefined;
+  if (stateFile) {
+    if (saved) restoreCore(core, saved);
+    persistence = new StatePersistence(stateFile, core, {
+      tenantId,
+      signingKey,
+      managedIdentity,
+      identityHeader,
+      ca: { certPem: certificate.caPem, keyPem: certificate.caKey },
+    });
+    core.changes = persistence;
+    // At once: the CA key and identity are on disk before any client can trust them.
+    persistence.flushAll();
+  }
+  const stop = async (): Promise<void> => {
+    core.lro.stop();
+    persistence?.stop();
+    await core.delivery.close();
+  };
 
   const arm = createHttpsServer({ key: certificate.key, cert: certificate.cert }, (req, res) => {
     const pathname = (req.url ?? "/").split("?")[0] ?? "/";
@@ -179,12 +244,19 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
       res,
     ),
   );
-  const armPort = await listen(arm, options.port ?? 0, host, "ARM emulator");
+  let armPort: number;
+  try {
+    armPort = await listen(arm, options.port ?? 0, host, "ARM emulator");
+  } catch (error) {
+    await stop();
+    throw error;
+  }
   let identityPort: number;
   try {
     identityPort = await listen(identity, options.identityPort ?? 0, host, "managed identity endpoint");
   } catch (error) {
     await new Promise((r) => arm.close(r));
+    await stop();
     throw error;
   }
   const urlHost = host.includes(":") ? `[${host}]` : host;
@@ -192,6 +264,12 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
   core.baseUrl = armUrl;
 
   let closed: Promise<void> | undefined;
+  /** Programmatic changes reach the state file like admin calls do: before the call returns. */
+  function saving<T>(change: () => T): T {
+    const result = change();
+    core.flush();
+    return result;
+  }
   return {
     armUrl,
     adminUrl: `${armUrl}/admin`,
@@ -203,28 +281,43 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
     managedIdentity,
     state: core.state,
     limits: core.limits,
-    addSubscription: (id, displayName) => core.addSubscription(id, displayName),
-    addResourceGroup: (sub, name, location, tags) => core.addResourceGroup(sub, name, location, tags),
-    addPrincipal: (p) => core.addPrincipal(p),
+    addSubscription: (id, displayName) => saving(() => core.addSubscription(id, displayName)),
+    addResourceGroup: (sub, name, location, tags) => saving(() => core.addResourceGroup(sub, name, location, tags)),
+    addPrincipal: (p) => saving(() => core.addPrincipal(p)),
     tokenFor: (id) => core.tokenFor(id).token,
-    seed: (input) => void core.seed(input),
-    setVmSimulation: (input) => core.setVmSimulation(input),
+    seed: (input) => saving(() => void core.seed(input)),
+    setVmSimulation: (input) => saving(() => core.setVmSimulation(input)),
     requests: (since) => core.log.read(since ?? 0),
     clearRequests: () => core.log.clear(),
     events: () => [...core.events],
     onEvent: (listener) => core.onEvent(listener),
-    subscribeEvents: (url, filter) => core.subscribeEvents(url, filter),
-    setEventDelivery: (o) => core.delivery.setOptions(o),
+    subscribeEvents: async (url, filter) => {
+      const subscription = await core.subscribeEvents(url, filter);
+      core.flush();
+      return subscription;
+    },
+    setEventDelivery: (o) => saving(() => core.delivery.setOptions(o)),
     deliveriesIdle: () => core.delivery.idle(),
     deadLetters: () => core.delivery.deadLettered(),
     setFaults: (config) => core.faults.set(config),
     clearFaults: () => core.faults.clear(),
-    setLimits: (l) => core.setLimits(l),
-    reset: () => core.reset(),
+    setLimits: (l) => saving(() => core.setLimits(l)),
+    operations: () => {
+      core.lro.settle(core.now());
+      return core.lro.all().map(({ injectedFailure: _i, ...op }) => structuredClone(op));
+    },
+    timing: () => core.timingSettings(),
+    setTiming: (t) => saving(() => core.setTiming(t)),
+    stateFile,
+    resumed: saved !== undefined,
+    saveState: () => persistence?.flushAll(),
+    reset: () => saving(() => core.reset()),
     snapshot: () => core.snapshot(),
     close: () => {
       closed ??= (async () => {
-        await core.delivery.close();
+        // A normal close writes what is still pending (a crash would not: the request path already did).
+        persistence?.flush();
+        await stop();
         for (const server of [arm, identity]) {
           server.closeAllConnections();
           await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -75,7 +75,12 @@ export function putRoleAssignment(ctx: HandlerContext, req: ArmRequest, scope: s
   }
   const principal = ctx.state.principal(principalId);
   const now = ctx.now();
-  const replicating = principal !== undefined && now - principal.createdAt < ctx.limits.principalReplicationDelayMs && principalType === undefined;
+  // Realistic principals carry when replication reaches ARM; others follow limits.principalReplicationDelayMs.
+  // Naming the principalType skips the directory lookup, ARM's documented workaround.
+  const replicating =
+    principal !== undefined &&
+    principalType === undefined &&
+    (principal.replicatedAt !== undefined ? now < principal.replicatedAt : now - principal.createdAt < ctx.limits.principalReplicationDelayMs);
   if (!principal || replicating) {
     throw badRequest(
       "PrincipalNotFound",

@@ -14,6 +14,11 @@ export interface Principal {
   readonly upn?: string;
   /** When the principal appeared in the directory (epoch ms): role assignments may not see it until replication. */
   readonly createdAt: number;
+  /**
+   * Realistic timing: when role-assignment writes start to see it (epoch ms). Absent: the instant rule
+   * (`createdAt + limits.principalReplicationDelayMs`).
+   */
+  readonly replicatedAt?: number;
 }
 
 export interface SubscriptionRecord {
@@ -64,6 +69,8 @@ export interface VmRecord {
   readonly timeCreated: string;
   simulation: VmSimulation;
   extensions: Map<string, ExtensionRecord>;
+  /** Realistic timing, while a power action runs: what the instance view's PowerState shows (starting, stopping, deallocating). */
+  powerTransition?: string;
 }
 
 export interface RoleAssignmentRecord {
@@ -91,6 +98,9 @@ export interface EmulatorLimits {
 
 const key = (...parts: string[]): string => parts.map((p) => p.toLowerCase()).join("/");
 
+/** The key of a VM in `EmulatorState.vms` (and in a state file's change tracking). */
+export const vmKey = (subscriptionId: string, resourceGroup: string, name: string): string => key(subscriptionId, resourceGroup, name);
+
 /** A stable GUID derived from text, for ids that must not change between runs (user-assigned identities). */
 export function stableGuid(text: string): string {
   const h = createHash("sha256").update(text.toLowerCase()).digest("hex");
@@ -108,6 +118,12 @@ export class EmulatorState {
   readonly userAssignedIdentities = new Map<string, { principalId: string; clientId: string }>();
   /** What a VM not created yet will "be" once it is (keyed by lower-case VM id): see setVmSimulation. */
   readonly pendingSimulations = new Map<string, Partial<VmSimulation>>();
+
+  /**
+   * How long a principal created now stays unknown to role-assignment writes (realistic timing);
+   * undefined: the instant rule applies. Set by the emulator core from its timing profile.
+   */
+  replicationDelayMs: () => number | undefined = () => undefined;
 
   constructor(readonly tenantId: string) {}
 
@@ -177,7 +193,9 @@ export class EmulatorState {
   }
 
   addPrincipal(principal: Omit<Principal, "createdAt"> & { createdAt?: number }, now: number): Principal {
-    const record: Principal = { ...principal, createdAt: principal.createdAt ?? now };
+    const createdAt = principal.createdAt ?? now;
+    const delay = principal.replicatedAt === undefined ? this.replicationDelayMs() : undefined;
+    const record: Principal = { ...principal, createdAt, ...(delay !== undefined ? { replicatedAt: createdAt + delay } : {}) };
     this.principals.set(record.id.toLowerCase(), record);
     return record;
   }

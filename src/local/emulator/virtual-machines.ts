@@ -1,4 +1,4 @@
-import { acceptLro } from "./compute-lro.js";
+import { acceptLro, guardVmWrite, operationHeaders } from "./compute-lro.js";
 import { header, type ArmRequest, type ArmResponse, type HandlerContext } from "./context.js";
 import { ArmError, badRequest, resourceNotFound } from "./errors.js";
 import { isObject, type Json } from "./http-io.js";
@@ -74,6 +74,11 @@ function provisioningStatus(vm: VmRecord, time: string): Json {
   }
 }
 
+function powerStatus(vm: VmRecord): Json {
+  if (vm.powerTransition) return { code: `PowerState/${vm.powerTransition}`, level: "Info", displayStatus: `VM ${vm.powerTransition}` };
+  return { code: `PowerState/${vm.simulation.powerState}`, level: "Info", displayStatus: POWER_DISPLAY[vm.simulation.powerState] };
+}
+
 /**
  * The VM instance view. A VM that is not running reports no guest data (no `vmAgent`, `osName`,
  * `osVersion`), exactly what the real one looks like when deallocated; a running VM without a working
@@ -118,10 +123,7 @@ export function instanceView(ctx: HandlerContext, vm: VmRecord): Json {
   const extensions = extensionInstanceViews(vm);
   if (extensions.length > 0) view["extensions"] = extensions;
   view["isVMInStandbyPool"] = false;
-  view["statuses"] = [
-    provisioningStatus(vm, time),
-    { code: `PowerState/${vm.simulation.powerState}`, level: "Info", displayStatus: POWER_DISPLAY[vm.simulation.powerState] },
-  ];
+  view["statuses"] = [provisioningStatus(vm, time), powerStatus(vm)];
   return view;
 }
 
@@ -169,22 +171,14 @@ function requireBody(req: ArmRequest): Json {
   return req.body;
 }
 
-function startVmWrite(ctx: HandlerContext, req: ArmRequest, vm: VmRecord): Record<string, string> {
-  const { headers } = acceptLro(ctx, req, {
-    subscriptionId: vm.subscriptionId,
-    location: String(vm.model["location"] ?? ""),
-    resourceKey: vmResourceId(vm),
-    complete: () => {
-      vm.provisioningState = "Succeeded";
-      delete vm.failure;
-      return undefined;
-    },
-    failEffect: (error) => {
-      vm.provisioningState = "Failed";
-      vm.failure = { code: error.code, message: error.message };
-    },
-    result: () => renderVm(ctx, vm),
-  });
+export const vmTarget = (vm: VmRecord): { subscriptionId: string; resourceGroup: string; vmName: string } => ({
+  subscriptionId: vm.subscriptionId,
+  resourceGroup: vm.resourceGroup,
+  vmName: vm.name,
+});
+
+function startVmWrite(ctx: HandlerContext, req: ArmRequest, vm: VmRecord, kind: "vm-create" | "vm-update"): Record<string, string> {
+  const { headers } = acceptLro(ctx, req, { kind, target: vmTarget(vm), location: String(vm.model["location"] ?? ""), resourceKey: vmResourceId(vm) });
   return headers;
 }
 
@@ -199,7 +193,7 @@ export function putVm(ctx: HandlerContext, req: ArmRequest, sub: string, rg: str
   }
   if (!/^[-\w.]{1,64}$/.test(name)) throw badRequest("InvalidParameter", `The VM name '${name}' is invalid.`);
   const now = ctx.now();
-  if (existing) ctx.lro.settleResource(vmResourceId(existing), now);
+  if (existing) guardVmWrite(ctx, existing, "PUT");
   const model: Json = {};
   for (const [k, v] of Object.entries(body)) if (!COMPUTED_TOP_LEVEL.has(k)) model[k] = structuredClone(v);
   if (existing) model["location"] = existing.model["location"];
@@ -229,7 +223,7 @@ export function putVm(ctx: HandlerContext, req: ArmRequest, sub: string, rg: str
   vm.provisioningState = existing ? "Updating" : "Creating";
   vm.etagVersion += 1;
   ctx.state.putVm(vm);
-  const headers = startVmWrite(ctx, req, vm);
+  const headers = startVmWrite(ctx, req, vm, existing ? "vm-update" : "vm-create");
   ctx.emit({ kind: "Write", resourceUri: vmResourceId(vm), operationName: `${VM_TYPE}/write`, subscriptionId: vm.subscriptionId });
   return { status: existing ? 200 : 201, body: renderVm(ctx, vm), headers };
 }
@@ -239,7 +233,7 @@ export function patchVm(ctx: HandlerContext, req: ArmRequest, sub: string, rg: s
   const body = requireBody(req);
   checkPreconditions(req, vm);
   const now = ctx.now();
-  ctx.lro.settleResource(vmResourceId(vm), now);
+  guardVmWrite(ctx, vm, "PATCH");
   const identity = applyIdentity(ctx.state, vm.name, vm.model["identity"] as Json | undefined, body["identity"], "patch", now);
   const model: Json = { ...vm.model };
   if (identity) model["identity"] = identity;
@@ -251,7 +245,7 @@ export function patchVm(ctx: HandlerContext, req: ArmRequest, sub: string, rg: s
   if (isObject(body["properties"])) vm.properties = withComputedDefaults(mergePatch(vm.properties, body["properties"]));
   vm.provisioningState = "Updating";
   vm.etagVersion += 1;
-  const headers = startVmWrite(ctx, req, vm);
+  const headers = startVmWrite(ctx, req, vm, "vm-update");
   ctx.emit({ kind: "Write", resourceUri: vmResourceId(vm), operationName: `${VM_TYPE}/write`, subscriptionId: vm.subscriptionId });
   return { status: 200, body: renderVm(ctx, vm), headers };
 }
@@ -279,28 +273,27 @@ export function deleteVm(ctx: HandlerContext, req: ArmRequest, sub: string, rg: 
   requireResourceGroup(ctx, sub, rg);
   const vm = ctx.state.vm(sub, rg, name);
   if (!vm) return { status: 204 };
-  ctx.lro.settleResource(vmResourceId(vm), ctx.now());
+  if (ctx.timing.realistic) {
+    // A DELETE goes through whatever runs on the VM: a delete in progress answers for it, anything else is preempted.
+    const running = ctx.lro.inFlightOn(vmResourceId(vm));
+    const deleting = running.find((op) => op.kind === "vm-delete");
+    if (deleting) {
+      ctx.emit({ kind: "Delete", resourceUri: vmResourceId(vm), operationName: `${VM_TYPE}/delete`, subscriptionId: vm.subscriptionId });
+      return { status: 202, headers: operationHeaders(ctx, req, deleting) };
+    }
+    for (const op of running) ctx.lro.preempt(op, ctx.now());
+    delete vm.powerTransition;
+  } else {
+    ctx.lro.settleResource(vmResourceId(vm), ctx.now());
+  }
   vm.provisioningState = "Deleting";
-  const { headers } = acceptLro(ctx, req, {
-    subscriptionId: vm.subscriptionId,
-    location: String(vm.model["location"] ?? ""),
-    resourceKey: vmResourceId(vm),
-    complete: () => {
-      ctx.state.deleteVm(vm);
-      const identity = vm.model["identity"];
-      if (isObject(identity) && typeof identity["principalId"] === "string") ctx.state.principals.delete(identity["principalId"].toLowerCase());
-      return undefined;
-    },
-    failEffect: (error) => {
-      vm.provisioningState = "Failed";
-      vm.failure = { code: error.code, message: error.message };
-    },
-  });
+  const { headers } = acceptLro(ctx, req, { kind: "vm-delete", target: vmTarget(vm), location: String(vm.model["location"] ?? ""), resourceKey: vmResourceId(vm) });
   ctx.emit({ kind: "Delete", resourceUri: vmResourceId(vm), operationName: `${VM_TYPE}/delete`, subscriptionId: vm.subscriptionId });
   return { status: 202, headers };
 }
 
 const POWER_ACTIONS: Record<string, PowerState> = { start: "running", restart: "running", deallocate: "deallocated", poweroff: "stopped" };
+const POWER_TRANSITIONS: Record<string, string> = { start: "starting", restart: "starting", deallocate: "deallocating", poweroff: "stopping" };
 
 export const VM_ACTIONS = Object.keys(POWER_ACTIONS);
 
@@ -312,17 +305,21 @@ export function vmAction(ctx: HandlerContext, req: ArmRequest, sub: string, rg: 
   if (action.toLowerCase() === "restart" && vm.simulation.powerState !== "running") {
     throw new ArmError(409, "OperationNotAllowed", `Operation 'restart' is not allowed on VM '${vm.name}' since the VM is ${vm.simulation.powerState === "deallocated" ? "deallocated" : "stopped"}.`);
   }
-  ctx.lro.settleResource(vmResourceId(vm), ctx.now());
+  const canonical = { start: "start", restart: "restart", deallocate: "deallocate", poweroff: "powerOff" }[action.toLowerCase()] ?? action;
+  guardVmWrite(ctx, vm, canonical);
+  // Realistic: the VM reads Updating, its power state starting / stopping / deallocating, until the action settles.
+  const realistic = ctx.timing.realistic;
+  if (realistic) {
+    vm.provisioningState = "Updating";
+    vm.powerTransition = POWER_TRANSITIONS[action.toLowerCase()] ?? "updating";
+  }
   const { headers } = acceptLro(ctx, req, {
-    subscriptionId: vm.subscriptionId,
+    kind: "vm-power",
+    target: vmTarget(vm),
     location: String(vm.model["location"] ?? ""),
     resourceKey: vmResourceId(vm),
-    complete: () => {
-      vm.simulation.powerState = target;
-      return undefined;
-    },
+    args: { powerState: target, ...(realistic ? { vmUpdating: true } : {}) },
   });
-  const canonical = { start: "start", restart: "restart", deallocate: "deallocate", poweroff: "powerOff" }[action.toLowerCase()] ?? action;
   ctx.emit({ kind: "Action", resourceUri: vmResourceId(vm), operationName: `${VM_TYPE}/${canonical}/action`, subscriptionId: vm.subscriptionId });
   return { status: 202, headers };
 }

@@ -1,12 +1,12 @@
-import { acceptLro } from "./compute-lro.js";
+import { acceptLro, guardVmWrite } from "./compute-lro.js";
 import type { ArmRequest, ArmResponse, HandlerContext } from "./context.js";
 import { ArmError, badRequest, notFound } from "./errors.js";
-import { extensionOutcome } from "./extension-outcome.js";
+import { transitioningInstanceView } from "./extension-outcome.js";
 import { isObject, type Json } from "./http-io.js";
 import { mergePatch } from "./merge-patch.js";
 import { requireResourceGroup } from "./resource-groups.js";
 import type { ExtensionRecord, VmRecord } from "./state.js";
-import { VM_TYPE, vmResourceId } from "./virtual-machines.js";
+import { VM_TYPE, vmResourceId, vmTarget } from "./virtual-machines.js";
 
 export const EXTENSION_TYPE = "Microsoft.Compute/virtualMachines/extensions";
 
@@ -48,35 +48,18 @@ function requireRunning(vm: VmRecord): void {
 }
 
 /**
- * Accepts the write and, when it settles, asks the simulated agent for the outcome. A failure leaves the
- * extension and the VM `Failed` (as Azure does) and ends the LRO with VMExtensionProvisioningError.
+ * Accepts the write; when it settles, the simulated agent decides the outcome (operation-effects.ts).
+ * A failure leaves the extension and the VM `Failed` (as Azure does) and ends the LRO with
+ * VMExtensionProvisioningError. Realistic timing: meanwhile the agent reports the handler as transitioning.
  */
 function startExtensionWrite(ctx: HandlerContext, req: ArmRequest, vm: VmRecord, ext: ExtensionRecord): Record<string, string> {
   vm.provisioningState = "Updating";
-  const fail = (error: ArmError): void => {
-    ext.provisioningState = "Failed";
-    vm.provisioningState = "Failed";
-    vm.failure = { code: error.code, message: error.message };
-  };
+  if (ctx.timing.realistic) ext.instanceView = transitioningInstanceView(ext, new Date(ctx.now()).toISOString());
   const { headers } = acceptLro(ctx, req, {
-    subscriptionId: vm.subscriptionId,
+    kind: "extension-put",
+    target: { ...vmTarget(vm), extensionName: ext.name },
     location: String(vm.model["location"] ?? ext.location),
     resourceKey: extensionResourceId(vm, ext),
-    complete: () => {
-      const outcome = extensionOutcome(vm, ext, new Date(ctx.now()).toISOString());
-      if (outcome.instanceView) ext.instanceView = outcome.instanceView;
-      else delete ext.instanceView;
-      if (outcome.error) {
-        fail(outcome.error);
-        return outcome.error;
-      }
-      ext.provisioningState = "Succeeded";
-      vm.provisioningState = "Succeeded";
-      delete vm.failure;
-      return undefined;
-    },
-    failEffect: fail,
-    result: () => renderExtension(vm, ext, false),
   });
   return headers;
 }
@@ -96,7 +79,7 @@ export function putExtension(ctx: HandlerContext, req: ArmRequest, sub: string, 
     }
   }
   requireRunning(vm);
-  ctx.lro.settleResource(vmResourceId(vm), ctx.now());
+  guardVmWrite(ctx, vm, mode === "put" ? "PUT" : "PATCH");
   delete merged["provisioningState"];
   delete merged["instanceView"];
   const ext: ExtensionRecord = existing ?? { name, location: String(vm.model["location"] ?? ""), properties: merged, provisioningState: "Creating" };
@@ -131,20 +114,17 @@ export function deleteExtension(ctx: HandlerContext, req: ArmRequest, sub: strin
   const ext = vm.extensions.get(name.toLowerCase());
   if (!ext) return { status: 204 };
   requireRunning(vm);
-  ctx.lro.settleResource(vmResourceId(vm), ctx.now());
+  guardVmWrite(ctx, vm, "DELETE");
   ext.provisioningState = "Deleting";
+  // Realistic: removing an extension is a VM update; the VM reads Updating until it settles.
+  const realistic = ctx.timing.realistic;
+  if (realistic) vm.provisioningState = "Updating";
   const { headers } = acceptLro(ctx, req, {
-    subscriptionId: vm.subscriptionId,
+    kind: "extension-delete",
+    target: { ...vmTarget(vm), extensionName: ext.name },
     location: String(vm.model["location"] ?? ext.location),
     resourceKey: extensionResourceId(vm, ext),
-    complete: () => {
-      vm.extensions.delete(name.toLowerCase());
-      if (vm.provisioningState === "Failed" && ![...vm.extensions.values()].some((x) => x.provisioningState === "Failed")) {
-        vm.provisioningState = "Succeeded";
-        delete vm.failure;
-      }
-      return undefined;
-    },
+    ...(realistic ? { args: { vmUpdating: true } } : {}),
   });
   ctx.emit({ kind: "Delete", resourceUri: extensionResourceId(vm, ext), operationName: `${EXTENSION_TYPE}/delete`, subscriptionId: vm.subscriptionId });
   return { status: 202, headers };

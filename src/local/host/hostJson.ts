@@ -9,6 +9,8 @@ export interface HostJsonOptions {
     readonly visibilityTimeoutInMs: number;
     /** Messages fetched and run in parallel per queue (Azure default 16, max 32). */
     readonly batchSize: number;
+    /** Another batch is fetched once no more than this many messages are still being processed (default batchSize / 2). */
+    readonly newBatchThreshold: number;
     /** Longest wait between polls of an idle queue (Azure default 1 minute). */
     readonly maxPollingIntervalInMs: number;
     /** "base64" (Azure default) or "none". */
@@ -36,11 +38,13 @@ export function parseHostJson(raw: unknown, where = "host.json"): HostJsonOption
   if (encoding !== "base64" && encoding !== "none") {
     throw new Error(`${where}: extensions.queues.messageEncoding must be "base64" or "none", got "${encoding}".`);
   }
+  const batchSize = Math.min(32, positiveInteger(queues["batchSize"], 16, `${where}: extensions.queues.batchSize`));
   return {
     queues: {
       maxDequeueCount: positiveInteger(queues["maxDequeueCount"], 5, `${where}: extensions.queues.maxDequeueCount`),
       visibilityTimeoutInMs: timeSpanInMs(queues["visibilityTimeout"], 0, `${where}: extensions.queues.visibilityTimeout`),
-      batchSize: Math.min(32, positiveInteger(queues["batchSize"], 16, `${where}: extensions.queues.batchSize`)),
+      batchSize,
+      newBatchThreshold: nonNegativeInteger(queues["newBatchThreshold"], Math.floor(batchSize / 2), `${where}: extensions.queues.newBatchThreshold`),
       maxPollingIntervalInMs: timeSpanInMs(queues["maxPollingInterval"], 60_000, `${where}: extensions.queues.maxPollingInterval`),
       messageEncoding: encoding,
     },
@@ -68,6 +72,14 @@ function positiveInteger(value: unknown, fallback: number, where: string): numbe
   if (value === undefined || value === null) return fallback;
   if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
     throw new Error(`${where} must be a whole number of at least 1, got ${JSON.stringify(value)}.`);
+  }
+  return value;
+}
+
+function nonNegativeInteger(value: unknown, fallback: number, where: string): number {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
+    throw new Error(`${where} must be a whole number of at least 0, got ${JSON.stringify(value)}.`);
   }
   return value;
 }

@@ -9,7 +9,7 @@ import { handleEventGridWebhook, type WebhookResponse } from "./eventGridWebhook
 import { readHostJson, type HostJsonOptions } from "./hostJson.js";
 import { toRpcHttpRequest, writeRpcHttpResponse } from "./httpTriggerData.js";
 import { InvocationTracker, type HostStats } from "./invocationTracker.js";
-import { QueueListener } from "./queueListener.js";
+import { DEFAULT_PROCESSING_VISIBILITY_MS, QueueListener } from "./queueListener.js";
 import { TimerScheduler } from "./timerScheduler.js";
 import { bindTrigger, type TriggerBinding } from "./triggerBindings.js";
 
@@ -32,6 +32,12 @@ export interface StartLocalHostOptions {
   readonly queuePollMs?: number;
   /** Overrides host.json's `visibilityTimeout`: the delay before a failed message is retried. */
   readonly queueRetryDelayMs?: number;
+  /**
+   * How long a queue message stays invisible while its function runs (default 600 000, the host's
+   * 10 minutes), renewed at half this interval; a message whose host dies mid-invocation reappears
+   * after at most this long. Whole seconds, at least 1 s.
+   */
+  readonly queueProcessingVisibilityMs?: number;
   /** Where host lines go (invocations, failures, handler logs); default stdout. */
   readonly log?: (line: string) => void;
 }
@@ -39,6 +45,11 @@ export interface StartLocalHostOptions {
 export interface DrainQueuesOptions {
   /** Give up (and reject, naming the queues) after this long; default 30 s. */
   readonly timeoutInMs?: number;
+  /**
+   * Wait for delayed messages too (default true): every queue empty. False: done once no message
+   * is visible and nothing runs, so a follow-up scheduled minutes ahead does not hold the drain.
+   */
+  readonly includeDelayed?: boolean;
 }
 
 export interface LocalHost {
@@ -54,10 +65,17 @@ export interface LocalHost {
   eventGridUrl(functionName: string): string;
   /** Runs a timer function now; rejects with its error if it fails. */
   fireTimer(name: string): Promise<void>;
-  /** Resolves once every watched queue is empty and no invocation is running. */
+  /** Resolves once every watched queue is empty (see `includeDelayed`) and no invocation is running. */
   drainQueues(options?: DrainQueuesOptions): Promise<void>;
   stats(): HostStats;
+  /** Stops gracefully: no new work, running invocations finish and their messages are settled. */
   close(): Promise<void>;
+  /**
+   * Stops the way a crash does: the port and the queue pollers stop at once, nothing is settled and
+   * no visibility is renewed, so messages being processed reappear after the processing visibility.
+   * Handlers still running are abandoned (JavaScript cannot stop them; their results are ignored).
+   */
+  abort(): void;
 }
 
 /**
@@ -194,7 +212,8 @@ export async function startLocalHost(options: StartLocalHostOptions): Promise<Lo
       for (;;) {
         listeners.forEach((listener) => listener.wake());
         await tracker.idle();
-        const pending = await Promise.all(listeners.map(async (l) => ({ queue: l.queueName, count: await l.pending() })));
+        const visibleOnly = drainOptions.includeDelayed === false;
+        const pending = await Promise.all(listeners.map(async (l) => ({ queue: l.queueName, count: await l.pending({ visibleOnly }) })));
         const busy = pending.filter((p) => p.count > 0);
         if (busy.length === 0 && tracker.running === 0) return;
         if (Date.now() > deadline) {
@@ -206,6 +225,14 @@ export async function startLocalHost(options: StartLocalHostOptions): Promise<Lo
       }
     },
     stats: () => tracker.stats(),
+    abort() {
+      if (closing) return;
+      closing = Promise.resolve();
+      scheduler.close();
+      listeners.forEach((listener) => listener.abort());
+      server.close();
+      server.closeAllConnections();
+    },
     close() {
       closing ??= (async () => {
         scheduler.close();
@@ -236,7 +263,9 @@ function createListener(
     poisonQueue: new QueueClient(binding.connectionString, `${binding.queueName}-poison`),
     maxDequeueCount: hostJson.queues.maxDequeueCount,
     retryDelayInMs: options.queueRetryDelayMs ?? hostJson.queues.visibilityTimeoutInMs,
+    processingVisibilityInMs: options.queueProcessingVisibilityMs ?? DEFAULT_PROCESSING_VISIBILITY_MS,
     batchSize: hostJson.queues.batchSize,
+    newBatchThreshold: hostJson.queues.newBatchThreshold,
     messageEncoding: hostJson.queues.messageEncoding,
     minPollingIntervalInMs: Math.min(100, maxPolling),
     maxPollingIntervalInMs: maxPolling,

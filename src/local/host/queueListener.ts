@@ -9,7 +9,14 @@ export interface QueueListenerOptions {
   readonly maxDequeueCount: number;
   /** Invisibility of a failed message before its retry (host.json `visibilityTimeout`). */
   readonly retryDelayInMs: number;
+  /**
+   * How long a received message stays invisible while its handler runs (the host's 10 minutes),
+   * renewed at half this interval until the handler settles. Storage counts whole seconds (min 1 s).
+   */
+  readonly processingVisibilityInMs?: number;
   readonly batchSize: number;
+  /** A new batch is fetched once no more than this many messages are being processed (host.json `newBatchThreshold`). */
+  readonly newBatchThreshold?: number;
   readonly messageEncoding: "base64" | "none";
   readonly minPollingIntervalInMs: number;
   readonly maxPollingIntervalInMs: number;
@@ -17,31 +24,60 @@ export interface QueueListenerOptions {
   readonly log: (line: string) => void;
 }
 
-/** A message stays leased this long while its handler runs, as the host's 10-minute lease. */
-const PROCESSING_VISIBILITY_SECONDS = 600;
+/** The host receives queue messages with a 10-minute visibility timeout (WebJobs' QueueListener). */
+export const DEFAULT_PROCESSING_VISIBILITY_MS = 600_000;
+
+/** The current pop receipt of a message being processed: every visibility update replaces it. */
+interface Lease {
+  popReceipt: string;
+  lost: boolean;
+}
+
+interface Renewal {
+  /** Stops renewing; resolves once an update in flight has finished (so the pop receipt is current). */
+  stop(): Promise<void>;
+}
 
 /**
- * Polls one storage queue for one queue-triggered function with the host's semantics: batches run
- * in parallel; success deletes the message; failure makes it visible again after `visibilityTimeout`;
- * a message failing on its `maxDequeueCount`-th delivery (or arriving past it) is copied, text
- * unchanged, to `<queue>-poison` and deleted. An idle queue is polled with exponential backoff.
+ * Polls one storage queue for one queue-triggered function with the host's semantics: a message is
+ * received invisible for the processing visibility (10 minutes by default) and kept invisible while
+ * its handler runs by updating its visibility at half that interval, so a message whose host dies
+ * mid-invocation reappears after at most that long, its dequeue count one higher. Success deletes
+ * the message; failure makes it visible again after `visibilityTimeout`; a message failing on its
+ * `maxDequeueCount`-th delivery (or arriving past it) is copied, text unchanged, to `<queue>-poison`
+ * and deleted. Messages of a batch run in parallel, and the next batch is fetched once no more than
+ * `newBatchThreshold` are still running. An idle queue is polled with exponential backoff up to
+ * `maxPollingIntervalInMs`, so a delayed message runs at most that long after it becomes visible.
  * A missing queue counts as empty, as it does for the host (which does not create it).
  */
 export class QueueListener {
   readonly #o: QueueListenerOptions;
+  readonly #visibilitySeconds: number;
+  readonly #newBatchThreshold: number;
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #renewals = new Set<Renewal>();
   #closed = false;
-  #batchRunning = false;
+  #aborted = false;
   #delayInMs: number;
   #wakeUp: (() => void) | undefined;
+  #stopSignal: () => void = () => {};
+  readonly #stopped = new Promise<void>((resolve) => (this.#stopSignal = resolve));
   #loop: Promise<void> | undefined;
 
   constructor(options: QueueListenerOptions) {
     this.#o = options;
     this.#delayInMs = options.minPollingIntervalInMs;
+    this.#visibilitySeconds = Math.max(1, Math.ceil((options.processingVisibilityInMs ?? DEFAULT_PROCESSING_VISIBILITY_MS) / 1000));
+    this.#newBatchThreshold = Math.max(0, options.newBatchThreshold ?? Math.floor(options.batchSize / 2));
   }
 
   get queueName(): string {
     return this.#o.queue.name;
+  }
+
+  /** The processing visibility actually used, in whole seconds as storage counts it. */
+  get processingVisibilityInMs(): number {
+    return this.#visibilitySeconds * 1000;
   }
 
   start(): void {
@@ -54,25 +90,52 @@ export class QueueListener {
     this.#wakeUp?.();
   }
 
-  /** Messages still in the queue (visible or not) plus whether a batch is being processed. */
-  async pending(): Promise<number> {
+  /**
+   * Messages still in the queue plus the messages being processed. `visibleOnly`: count only the
+   * messages that could run now, leaving out delayed ones (and ones leased by another listener).
+   */
+  async pending(options: { visibleOnly?: boolean } = {}): Promise<number> {
     let count = 0;
     try {
-      count = (await this.#o.queue.getProperties()).approximateMessagesCount ?? 0;
+      count = options.visibleOnly
+        ? (await this.#o.queue.peekMessages({ numberOfMessages: 32 })).peekedMessageItems.length
+        : ((await this.#o.queue.getProperties()).approximateMessagesCount ?? 0);
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
-    return count + (this.#batchRunning ? 1 : 0);
+    return count + this.#inFlight.size;
   }
 
+  /** Stops polling and waits for the messages being processed to be settled, as the host's shutdown does. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#stopSignal();
     this.#wakeUp?.();
     await this.#loop;
+    await Promise.all([...this.#inFlight]);
+  }
+
+  /**
+   * Stops the way a crashed host does: no more polls, visibility renewals or settlements. Handlers
+   * still running are abandoned (whatever they return is ignored), so their messages reappear once
+   * their visibility runs out, with their dequeue count one higher.
+   */
+  abort(): void {
+    this.#aborted = true;
+    this.#closed = true;
+    this.#stopSignal();
+    this.#wakeUp?.();
+    for (const renewal of this.#renewals) void renewal.stop();
+    this.#renewals.clear();
   }
 
   async #run(): Promise<void> {
     while (!this.#closed) {
+      // The host's WaitForNewBatchThreshold: fetch more only once enough of the last batches are done.
+      while (this.#inFlight.size > this.#newBatchThreshold && !this.#closed) {
+        await Promise.race([...this.#inFlight, this.#stopped]);
+      }
+      if (this.#closed) break;
       let received = 0;
       try {
         received = await this.#pollOnce();
@@ -83,6 +146,7 @@ export class QueueListener {
         this.#delayInMs = this.#o.minPollingIntervalInMs;
         continue;
       }
+      if (this.#closed) break;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.#delayInMs);
         this.#wakeUp = () => {
@@ -100,28 +164,28 @@ export class QueueListener {
     try {
       const response = await this.#o.queue.receiveMessages({
         numberOfMessages: this.#o.batchSize,
-        visibilityTimeout: PROCESSING_VISIBILITY_SECONDS,
+        visibilityTimeout: this.#visibilitySeconds,
       });
       messages = response.receivedMessageItems;
     } catch (error) {
       if (isNotFound(error)) return 0;
       throw error;
     }
-    if (messages.length === 0) return 0;
-    this.#batchRunning = true;
-    try {
-      await Promise.all(messages.map((message) => this.#process(message)));
-    } finally {
-      this.#batchRunning = false;
+    // A crash right after a receive: the messages stay invisible until their visibility runs out.
+    if (this.#aborted) return messages.length;
+    for (const message of messages) {
+      const work = this.#process(message).finally(() => this.#inFlight.delete(work));
+      this.#inFlight.add(work);
     }
     return messages.length;
   }
 
   async #process(message: DequeuedMessageItem): Promise<void> {
     const { fn, maxDequeueCount } = this.#o;
+    const lease: Lease = { popReceipt: message.popReceipt, lost: false };
     try {
       if (message.dequeueCount > maxDequeueCount) {
-        await this.#poison(message);
+        await this.#poison(message, lease);
         return;
       }
       const text = this.#decode(message.messageText);
@@ -131,38 +195,96 @@ export class QueueListener {
             `'${fn.name}' was not run. Send messages base64-encoded, or set messageEncoding to "none".`,
         );
       }
-      const outcome =
-        text === undefined
-          ? { ok: false as const }
-          : await this.#o.execute(fn, { string: text }, {
-              QueueTrigger: text,
-              DequeueCount: message.dequeueCount,
-              Id: message.messageId,
-              PopReceipt: message.popReceipt,
-              InsertionTime: message.insertedOn,
-              ExpirationTime: message.expiresOn,
-              NextVisibleTime: message.nextVisibleOn,
-            });
+      const renewal = this.#keepInvisible(message, lease);
+      let outcome: { ok: boolean };
+      try {
+        outcome =
+          text === undefined
+            ? { ok: false }
+            : await this.#o.execute(fn, { string: text }, {
+                QueueTrigger: text,
+                DequeueCount: message.dequeueCount,
+                Id: message.messageId,
+                PopReceipt: message.popReceipt,
+                InsertionTime: message.insertedOn,
+                ExpirationTime: message.expiresOn,
+                NextVisibleTime: message.nextVisibleOn,
+              });
+      } finally {
+        this.#renewals.delete(renewal);
+        await renewal.stop();
+      }
+      if (this.#aborted) return;
+      if (lease.lost) {
+        this.#o.log(`Message ${message.messageId} on '${this.queueName}' was lost while '${fn.name}' ran (deleted or received by another listener); it is not settled here.`);
+        return;
+      }
       if (outcome.ok) {
-        await this.#o.queue.deleteMessage(message.messageId, message.popReceipt);
+        await this.#o.queue.deleteMessage(message.messageId, lease.popReceipt);
       } else if (message.dequeueCount >= maxDequeueCount) {
-        await this.#poison(message);
+        await this.#poison(message, lease);
       } else {
-        await this.#o.queue.updateMessage(message.messageId, message.popReceipt, undefined, Math.floor(this.#o.retryDelayInMs / 1000));
+        await this.#o.queue.updateMessage(message.messageId, lease.popReceipt, undefined, Math.floor(this.#o.retryDelayInMs / 1000));
       }
     } catch (error) {
       this.#o.log(`Queue listener for '${fn.name}' could not settle message ${message.messageId} on '${this.queueName}': ${(error as Error).message}`);
     }
   }
 
-  async #poison(message: DequeuedMessageItem): Promise<void> {
+  /**
+   * The host's UpdateQueueMessageVisibilityCommand: while the handler runs, push the message's
+   * visibility out again whenever half of it has passed, keeping the new pop receipt. A 404 or a
+   * pop receipt mismatch means the message is no longer ours (stop); other errors retry sooner.
+   */
+  #keepInvisible(message: DequeuedMessageItem, lease: Lease): Renewal {
+    const intervalInMs = (this.#visibilitySeconds * 1000) / 2;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let update: Promise<void> | undefined;
+    let stopped = false;
+    const tick = (): void => {
+      timer = undefined;
+      let next: number | undefined = intervalInMs;
+      update = (async () => {
+        try {
+          const response = await this.#o.queue.updateMessage(message.messageId, lease.popReceipt, undefined, this.#visibilitySeconds);
+          if (response.popReceipt) lease.popReceipt = response.popReceipt;
+        } catch (error) {
+          const status = (error as { statusCode?: unknown }).statusCode;
+          if (status === 404 || status === 400) {
+            lease.lost = true;
+            next = undefined;
+          } else {
+            next = Math.max(50, intervalInMs / 4);
+          }
+          this.#o.log(`Queue listener for '${this.#o.fn.name}' could not renew the visibility of message ${message.messageId}: ${(error as Error).message}`);
+        }
+      })();
+      void update.then(() => {
+        update = undefined;
+        if (!stopped && next !== undefined) timer = setTimeout(tick, next);
+      });
+    };
+    timer = setTimeout(tick, intervalInMs);
+    const renewal: Renewal = {
+      async stop() {
+        stopped = true;
+        if (timer) clearTimeout(timer);
+        timer = undefined;
+        await update;
+      },
+    };
+    this.#renewals.add(renewal);
+    return renewal;
+  }
+
+  async #poison(message: DequeuedMessageItem, lease: Lease): Promise<void> {
     const poison = this.#o.poisonQueue;
     this.#o.log(
       `Message ${message.messageId} has reached MaxDequeueCount of ${this.#o.maxDequeueCount}. Moving message to queue '${poison.name}'.`,
     );
     await poison.createIfNotExists();
     await poison.sendMessage(message.messageText);
-    await this.#o.queue.deleteMessage(message.messageId, message.popReceipt);
+    await this.#o.queue.deleteMessage(message.messageId, lease.popReceipt);
   }
 
   #decode(raw: string): string | undefined {

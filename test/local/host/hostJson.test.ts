@@ -8,7 +8,7 @@ describe("host.json", () => {
 
   it("falls back to the Functions defaults", () => {
     expect(parseHostJson({ version: "2.0" })).toEqual({
-      queues: { maxDequeueCount: 5, visibilityTimeoutInMs: 0, batchSize: 16, maxPollingIntervalInMs: 60_000, messageEncoding: "base64" },
+      queues: { maxDequeueCount: 5, visibilityTimeoutInMs: 0, batchSize: 16, newBatchThreshold: 8, maxPollingIntervalInMs: 60_000, messageEncoding: "base64" },
       httpRoutePrefix: "api",
     });
   });

@@ -1,0 +1,135 @@
+import type { HandlerContext } from "./context.js";
+import type { ArmError } from "./errors.js";
+import { extensionOutcome } from "./extension-outcome.js";
+import { isObject } from "./http-io.js";
+import type { LroOperation, OperationEffects } from "./lro.js";
+import type { EmulatorState, ExtensionRecord, VmRecord } from "./state.js";
+import { renderVm } from "./virtual-machines.js";
+import { renderExtension } from "./vm-extensions.js";
+
+/**
+ * The one registry of what a long-running operation does when it settles, by kind. The VM (and
+ * extension) is looked up again by name at that moment: a VM deleted meanwhile (resource group
+ * delete) makes the operation a no-op.
+ */
+function findVm(state: EmulatorState, op: LroOperation): VmRecord | undefined {
+  return state.vm(op.target.subscriptionId, op.target.resourceGroup, op.target.vmName);
+}
+
+function findExtension(vm: VmRecord | undefined, op: LroOperation): ExtensionRecord | undefined {
+  return op.target.extensionName ? vm?.extensions.get(op.target.extensionName.toLowerCase()) : undefined;
+}
+
+function failVm(vm: VmRecord | undefined, error: ArmError): void {
+  if (!vm) return;
+  vm.provisioningState = "Failed";
+  vm.failure = { code: error.code, message: error.message };
+}
+
+/** After an operation that put the VM into Updating: back to Succeeded, or Failed while an extension is. */
+function releaseVm(vm: VmRecord): void {
+  if (vm.failure && [...vm.extensions.values()].some((x) => x.provisioningState === "Failed")) {
+    vm.provisioningState = "Failed";
+    return;
+  }
+  vm.provisioningState = "Succeeded";
+  delete vm.failure;
+}
+
+export function createOperationEffects(state: EmulatorState): OperationEffects {
+  return {
+    complete(op, now) {
+      const vm = findVm(state, op);
+      switch (op.kind) {
+        case "vm-create":
+        case "vm-update":
+          if (vm) {
+            vm.provisioningState = "Succeeded";
+            delete vm.failure;
+          }
+          return undefined;
+        case "vm-delete": {
+          if (!vm) return undefined;
+          state.deleteVm(vm);
+          const identity = vm.model["identity"];
+          if (isObject(identity) && typeof identity["principalId"] === "string") state.principals.delete(identity["principalId"].toLowerCase());
+          return undefined;
+        }
+        case "vm-power":
+          if (vm && op.args?.powerState) vm.simulation.powerState = op.args.powerState;
+          if (vm && op.args?.vmUpdating) {
+            delete vm.powerTransition;
+            releaseVm(vm);
+          }
+          return undefined;
+        case "extension-put": {
+          const ext = findExtension(vm, op);
+          if (!vm || !ext) return undefined;
+          const outcome = extensionOutcome(vm, ext, new Date(now).toISOString());
+          if (outcome.instanceView) ext.instanceView = outcome.instanceView;
+          else delete ext.instanceView;
+          if (outcome.error) {
+            ext.provisioningState = "Failed";
+            failVm(vm, outcome.error);
+            return outcome.error;
+          }
+          ext.provisioningState = "Succeeded";
+          vm.provisioningState = "Succeeded";
+          delete vm.failure;
+          return undefined;
+        }
+        case "extension-delete": {
+          if (!vm || !op.target.extensionName) return undefined;
+          vm.extensions.delete(op.target.extensionName.toLowerCase());
+          if (vm.provisioningState === "Failed" && ![...vm.extensions.values()].some((x) => x.provisioningState === "Failed")) {
+            vm.provisioningState = "Succeeded";
+            delete vm.failure;
+          } else if (op.args?.vmUpdating && vm.provisioningState === "Updating") {
+            releaseVm(vm);
+          }
+          return undefined;
+        }
+      }
+    },
+    fail(op, error) {
+      const vm = findVm(state, op);
+      switch (op.kind) {
+        case "vm-create":
+        case "vm-update":
+        case "vm-delete":
+          failVm(vm, error);
+          return;
+        case "vm-power":
+          if (vm && op.args?.vmUpdating) {
+            delete vm.powerTransition;
+            failVm(vm, error);
+          }
+          return;
+        case "extension-put": {
+          const ext = findExtension(vm, op);
+          if (ext) ext.provisioningState = "Failed";
+          failVm(vm, error);
+          return;
+        }
+        case "extension-delete":
+          return;
+      }
+    },
+  };
+}
+
+/** What the Location poll of a finished operation answers: the resource for PUT/PATCH, nothing for DELETE and actions. */
+export function operationResult(ctx: HandlerContext, op: LroOperation): unknown {
+  const vm = findVm(ctx.state, op);
+  switch (op.kind) {
+    case "vm-create":
+    case "vm-update":
+      return vm ? renderVm(ctx, vm) : undefined;
+    case "extension-put": {
+      const ext = findExtension(vm, op);
+      return vm && ext ? renderExtension(vm, ext, false) : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
