@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLocalStack, timedSettings, queueProcessingVisibilityMs, type LocalStack } from "../../src/local/stack.js";
+import { startLocalStack, timedSettings, queueProcessingVisibilityMs, TIMED_SETTINGS, type LocalStack } from "../../src/local/stack.js";
+import { SETTINGS } from "../../src/config/settings.js";
 import { DEMO_SUBSCRIPTIONS, demoAllowedPrincipals, demoFleet, type Fleet } from "../../src/local/demo/fleet.js";
 import { createFleet, waitForConvergence } from "../../src/local/demo/runFleet.js";
 import type { ArmUser } from "../../src/local/armUser.js";
@@ -204,6 +205,12 @@ describe("timed settings scale with the time scale", () => {
     expect(queueProcessingVisibilityMs({ profile: "realistic", timeScale: 0.1 })).toBe(60_000);
     expect(queueProcessingVisibilityMs({ profile: "realistic", timeScale: 0.0001 })).toBe(1000);
     expect(Number(timedSettings({ profile: "instant" })["LEASE_DURATION_MS"])).toBeLessThanOrEqual(10_000);
+  });
+
+  it("the table's Azure defaults are the app settings' defaults", () => {
+    for (const [name, t] of Object.entries(TIMED_SETTINGS)) {
+      expect(SETTINGS.find((spec) => spec.name === name)?.default, name).toBe(String(t.azure));
+    }
   });
 });
 
