@@ -192,8 +192,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ENFORCER_APP_ID: emulator.managedIdentity.clientId,
       ARM_ENDPOINT: emulator.armUrl,
       ARM_CA_FILE: emulator.caFile,
-      ARM_LRO_POLL_INTERVAL_MS: "20",
-      ARM_EXTENSION_POLL_INTERVAL_MS: "20",
       ARM_RETRY_DELAY_MS: "200",
       // In memory, a fresh prefix per stack; in a state directory, the same one on every run.
       TABLE_PREFIX: saved?.tablePrefix ?? (stateDir !== undefined ? "aadlogin" : `aadlogin${randomUUID().replace(/-/g, "").slice(0, 8)}`),

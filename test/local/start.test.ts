@@ -29,7 +29,7 @@ beforeAll(async () => {
     timers: false,
     // Instant ARM, and the enforcer's follow-up and lease settings to match (timedSettings).
     timing: { profile: "instant" },
-    settings: { ACCESS_ALLOWED_PRINCIPALS: demoAllowedPrincipals().join(","), ARM_LRO_POLL_INTERVAL_MS: "5", ARM_EXTENSION_POLL_INTERVAL_MS: "5", RECONCILE_QUEUE_NAME: "reconcile-e2e" },
+    settings: { ACCESS_ALLOWED_PRINCIPALS: demoAllowedPrincipals().join(","), RECONCILE_QUEUE_NAME: "reconcile-e2e" },
   });
   for (const p of fleet.principals) stack.emulator.addPrincipal({ id: p.id, type: p.type, displayName: p.displayName });
   owner = stack.userFor(fleet.owner.id);
