@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { SETTINGS } from "../config/settings.js";
 import { LOGIN_ROLES } from "../domain/roles.js";
+import { tryParseVmId } from "../domain/resourceId.js";
 import type { ComplianceState } from "../domain/outcome.js";
 import { formatTable, progressReporter } from "../cli/table.js";
 import { DEMO_PRINCIPALS, DEMO_SUBSCRIPTIONS, demoAllowedPrincipals, demoFleet, type Fleet, type FleetVm } from "./demo/fleet.js";
@@ -108,7 +109,7 @@ function loadFleetFile(path: string): Fleet {
   if (!Array.isArray(list)) throw new UsageError(`Fleet file "${path}" must hold an array of VMs or {"vms": [...]}.`);
   const vms: FleetVm[] = list.map((item, i) => {
     const vm = item as Partial<FleetVm> & { id?: unknown; body?: unknown };
-    if (typeof vm.id !== "string" || !/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Compute\/virtualMachines\/[^/]+$/i.test(vm.id)) {
+    if (typeof vm.id !== "string" || !tryParseVmId(vm.id)) {
       throw new UsageError(`Fleet file "${path}", entry ${i}: "id" must be a VM resource id.`);
     }
     if (!vm.body || typeof vm.body !== "object") throw new UsageError(`Fleet file "${path}", entry ${i} (${vm.id}): "body" must be an ARM VM body.`);

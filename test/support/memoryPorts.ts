@@ -1,0 +1,175 @@
+import type { Action } from "../../src/domain/action.js";
+import { roleDefinitionId, LOGIN_ROLES } from "../../src/domain/roles.js";
+import type { ObservedAssignment, ObservedVm } from "../../src/domain/vm.js";
+import { loadEnforcerConfig } from "../../src/config/policy.js";
+import { ArmFailure, type ArmPort, type AuditRun, type LogEntry, type LogEntryInput, type QueuePort, type ReconcileRequest, type StorePort, type VmRecord, type VmTarget } from "../../src/orchestrator/ports.js";
+import type { ReconcileDeps } from "../../src/orchestrator/reconcile.js";
+
+/**
+ * In-memory fakes of the orchestrator's ports, for fast table-driven tests of its branches (as CAPZ
+ * tests its reconcilers against mocked getters). They keep the contract, not Azure's behaviour: the
+ * same behaviours have end-to-end tests against the emulator. Operations the orchestrator starts
+ * stay in flight until the test calls `finish`.
+ */
+export class MemoryArm implements ArmPort {
+  readonly vms = new Map<string, ObservedVm>();
+  readonly assignments: ObservedAssignment[] = [];
+  readonly writes: string[] = [];
+  /** Runs before each fresh tag read: a test changes the tags "while the pass runs" here. */
+  beforeTagRead?: (vm: VmTarget) => void;
+  /** What the next extension install ends with when finished. */
+  extensionOutcome: "Succeeded" | "Failed" = "Succeeded";
+  private requests = 0;
+
+  put(vm: ObservedVm): void {
+    this.vms.set(vm.id.toLowerCase(), vm);
+  }
+  vm(id: string): ObservedVm {
+    const vm = this.vms.get(id.toLowerCase());
+    if (!vm) throw new Error(`no VM ${id}`);
+    return vm;
+  }
+  /** Ends whatever is in flight on the VM. */
+  finish(id: string): void {
+    const vm = this.vm(id);
+    this.put({
+      ...vm,
+      provisioningState: "Succeeded",
+      extensions: vm.extensions.map((e) => (e.provisioningState === "Creating" || e.provisioningState === "Updating" ? { ...e, provisioningState: this.extensionOutcome, statuses: this.extensionOutcome === "Failed" ? [{ code: "ProvisioningState/failed/1009", level: "Error", message: "Exit code: -2145648607" }] : [] } : e)),
+    });
+  }
+  async getVm(vm: VmTarget) {
+    this.requests++;
+    return this.vms.get(vm.id.toLowerCase());
+  }
+  async getVmTags(vm: VmTarget) {
+    this.requests++;
+    this.beforeTagRead?.(vm);
+    return this.vms.get(vm.id.toLowerCase())?.tags;
+  }
+  async listVmAssignments(vm: VmTarget) {
+    this.requests++;
+    return this.assignments.filter((a) => a.scope.toLowerCase() === vm.id.toLowerCase());
+  }
+  async startEnableIdentity(vm: ObservedVm, action: Extract<Action, { kind: "enableIdentity" }>) {
+    this.requests++;
+    this.writes.push(`PATCH identity ${vm.name}`);
+    const current = this.vm(vm.id);
+    this.put({ ...current, provisioningState: "Updating", identity: { ...current.identity, type: action.identityType, principalId: "5e1f0000-0000-4000-8000-0000000000aa" } });
+  }
+  async startInstallExtension(vm: ObservedVm, action: Extract<Action, { kind: "installExtension" }>) {
+    this.requests++;
+    this.writes.push(`PUT extension ${vm.name}`);
+    const current = this.vm(vm.id);
+    const others = current.extensions.filter((e) => e.name !== action.extensionName);
+    this.put({ ...current, extensions: [...others, { name: action.extensionName, publisher: action.publisher, type: action.type, typeHandlerVersion: action.typeHandlerVersion, provisioningState: "Creating", statuses: [], substatuses: [] }] });
+  }
+  async createAssignment(vm: VmTarget, action: Extract<Action, { kind: "createAssignment" }>) {
+    this.requests++;
+    this.writes.push(`PUT assignment ${action.role} ${action.principalId}`);
+    this.assignments.push({ id: `${vm.id}/providers/Microsoft.Authorization/roleAssignments/${action.name}`, name: action.name, scope: vm.id, roleDefinitionId: roleDefinitionId(vm.subscriptionId, LOGIN_ROLES[action.role]), principalId: action.principalId, principalType: action.principalType, description: action.description });
+    return "created" as const;
+  }
+  async deleteAssignment(_vm: VmTarget, action: Extract<Action, { kind: "deleteAssignment" }>) {
+    this.requests++;
+    this.writes.push(`DELETE assignment ${action.role} ${action.principalId}`);
+    const i = this.assignments.findIndex((a) => a.name === action.name);
+    if (i < 0) return "unchanged" as const;
+    this.assignments.splice(i, 1);
+    return "deleted" as const;
+  }
+  async *listVmIds(): AsyncIterable<string> {
+    for (const vm of this.vms.values()) yield vm.id;
+  }
+  requestCount(): number {
+    return this.requests;
+  }
+  async metered<T>(work: (count: () => number) => Promise<T>): Promise<T> {
+    const start = this.requests;
+    return work(() => this.requests - start);
+  }
+  /** A failure for the next call of `method` (ArmFailure, as the adapter throws). */
+  failNext(method: "createAssignment" | "startInstallExtension", code: string, transient: boolean): void {
+    const original = this[method].bind(this) as (...args: never[]) => Promise<unknown>;
+    (this as unknown as Record<string, unknown>)[method] = async () => {
+      (this as unknown as Record<string, unknown>)[method] = original;
+      this.requests++;
+      throw new ArmFailure({ class: transient ? "transient" : "terminal", code, message: `${code} (injected)` });
+    };
+  }
+}
+
+export class MemoryStore implements StorePort {
+  readonly rows = new Map<string, VmRecord>();
+  readonly log: LogEntry[] = [];
+  readonly leases = new Map<string, { holder: string; until: string }>();
+  async getVm(vmId: string) {
+    return this.rows.get(vmId.toLowerCase());
+  }
+  async updateVm(vmId: string, mutate: (current: VmRecord | undefined) => VmRecord) {
+    const next = mutate(this.rows.get(vmId.toLowerCase()));
+    this.rows.set(vmId.toLowerCase(), next);
+    return next;
+  }
+  async listVms() {
+    return [...this.rows.values()];
+  }
+  async appendLog(entry: LogEntryInput) {
+    const stored = { ...entry, id: String(this.log.length) };
+    this.log.unshift(stored);
+    return stored;
+  }
+  async listLog(vmId: string | undefined, limit = 50) {
+    return this.log.filter((l) => (l.vmId ?? undefined)?.toLowerCase() === vmId?.toLowerCase()).slice(0, limit);
+  }
+  async acquireLease(vmId: string, holder: string, now: string, until: string) {
+    const held = this.leases.get(vmId.toLowerCase());
+    if (held && held.holder !== holder && held.until > now) return false;
+    this.leases.set(vmId.toLowerCase(), { holder, until });
+    return true;
+  }
+  async releaseLease(vmId: string, holder: string) {
+    if (this.leases.get(vmId.toLowerCase())?.holder === holder) this.leases.delete(vmId.toLowerCase());
+  }
+  async recordAuditRun(_run: AuditRun) {}
+  async listAuditRuns() {
+    return [];
+  }
+}
+
+export class MemoryQueue implements QueuePort {
+  readonly sent: { request: ReconcileRequest; delayInMs: number }[] = [];
+  async send(request: ReconcileRequest, options: { delayInMs?: number } = {}) {
+    this.sent.push({ request, delayInMs: options.delayInMs ?? 0 });
+  }
+  async sendMany(requests: readonly ReconcileRequest[]) {
+    for (const r of requests) await this.send(r);
+    return requests.length;
+  }
+  /** Takes what was queued since the last call. */
+  take() {
+    return this.sent.splice(0, this.sent.length);
+  }
+}
+
+export interface MemoryDeps extends ReconcileDeps {
+  readonly arm: MemoryArm;
+  readonly store: MemoryStore;
+  readonly queue: MemoryQueue;
+  /** Moves the fake clock on. */
+  advance(ms: number): void;
+}
+
+export function memoryDeps(settings: Record<string, string> = {}, start = Date.parse("2026-12-01T10:00:00Z")): MemoryDeps {
+  let now = start;
+  return {
+    arm: new MemoryArm(),
+    store: new MemoryStore(),
+    queue: new MemoryQueue(),
+    config: loadEnforcerConfig({ ENFORCER_MODE: "enforce", FOLLOW_UP_DELAY_MS: "15000", FOLLOW_UP_MAX_DELAY_MS: "120000", ...settings }),
+    clock: () => new Date(now),
+    advance: (ms) => {
+      now += ms;
+    },
+  };
+}
