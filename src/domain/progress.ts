@@ -25,6 +25,9 @@ export interface FollowUpPolicy {
   readonly maxDelayMs: number;
 }
 
+/** A storage queue hides a message for at most 7 days (its default time-to-live): the longest any look can be put off. */
+export const MAX_QUEUE_DELAY_MS = 7 * 24 * 3600_000 - 60_000;
+
 /** Looks at one operation before the chain stops and the drift audit takes over (about an hour at the defaults). */
 export const MAX_FOLLOW_UPS = 30;
 

@@ -1,6 +1,6 @@
 import { tryParseVmId, vmTarget } from "../domain/resourceId.js";
 import type { ReconcileRequest } from "./ports.js";
-import { runLeasedPass, type LeasedOutcome } from "./leasedPass.js";
+import { fromQueued, runLeasedPass, type LeasedOutcome } from "./leasedPass.js";
 import type { ReconcileDeps } from "./reconcile.js";
 import { newVmRecord } from "./vmRecord.js";
 
@@ -12,19 +12,7 @@ import { newVmRecord } from "./vmRecord.js";
  * poison queue (see handlePoisonMessage).
  */
 export function handleReconcileRequest(request: ReconcileRequest, deps: ReconcileDeps): Promise<LeasedOutcome> {
-  return runLeasedPass(
-    {
-      vm: vmTarget(request.vmId),
-      trigger: request.trigger,
-      ...(request.mode ? { mode: request.mode } : {}),
-      ...(request.eventId ? { eventId: request.eventId } : {}),
-      ...(request.correlationId ? { correlationId: request.correlationId } : {}),
-      ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}),
-      ...(request.runId ? { runId: request.runId } : {}),
-      ...(request.attempt !== undefined ? { attempt: request.attempt } : {}),
-    },
-    deps,
-  );
+  return runLeasedPass(fromQueued(request), deps);
 }
 
 /** A message that could not be read: recorded, then consumed (a retry cannot fix it). */

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { vmTarget } from "../domain/resourceId.js";
 import { reconcile, type PassRequest, type PassResult, type ReconcileDeps } from "./reconcile.js";
 import type { ReconcileRequest } from "./ports.js";
 
@@ -34,14 +35,12 @@ export async function runLeasedPass(request: PassRequest, deps: ReconcileDeps): 
 
 /** The queue message that carries a pass request (the same request, to run later). */
 export function toQueued(request: PassRequest): ReconcileRequest {
-  return {
-    vmId: request.vm.id,
-    trigger: request.trigger,
-    ...(request.mode ? { mode: request.mode } : {}),
-    ...(request.eventId ? { eventId: request.eventId } : {}),
-    ...(request.correlationId ? { correlationId: request.correlationId } : {}),
-    ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}),
-    ...(request.runId ? { runId: request.runId } : {}),
-    ...(request.attempt !== undefined ? { attempt: request.attempt } : {}),
-  };
+  const { vm, ...rest } = request;
+  return { vmId: vm.id, ...rest };
+}
+
+/** The pass a queue message asks for; the VM id is parsed here, once. */
+export function fromQueued(message: ReconcileRequest): PassRequest {
+  const { vmId, waitingFor: _shownInTheLogOnly, ...rest } = message;
+  return { vm: vmTarget(vmId), ...rest };
 }

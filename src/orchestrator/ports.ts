@@ -74,9 +74,17 @@ export interface StorePort {
   /** ETag read-modify-write; `mutate` may run more than once, so it must be pure. */
   updateVm(vmId: string, mutate: (current: VmRecord | undefined) => VmRecord): Promise<VmRecord>;
   listVms(filter?: VmListFilter): Promise<VmRecord[]>;
+  /** Insert-only; the entry's `at` orders the log (the store never reads the clock). */
   appendLog(entry: LogEntryInput): Promise<LogEntry>;
+  /** Newest first. Without a VM id: the entries not tied to a VM (malformed events and the like). */
   listLog(vmId: string | undefined, limit?: number): Promise<LogEntry[]>;
+  /**
+   * Takes the VM's lease for `holder` until `until` (ISO) when nobody holds it or the holder's time
+   * ran out (a crashed pass); false while another holder's lease runs. Of two passes racing for it,
+   * exactly one wins.
+   */
   acquireLease(vmId: string, holder: string, now: string, until: string): Promise<boolean>;
+  /** Gives the lease back if `holder` still holds it; someone else's lease is left alone. */
   releaseLease(vmId: string, holder: string): Promise<void>;
   recordAuditRun(run: AuditRun): Promise<void>;
   listAuditRuns(limit?: number): Promise<AuditRun[]>;

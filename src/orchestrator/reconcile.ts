@@ -3,16 +3,17 @@ import { decideEligibility, describeOs, type Eligibility } from "../domain/eligi
 import { desiredAccessFromTags, type DesiredAccess } from "../domain/access.js";
 import { extensionStatus, findLoginExtension, planActions } from "../domain/plan.js";
 import { diagnoseExtension, type Diagnosis } from "../domain/diagnosis.js";
-import { followUpDelayMs, MAX_FOLLOW_UPS, operationInFlight, stillWanted, type WaitingFor } from "../domain/progress.js";
+import { followUpDelayMs, MAX_FOLLOW_UPS, MAX_QUEUE_DELAY_MS, operationInFlight, stillWanted, type WaitingFor } from "../domain/progress.js";
 import type { ActionOutcome, ClassifiedError, ComplianceState } from "../domain/outcome.js";
 import type { ObservedAssignment, ObservedVm } from "../domain/vm.js";
 import { loginRoleById } from "../domain/roles.js";
 import { isEnforcerAssignment } from "../domain/assignmentName.js";
 import type { EnforcerConfig } from "../config/policy.js";
-import { ArmFailure, type ArmPort, type LogEntryInput, type QueuePort, type StorePort, type VmRecord, type VmTarget } from "./ports.js";
+import { ArmFailure, type ArmPort, type LogEntryInput, type QueuePort, type ReconcileRequest, type StorePort, type VmRecord, type VmTarget } from "./ports.js";
 import { newVmRecord } from "./vmRecord.js";
 
-export type Trigger = "event" | "audit" | "follow-up" | "expiry" | "http" | "cli";
+/** Who asked for the pass (the same vocabulary as the queue message's). */
+export type Trigger = ReconcileRequest["trigger"];
 
 export interface PassRequest {
   /** The VM, parsed once where the request came in. */
@@ -386,8 +387,6 @@ async function scheduleTimers(pass: Pass, seen: Observation, executed: Settled, 
   return timers;
 }
 
-/** Storage queues hide a message for at most 7 days. */
-const MAX_QUEUE_DELAY_MS = 7 * 24 * 3600_000 - 120_000;
 
 function finalState(mode: "enforce" | "report", eligibility: Eligibility, plan: readonly Action[], outcomes: readonly ActionOutcome[], diagnosis?: Diagnosis): ComplianceState {
   const base = baseState(eligibility);

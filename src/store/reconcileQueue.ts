@@ -3,6 +3,7 @@ import type { TokenCredential } from "@azure/identity";
 import { readSetting, type SettingsSource } from "../config/settings.js";
 import { storageConnectionFromSettings } from "./connection.js";
 import { encodeQueueMessage, type ReconcileRequest } from "./reconcileRequest.js";
+import { MAX_QUEUE_DELAY_MS } from "../domain/progress.js";
 
 export {
   MAX_QUEUE_MESSAGE_CHARS,
@@ -47,8 +48,6 @@ export interface SendOptions {
   readonly delayInMs?: number;
 }
 
-/** A message's initial invisibility may not exceed 7 days (nor its time-to-live, 7 days by default). */
-export const MAX_DELAY_MS = 7 * 24 * 3600_000 - 60_000;
 
 // Storage queue naming rules: 3-63 lowercase letters, digits and single hyphens, not at either end.
 const QUEUE_NAME = /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/;
@@ -68,7 +67,7 @@ export function createReconcileQueue(options: ReconcileQueueOptions): ReconcileQ
   const client = queueClient(options);
 
   async function send(request: ReconcileRequest, sendOptions: SendOptions = {}): Promise<void> {
-    const delay = Math.min(Math.max(0, sendOptions.delayInMs ?? 0), MAX_DELAY_MS);
+    const delay = Math.min(Math.max(0, sendOptions.delayInMs ?? 0), MAX_QUEUE_DELAY_MS);
     // Rounded up: a follow-up must never run before the moment it was asked for.
     const visibilityTimeout = Math.ceil(delay / 1000);
     await client.sendMessage(encodeQueueMessage(request), visibilityTimeout > 0 ? { visibilityTimeout } : {});

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { TableClient, odata } from "@azure/data-tables";
 import type { TokenCredential } from "@azure/identity";
 import { readSetting, type SettingsSource } from "../config/settings.js";
-import { COMPLIANCE_STATES, type ComplianceState } from "../domain/outcome.js";
+import { COMPLIANCE_STATES } from "../domain/outcome.js";
 import { isLoopbackHttp, storageConnectionFromSettings, tableEndpointFromConnectionString } from "./connection.js";
 import {
   auditRunFromEntity,
@@ -17,6 +17,7 @@ import {
 } from "./entities.js";
 import { encodeKey, vmKey } from "./keys.js";
 import { parseVmId } from "../domain/resourceId.js";
+import type { StorePort, VmListFilter } from "../orchestrator/ports.js";
 import {
   LOG_KINDS,
   type AuditRun,
@@ -53,35 +54,11 @@ export interface StoreOptions {
   readonly updateMaxAttempts?: number;
 }
 
-export interface VmListFilter {
-  readonly subscriptionId?: string;
-  readonly state?: ComplianceState;
-}
-
-export interface EnforcerStore {
+/** The Table Storage adapter: the orchestrator's StorePort, plus what setup, tests and tools need. */
+export interface EnforcerStore extends StorePort {
   readonly tableNames: { readonly vms: string; readonly log: string; readonly auditRuns: string; readonly leases: string };
   ensureTables(): Promise<void>;
-  getVm(vmId: string): Promise<VmRecord | undefined>;
-  /**
-   * Read-modify-write of one VM row under optimistic concurrency. `mutate` may run several times
-   * (once per attempt, each time on the latest row), so it must be a pure function of its input.
-   */
-  updateVm(vmId: string, mutate: (current: VmRecord | undefined) => VmRecord): Promise<VmRecord>;
-  listVms(filter?: VmListFilter): Promise<VmRecord[]>;
-  appendLog(entry: LogEntryInput): Promise<LogEntry>;
-  /** Newest first. Without a VM id: the entries not tied to a VM (malformed events and the like). */
-  listLog(vmId: string | undefined, limit?: number): Promise<LogEntry[]>;
-  /**
-   * Takes the VM's lease for `holder` until `until` (ISO) when nobody holds it or the holder's time
-   * ran out (a crashed pass); false while another holder's lease runs. ETag-conditioned, so of two
-   * passes racing for it exactly one wins.
-   */
-  acquireLease(vmId: string, holder: string, now: string, until: string): Promise<boolean>;
-  /** Gives the lease back if `holder` still holds it; someone else's lease is left alone. */
-  releaseLease(vmId: string, holder: string): Promise<void>;
   getLease(vmId: string): Promise<Lease | undefined>;
-  recordAuditRun(run: AuditRun): Promise<void>;
-  listAuditRuns(limit?: number): Promise<AuditRun[]>;
 }
 
 /** Partition of log entries that belong to no VM; cannot clash with a vmKey, which starts with `|`. */
