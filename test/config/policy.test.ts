@@ -94,6 +94,10 @@ describe("loadEnforcerConfig", () => {
     ["a tag name Azure refuses", { ACCESS_ADMINS_TAG: "admins/of<vm>" }, /ACCESS_ADMINS_TAG: "admins\/of<vm>" is not a usable tag name/],
     ["admins and users on one tag (any case)", { ACCESS_ADMINS_TAG: "login", ACCESS_USERS_TAG: "LOGIN" }, /ACCESS_ADMINS_TAG and ACCESS_USERS_TAG name the same tag/],
     ["the exempt tag reused for expiry", { ACCESS_EXPIRES_TAG: "aadlogin-exempt" }, /ACCESS_EXPIRES_TAG and EXEMPT_TAG name the same tag/],
+    ["a follow-up delay that is not a number", { FOLLOW_UP_DELAY_MS: "15s" }, /FOLLOW_UP_DELAY_MS must be a non-negative whole number, got "15s"/],
+    ["a follow-up maximum below the first delay", { FOLLOW_UP_DELAY_MS: "30000", FOLLOW_UP_MAX_DELAY_MS: "10000" }, /FOLLOW_UP_MAX_DELAY_MS \(10000\) must be at least FOLLOW_UP_DELAY_MS \(30000\)/],
+    ["a lease too short for a pass", { LEASE_DURATION_MS: "10" }, /LEASE_DURATION_MS must be at least 1000/],
+    ["a negative lease retry delay", { LEASE_RETRY_DELAY_MS: "-5" }, /LEASE_RETRY_DELAY_MS must be a non-negative whole number/],
   ])("refuses %s with an error naming the setting and the value", (_label, source, message) => {
     expect(() => loadEnforcerConfig(source)).toThrow(message);
   });

@@ -64,6 +64,9 @@ describe("parseReconcileRequest", () => {
     ["a missing trigger", { vmId: VM }, /trigger undefined is not one of/],
     ["a numeric eventId", { vmId: VM, trigger: "event", eventId: 5 }, /eventId must be a string, got 5/],
     ["an unknown mode", { vmId: VM, trigger: "http", mode: "dry-run" }, /mode "dry-run" is not one of enforce, report/],
+    ["a follow-up attempt that is not a whole number", { vmId: VM, trigger: "follow-up", attempt: 1.5 }, /attempt must be a whole number from 0 to 1000, got 1.5/],
+    ["a follow-up attempt out of range", { vmId: VM, trigger: "follow-up", attempt: 5000 }, /attempt must be a whole number from 0 to 1000, got 5000/],
+    ["a VM id with a .. segment", { vmId: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/..", trigger: "event" }, /is not a VM resource id/],
   ])("rejects %s with a clear error", (_label, raw, error) => {
     expect(() => parseReconcileRequest(raw)).toThrow(error);
     expect(() => parseReconcileRequest(raw)).toThrow(/^Invalid reconcile request: /);
