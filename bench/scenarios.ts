@@ -1,3 +1,4 @@
+import pMap from "p-map";
 import { startLocalStack, type LocalStack } from "../src/local/stack.js";
 import type { ArmUser } from "../src/local/armUser.js";
 import { ARM_BUCKETS } from "../src/local/emulator/throttling.js";
@@ -5,7 +6,7 @@ import { services as functionServices } from "../src/app/services.js";
 import type { BenchOptions } from "./options.js";
 import {
   ALICE, OWNER, SUB_AUDIT, SUB_BURST, SUB_MAIN,
-  breakdown, check, eventsBy, lastSeq, mapLimit, perUnit, recordedStates, requestsSince, round, sleep, vmBody, vmIdOf, waitForStates,
+  breakdown, check, eventsBy, lastSeq, perUnit, recordedStates, requestsSince, round, sleep, vmBody, vmIdOf, waitForStates,
   type RequestBreakdown,
 } from "./support.js";
 
@@ -75,9 +76,8 @@ export async function newVmScenario(ctx: BenchContext): Promise<ScenarioResult> 
   const eventsBefore = invocations(stack, "onResourceWrite");
   const raisedBefore = stack.emulator.events().length;
   const started = performance.now();
-  await mapLimit(ids, options.concurrency, (id) =>
-    owner.putVm(id, vmBody({ sub: SUB_MAIN, rg, name: id.split("/").pop() as string, image: "ws2019", tags: { "aadlogin-admins": ALICE } })),
-  );
+  await pMap(ids, (id) =>
+    owner.putVm(id, vmBody({ sub: SUB_MAIN, rg, name: id.split("/").pop() as string, image: "ws2019", tags: { "aadlogin-admins": ALICE } })), { concurrency: options.concurrency });
   const created = performance.now();
   await withTimeout("Event delivery (new-vm)", 600_000, stack.emulator.deliveriesIdle());
   const converged = await waitForStates(stack, SUB_MAIN, ids, CONVERGED, 60_000);
@@ -119,7 +119,7 @@ export async function recheckScenario(ctx: BenchContext): Promise<ScenarioResult
   const since = lastSeq(stack);
   const clientBefore = await clientCount();
   const started = performance.now();
-  const results = await mapLimit(ids, options.concurrency, async (vmId) => {
+  const results = await pMap(ids, async (vmId) => {
     const res = await fetch(`${host.url}/api/reconcile?code=${encodeURIComponent(host.functionKey)}`, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -128,7 +128,7 @@ export async function recheckScenario(ctx: BenchContext): Promise<ScenarioResult
     const body = (await res.json()) as { state?: string; armRequests?: number; plan?: unknown[] };
     check(res.status === 200, `recheck: reconcileNow answered ${res.status} for ${vmId}: ${JSON.stringify(body).slice(0, 300)}`);
     return body;
-  });
+  }, { concurrency: options.concurrency });
   const wallMs = performance.now() - started;
   const b = breakdown(requestsSince(stack, since).enforcer);
   const writes = b.put + b.patch + b.post + b.delete;
@@ -229,9 +229,8 @@ export async function eventsScenario(ctx: BenchContext): Promise<ScenarioResult>
   const before = invocations(stack, "onResourceWrite");
   const raisedBefore = stack.emulator.events().length;
   const started = performance.now();
-  await mapLimit(Array.from({ length: m }, (_, i) => i), options.concurrency, (i) =>
-    owner.mergeTags(ids[i % ids.length] as string, { "bench-touch": String(i) }),
-  );
+  await pMap(Array.from({ length: m }, (_, i) => i), (i) =>
+    owner.mergeTags(ids[i % ids.length] as string, { "bench-touch": String(i) }), { concurrency: options.concurrency });
   const written = performance.now();
   await withTimeout("Event delivery (events)", 600_000, stack.emulator.deliveriesIdle());
   const wallMs = performance.now() - started;
@@ -294,10 +293,10 @@ export async function burstScenario(ctx: BenchContext): Promise<ScenarioResult> 
       progress(`  burst: ${done}/${n} created, enforcer writes ${enf.writesAccepted} (429s ${enf.throttled}), ${Math.round((performance.now() - started) / 1000)} s`);
     }, 15_000);
     try {
-      await mapLimit(ids, options.burstConcurrency, async (id) => {
+      await pMap(ids, async (id) => {
         await createWithPatience(owner, id, vmBody({ sub: SUB_BURST, rg, name: id.split("/").pop() as string, image: "ws2019", tags: { "aadlogin-admins": ALICE } }), userRetries);
         done++;
-      });
+      }, { concurrency: options.burstConcurrency });
       const created = performance.now();
       await withTimeout("Event delivery (burst)", 1_800_000, stack.emulator.deliveriesIdle());
       const converged = await waitForStates(stack, SUB_BURST, ids, CONVERGED, 30_000);
@@ -384,10 +383,10 @@ export async function realisticScenario(ctx: BenchContext): Promise<ScenarioResu
     const createdAt = new Map<string, number>();
     const readyAt = new Map<string, number>();
     const started = performance.now();
-    await mapLimit(ids, options.concurrency, async (id) => {
+    await pMap(ids, async (id) => {
       await owner.putVm(id, vmBody({ sub: SUB_MAIN, rg, name: id.split("/").pop() as string, image: "ws2019", tags: { "aadlogin-admins": ALICE } }));
       createdAt.set(id, performance.now());
-    });
+    }, { concurrency: options.concurrency });
     const deadline = performance.now() + 600_000 * Math.max(scale, 0.05);
     const inProgressSeen = new Set<string>();
     while (readyAt.size < n && performance.now() < deadline) {

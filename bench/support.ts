@@ -139,21 +139,6 @@ export function eventsBy(stack: LocalStack, from: number, principalId: string): 
 
 export const lastSeq = (stack: LocalStack): number => stack.emulator.requests(Number.MAX_SAFE_INTEGER).lastSeq;
 
-/** Runs `fn` over `items` with at most `limit` in flight. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (;;) {
-      const i = next++;
-      if (i >= items.length) return;
-      results[i] = await fn(items[i] as T, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return results;
-}
-
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Compliance states per VM as the enforcer recorded them (the store's VM table). */

@@ -8,7 +8,7 @@ param principalId string
 var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
 // Storage Queue Data Contributor: the reconcile queue trigger and the audit's fan-out.
 var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
-// Storage Table Data Contributor: VM state, log, audit runs, event de-duplication.
+// Storage Table Data Contributor: VM state, log, audit runs, leases.
 var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {

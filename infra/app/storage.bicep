@@ -16,7 +16,7 @@ var tableNames = [
   '${tablePrefix}Vms'
   '${tablePrefix}Log'
   '${tablePrefix}AuditRuns'
-  '${tablePrefix}Events'
+  '${tablePrefix}Leases'
 ]
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {

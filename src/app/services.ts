@@ -1,15 +1,15 @@
 import type { TokenCredential } from "@azure/core-auth";
 import { DefaultAzureCredential } from "@azure/identity";
-import { loadEnforcerConfig, type EnforcerConfig } from "../config/policy.js";
+import type { EnforcerConfig } from "../config/policy.js";
 import type { SettingsSource } from "../config/settings.js";
-import { armConnectionFromSettings } from "../azure/armConnection.js";
 import { AzureArm } from "../azure/azureArm.js";
-import { createEnforcerStore, storeOptionsFromSettings, type EnforcerStore } from "../store/tableStore.js";
-import { reconcileQueueFromSettings, type ReconcileQueue } from "../store/reconcileQueue.js";
+import { createEnforcerStore, type EnforcerStore } from "../store/tableStore.js";
+import { createReconcileQueue, type ReconcileQueue } from "../store/reconcileQueue.js";
 import type { ArmPort } from "../orchestrator/ports.js";
 import type { ReconcileDeps } from "../orchestrator/reconcile.js";
+import { loadAppSettings } from "./settings.js";
 
-/** Everything a trigger needs, built once per process from app settings (the composition root). */
+/** Everything a trigger (or the CLI) needs, built from app settings: the composition root. */
 export interface Services extends ReconcileDeps {
   readonly arm: ArmPort;
   readonly store: EnforcerStore;
@@ -17,15 +17,20 @@ export interface Services extends ReconcileDeps {
   readonly config: EnforcerConfig;
 }
 
-export async function createServices(source: SettingsSource = process.env, given?: TokenCredential): Promise<Services> {
-  const config = loadEnforcerConfig(source);
+export interface CreateServicesOptions {
+  /** Create the tables and the queue when missing (default true). Read-only tools pass false. */
+  readonly ensure?: boolean;
+}
+
+export async function createServices(source: SettingsSource = process.env, given?: TokenCredential, options: CreateServicesOptions = {}): Promise<Services> {
   // One credential (one token cache, one identity-endpoint round trip per audience) for ARM and storage.
   const credential = given ?? new DefaultAzureCredential();
-  const arm = new AzureArm(armConnectionFromSettings(source, credential));
-  const store = createEnforcerStore(storeOptionsFromSettings(source, credential));
-  const queue = reconcileQueueFromSettings(source, credential);
-  await Promise.all([store.ensureTables(), queue.ensure()]);
-  return { config, arm, store, queue, clock: () => new Date() };
+  const settings = loadAppSettings(source, credential);
+  const arm = new AzureArm(settings.arm);
+  const store = createEnforcerStore(settings.store);
+  const queue = createReconcileQueue(settings.queue);
+  if (options.ensure !== false) await Promise.all([store.ensureTables(), queue.ensure()]);
+  return { config: settings.config, arm, store, queue, clock: () => new Date() };
 }
 
 let shared: Promise<Services> | undefined;

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { DefaultAzureCredential } from "@azure/identity";
 import type { TokenCredential } from "@azure/core-auth";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
-import { readInteger, readSetting, type SettingsSource } from "../config/settings.js";
+import { showValue, type SettingsReader } from "../config/settings.js";
 
 /** ARM's token audience. It stays the public one even when the endpoint is overridden (emulator, proxies). */
 export const ARM_SCOPE = "https://management.azure.com/.default";
@@ -17,26 +17,27 @@ export interface ArmConnection {
   readonly retryDelayInMs: number;
 }
 
-export function armConnectionFromSettings(source: SettingsSource = process.env, credential?: TokenCredential): ArmConnection {
-  const caFile = readSetting("ARM_CA_FILE", source);
+/** The ARM connection from app settings; bad values are collected in `reader` (see SettingsReader). */
+export function readArmConnection(reader: SettingsReader, credential?: TokenCredential): ArmConnection {
+  const caFile = reader.string("ARM_CA_FILE");
   let caPem: string | undefined;
   if (caFile) {
     try {
       caPem = readFileSync(caFile, "utf8");
     } catch (error) {
-      throw new Error(`ARM_CA_FILE "${caFile}" cannot be read (${(error as Error).message}); point it at the emulator's CA PEM or leave it empty.`);
+      reader.problem(`Setting ARM_CA_FILE ${showValue(caFile)} cannot be read (${(error as Error).message}); point it at the emulator's CA PEM or leave it empty.`);
     }
   }
-  const endpoint = readSetting("ARM_ENDPOINT", source).replace(/\/+$/, "");
-  if (!/^https:\/\//i.test(endpoint)) {
-    throw new Error(`ARM_ENDPOINT must be an https URL (the SDK sends bearer tokens only over TLS), got "${endpoint}".`);
+  const endpoint = reader.string("ARM_ENDPOINT").replace(/\/+$/, "");
+  if (!/^https:\/\/[^/]/i.test(endpoint)) {
+    reader.problem(`Setting ARM_ENDPOINT must be an https URL (the SDK sends bearer tokens only over TLS), got ${showValue(endpoint)}.`);
   }
   return {
     credential: credential ?? new DefaultAzureCredential(),
     endpoint,
     ...(caPem ? { caPem } : {}),
-    maxRetries: readInteger("ARM_MAX_RETRIES", source),
-    retryDelayInMs: readInteger("ARM_RETRY_DELAY_MS", source),
+    maxRetries: reader.integer("ARM_MAX_RETRIES"),
+    retryDelayInMs: reader.integer("ARM_RETRY_DELAY_MS"),
   };
 }
 

@@ -1,19 +1,15 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { loadEnforcerConfig } from "../config/policy.js";
-import { armConnectionFromSettings } from "../azure/armConnection.js";
-import { AzureArm } from "../azure/azureArm.js";
+import pMap from "p-map";
 import { createServices } from "../app/services.js";
-import { decideEligibility, describeOs } from "../domain/eligibility.js";
-import { desiredAccessFromTags, isGuid } from "../domain/access.js";
-import { findLoginExtension, planActions } from "../domain/plan.js";
-import { diagnoseExtension } from "../domain/diagnosis.js";
+import { describeOs } from "../domain/eligibility.js";
+import { isGuid } from "../domain/access.js";
 import { tryParseVmId, vmTarget } from "../domain/resourceId.js";
-import { COMPLIANCE_STATES, type ComplianceState } from "../domain/outcome.js";
-import { createEnforcerStore, storeOptionsFromSettings } from "../store/tableStore.js";
 import { listAuditTargets } from "../orchestrator/driftAudit.js";
 import { describeAction, type PassResult } from "../orchestrator/reconcile.js";
+import { explainVm } from "../orchestrator/explain.js";
+import { complianceQuery } from "../orchestrator/httpApi.js";
 import { runLeasedPass } from "../orchestrator/leasedPass.js";
-import { ArmFailure } from "../orchestrator/ports.js";
+import { ArmFailure, type VmRecord } from "../orchestrator/ports.js";
 import { formatTable, progressReporter } from "./table.js";
 import { loadSettingsFile } from "./settingsFile.js";
 
@@ -113,21 +109,16 @@ async function audit(args: readonly string[]): Promise<number> {
   const errors: { vmId: string; message: string }[] = [];
   // VMs another pass held (an event's, the function app's): queued behind it, run by the function app.
   const queued: string[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < targets.length) {
-      const vmId = targets[next++] as string;
-      try {
-        const outcome = await runLeasedPass({ vm: vmTarget(vmId), trigger: "cli", mode, requestedBy: cliUser() }, services);
-        if (outcome.ran) results.push(outcome.result);
-        else queued.push(vmId);
-      } catch (error) {
-        errors.push({ vmId, message: error instanceof ArmFailure && error.transient ? `transient: ${error.message}` : (error as Error).message });
-      }
-      progress.update(results.length + errors.length + queued.length, targets.length, vmId.split("/").pop());
+  await pMap(targets, async (vmId) => {
+    try {
+      const outcome = await runLeasedPass({ vm: vmTarget(vmId), trigger: "cli", mode, requestedBy: cliUser() }, services);
+      if (outcome.ran) results.push(outcome.result);
+      else queued.push(vmId);
+    } catch (error) {
+      errors.push({ vmId, message: error instanceof ArmFailure && error.transient ? `transient: ${error.message}` : (error as Error).message });
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, targets.length) }, worker));
+    progress.update(results.length + errors.length + queued.length, targets.length, vmId.split("/").pop());
+  }, { concurrency });
   progress.end();
 
   const counts: Record<string, number> = {};
@@ -150,27 +141,14 @@ async function explain(args: readonly string[]): Promise<number> {
   const vmId = positionals[0];
   if (!vmId) throw new UsageError("explain needs a VM id: /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}");
   if (!tryParseVmId(vmId)) throw new UsageError(`"${vmId.slice(0, 200)}" is not a VM resource id (/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}).`);
-  const config = loadEnforcerConfig();
-  const arm = new AzureArm(armConnectionFromSettings());
-  const target = vmTarget(vmId);
-  const vm = await arm.getVm(target);
-  if (!vm) {
+  // Reads only: no table or queue is created for an explanation.
+  const services = await createServices(process.env, undefined, { ensure: false });
+  const report = await explainVm(vmTarget(vmId), services);
+  if (!report) {
     process.stderr.write(`aadlogin-enforcer: VM ${vmId} was not found (or this identity cannot read it).\n`);
     return 1;
   }
-  const assignments = await arm.listVmAssignments(target);
-  const eligibility = decideEligibility(vm, config.eligibility);
-  const desired = desiredAccessFromTags(vm.tags, config.access, new Date());
-  const plan = planActions({ vm, eligibility, desired, assignments, extension: config.extension });
-  const diagnosis = diagnoseExtension(findLoginExtension(vm, config.extension), vm);
-  let lastRecord: unknown;
-  let storeNote: string | undefined;
-  try {
-    lastRecord = await createEnforcerStore(storeOptionsFromSettings()).getVm(vmId);
-  } catch (error) {
-    storeNote = `Table Storage not reachable (${(error as Error).message.split("\n")[0]}); no recorded history shown.`;
-  }
-  const report = { vmId, mode: config.mode, eligibility, desired, plan: plan.map((a) => ({ ...a, summary: describeAction(a) })), diagnosis, assignmentsAtVmScope: assignments, lastRecord, armRequests: arm.requestCount() };
+  const { eligibility, desired, plan, diagnosis, lastRecord, storeNote } = report;
   if (values.json) {
     process.stdout.write(`${JSON.stringify(report)}\n`);
     return 0;
@@ -183,13 +161,12 @@ async function explain(args: readonly string[]): Promise<number> {
   for (const g of desired.grants) out.push(`  grant  ${g.role.padEnd(5)} ${g.principalType.padEnd(16)} ${g.principalId}`);
   for (const r of desired.rejected) out.push(`  reject ${r.reason.padEnd(18)} ${r.tag}: ${JSON.stringify(r.entry)} — ${r.message}`);
   if (desired.grants.length === 0 && desired.rejected.length === 0) out.push("  (none requested)");
-  out.push(`Plan (${config.mode} mode)${plan.length === 0 ? ": nothing to do" : ":"}`);
-  plan.forEach((a, i) => out.push(`  ${i + 1}. ${describeAction(a)}`));
+  out.push(`Plan (${report.mode} mode)${plan.length === 0 ? ": nothing to do" : ":"}`);
+  plan.forEach((a, i) => out.push(`  ${i + 1}. ${a.summary}`));
   out.push(`Diagnosis:   ${diagnosis ? `${diagnosis.code}: ${diagnosis.meaning} ${diagnosis.remediation}` : "none (extension not failed)"}`);
   if (storeNote) out.push(storeNote);
   else if (lastRecord) {
-    const r = lastRecord as { state: string; updatedAt: string; diagnosis?: { code: string; message: string } };
-    out.push(`Last pass:   ${r.state} at ${r.updatedAt}${r.diagnosis ? `; last diagnosis ${r.diagnosis.code}: ${r.diagnosis.message}` : ""}`);
+    out.push(`Last pass:   ${lastRecord.state} at ${lastRecord.updatedAt}${lastRecord.diagnosis ? `; last diagnosis ${lastRecord.diagnosis.code}: ${lastRecord.diagnosis.message}` : ""}`);
   }
   process.stdout.write(`${out.join("\n")}\n`);
   return 0;
@@ -198,14 +175,15 @@ async function explain(args: readonly string[]): Promise<number> {
 async function status(args: readonly string[]): Promise<number> {
   const { values } = parse(args, { subscription: { type: "string" }, state: { type: "string" } });
   if (values.help) return help();
-  if (values.state && !COMPLIANCE_STATES.includes(values.state as ComplianceState)) {
-    throw new UsageError(`--state must be one of ${COMPLIANCE_STATES.join(", ")}; got "${values.state.slice(0, 40)}".`);
-  }
-  const store = createEnforcerStore(storeOptionsFromSettings());
-  const vms = await store.listVms({
-    ...(values.subscription ? { subscriptionId: values.subscription } : {}),
-    ...(values.state ? { state: values.state as ComplianceState } : {}),
-  });
+  // The compliance API's own query (and its checks of --state and --subscription); reads only.
+  const services = await createServices(process.env, undefined, { ensure: false });
+  const query = new URLSearchParams();
+  if (values.subscription) query.set("subscription", values.subscription);
+  if (values.state) query.set("state", values.state);
+  const response = await complianceQuery(query, services);
+  if (response.status === 400) throw new UsageError((response.body as { error: { message: string } }).error.message);
+  if (response.status !== 200) throw new Error(`status: ${JSON.stringify(response.body).slice(0, 300)}`);
+  const { vms } = response.body as { vms: VmRecord[] };
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ count: vms.length, vms })}\n`);
     return 0;

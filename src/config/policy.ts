@@ -3,7 +3,7 @@ import { isGuid } from "../domain/access.js";
 import { AZURE_CLOUDS, SERVER_RELEASE_BUILDS, type AzureCloudName, type EligibilityPolicy } from "../domain/osPolicy.js";
 import { extensionPolicy, type ExtensionPolicy } from "../domain/plan.js";
 import type { FollowUpPolicy } from "../domain/progress.js";
-import { readBoolean, readInteger, readList, readSetting, type SettingName, type SettingsSource } from "./settings.js";
+import { SettingsReader, showValue, type SettingName, type SettingsSource } from "./settings.js";
 
 /** The enforcer's whole configuration, read once from app settings and handed to the pure core. */
 export interface EnforcerConfig {
@@ -30,73 +30,74 @@ const BAD_TAG_NAME = /[<>%&\\?/\u0000-\u001f]/;
 const MAX_TAG_NAME = 512;
 
 /**
- * Reads and checks every setting; all problems are reported together, each naming the setting,
- * the value and what is expected, so one deployment fixes them all.
+ * Reads and checks the enforcer's settings; all problems are reported together (see SettingsReader).
+ * The app's one loader is `loadAppSettings` (src/app/settings.ts), which reads these with the ARM and
+ * storage settings in one go; this is the same reading for what needs only the policy.
  */
 export function loadEnforcerConfig(source: SettingsSource = process.env): EnforcerConfig {
-  const errors: string[] = [];
-  const attempt = <T>(read: () => T, fallback: T): T => {
-    try {
-      return read();
-    } catch (error) {
-      errors.push((error as Error).message);
-      return fallback;
-    }
-  };
-  const show = (value: string): string => JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+  const reader = new SettingsReader(source);
+  const config = readEnforcerConfig(reader);
+  reader.finish();
+  return config;
+}
 
-  const modeRaw = readSetting("ENFORCER_MODE", source).toLowerCase();
+/** Reads the enforcer's configuration, collecting each bad value in `reader` (read as its default). */
+export function readEnforcerConfig(reader: SettingsReader): EnforcerConfig {
+  const problem = (message: string) => reader.problem(message);
+  const show = showValue;
+
+  const modeRaw = reader.string("ENFORCER_MODE").toLowerCase();
   if (modeRaw !== "enforce" && modeRaw !== "report") {
-    errors.push(`Setting ENFORCER_MODE must be "enforce" or "report", got ${show(readSetting("ENFORCER_MODE", source))}.`);
+    problem(`Setting ENFORCER_MODE must be "enforce" or "report", got ${show(reader.string("ENFORCER_MODE"))}.`);
   }
   const mode = modeRaw === "enforce" ? "enforce" : "report";
 
   const guids = (name: SettingName, what: string): string[] => {
-    const values = readList(name, source);
+    const values = reader.list(name);
     for (const v of values) {
-      if (!isGuid(v)) errors.push(`Setting ${name}: ${show(v)} is not ${what} (a GUID such as 00000000-0000-0000-0000-000000000000).`);
+      if (!isGuid(v)) problem(`Setting ${name}: ${show(v)} is not ${what} (a GUID such as 00000000-0000-0000-0000-000000000000).`);
     }
     return [...new Set(values.filter(isGuid).map((v) => v.toLowerCase()))];
   };
 
   const tagName = (name: SettingName): string => {
-    const value = readSetting(name, source);
+    const value = reader.string(name);
     if (value === "" || value.length > MAX_TAG_NAME || BAD_TAG_NAME.test(value)) {
-      errors.push(`Setting ${name}: ${show(value)} is not a usable tag name (1 to ${MAX_TAG_NAME} characters, none of < > % & \\ ? /).`);
+      problem(`Setting ${name}: ${show(value)} is not a usable tag name (1 to ${MAX_TAG_NAME} characters, none of < > % & \\ ? /).`);
     }
     return value;
   };
 
   const allowedClouds: AzureCloudName[] = [];
-  for (const raw of readList("POLICY_ALLOWED_CLOUDS", source)) {
+  for (const raw of reader.list("POLICY_ALLOWED_CLOUDS")) {
     const cloud = AZURE_CLOUDS.find((c) => c.toLowerCase() === raw.toLowerCase());
     if (cloud) {
       if (!allowedClouds.includes(cloud)) allowedClouds.push(cloud);
     } else {
-      errors.push(`Setting POLICY_ALLOWED_CLOUDS: ${show(raw)} is not a cloud; use ${AZURE_CLOUDS.join(", ")}.`);
+      problem(`Setting POLICY_ALLOWED_CLOUDS: ${show(raw)} is not a cloud; use ${AZURE_CLOUDS.join(", ")}.`);
     }
   }
 
-  const deniedRegions = readList("POLICY_DENIED_REGIONS", source).map((r) => r.toLowerCase());
+  const deniedRegions = reader.list("POLICY_DENIED_REGIONS").map((r) => r.toLowerCase());
   for (const r of deniedRegions) {
-    if (!/^[a-z0-9]+$/.test(r)) errors.push(`Setting POLICY_DENIED_REGIONS: ${show(r)} is not a region name such as westeurope.`);
+    if (!/^[a-z0-9]+$/.test(r)) problem(`Setting POLICY_DENIED_REGIONS: ${show(r)} is not a region name such as westeurope.`);
   }
 
-  const serverRaw = readSetting("POLICY_MIN_SERVER_VERSION", source);
+  const serverRaw = reader.string("POLICY_MIN_SERVER_VERSION");
   const minServerRelease = Number(serverRaw);
   const knownYears = Object.keys(SERVER_RELEASE_BUILDS);
   if (!knownYears.includes(serverRaw)) {
-    errors.push(`Setting POLICY_MIN_SERVER_VERSION must be a Windows Server release year (${knownYears.join(", ")}), got ${show(serverRaw)}.`);
+    problem(`Setting POLICY_MIN_SERVER_VERSION must be a Windows Server release year (${knownYears.join(", ")}), got ${show(serverRaw)}.`);
   }
 
-  const minClientBuild = attempt(() => readInteger("POLICY_MIN_CLIENT_BUILD", source), 17763);
-  const version = readSetting("AAD_EXTENSION_VERSION", source);
+  const minClientBuild = reader.integer("POLICY_MIN_CLIENT_BUILD");
+  const version = reader.string("AAD_EXTENSION_VERSION");
   if (!/^\d+\.\d+$/.test(version)) {
-    errors.push(`Setting AAD_EXTENSION_VERSION must be major.minor such as 1.0 or 2.0, got ${show(version)}.`);
+    problem(`Setting AAD_EXTENSION_VERSION must be major.minor such as 1.0 or 2.0, got ${show(version)}.`);
   }
-  const mdmId = readSetting("AAD_EXTENSION_MDM_ID", source);
+  const mdmId = reader.string("AAD_EXTENSION_MDM_ID");
   if (mdmId !== "" && !isGuid(mdmId)) {
-    errors.push(`Setting AAD_EXTENSION_MDM_ID must be empty or a GUID (0000000a-0000-0000-c000-000000000000 enrolls in Intune), got ${show(mdmId)}.`);
+    problem(`Setting AAD_EXTENSION_MDM_ID must be empty or a GUID (0000000a-0000-0000-c000-000000000000 enrolls in Intune), got ${show(mdmId)}.`);
   }
 
   const eligibility: EligibilityPolicy = {
@@ -104,9 +105,9 @@ export function loadEnforcerConfig(source: SettingsSource = process.env): Enforc
     deniedRegions,
     minServerRelease,
     minClientBuild,
-    allowServerCore: attempt(() => readBoolean("POLICY_ALLOW_SERVER_CORE", source), false),
-    allowArm64: attempt(() => readBoolean("POLICY_ALLOW_ARM64", source), false),
-    allowExemptions: attempt(() => readBoolean("ALLOW_EXEMPTIONS", source), true),
+    allowServerCore: reader.boolean("POLICY_ALLOW_SERVER_CORE"),
+    allowArm64: reader.boolean("POLICY_ALLOW_ARM64"),
+    allowExemptions: reader.boolean("ALLOW_EXEMPTIONS"),
     exemptTag: tagName("EXEMPT_TAG"),
   };
   const access: AccessPolicy = {
@@ -114,7 +115,7 @@ export function loadEnforcerConfig(source: SettingsSource = process.env): Enforc
     usersTag: tagName("ACCESS_USERS_TAG"),
     expiresTag: tagName("ACCESS_EXPIRES_TAG"),
     allowedPrincipals: guids("ACCESS_ALLOWED_PRINCIPALS", "an object id"),
-    maxPrincipals: attempt(() => readInteger("ACCESS_MAX_PRINCIPALS", source), 0),
+    maxPrincipals: reader.integer("ACCESS_MAX_PRINCIPALS"),
   };
 
   // Tag names are case-insensitive in Azure: two roles on one tag would make every entry ambiguous.
@@ -129,7 +130,7 @@ export function loadEnforcerConfig(source: SettingsSource = process.env): Enforc
       const [a, av] = tagSettings[i]!;
       const [b, bv] = tagSettings[j]!;
       if (av !== "" && av.toLowerCase() === bv.toLowerCase()) {
-        errors.push(`Settings ${a} and ${b} name the same tag ${show(av)}; each tag must have its own name.`);
+        problem(`Settings ${a} and ${b} name the same tag ${show(av)}; each tag must have its own name.`);
       }
     }
   }
@@ -137,17 +138,12 @@ export function loadEnforcerConfig(source: SettingsSource = process.env): Enforc
   const ownPrincipalIds = [...guids("ENFORCER_PRINCIPAL_ID", "an object id"), ...guids("ENFORCER_APP_ID", "an application (client) id")];
   const watchedSubscriptions = guids("WATCHED_SUBSCRIPTION_IDS", "a subscription id");
 
-  const followUpDelayMs = attempt(() => readInteger("FOLLOW_UP_DELAY_MS", source), 15_000);
-  const followUpMaxDelayMs = attempt(() => readInteger("FOLLOW_UP_MAX_DELAY_MS", source), 120_000);
-  const leaseDurationMs = attempt(() => readInteger("LEASE_DURATION_MS", source), 660_000);
-  const leaseRetryDelayMs = attempt(() => readInteger("LEASE_RETRY_DELAY_MS", source), 5_000);
+  const followUpDelayMs = reader.integer("FOLLOW_UP_DELAY_MS");
+  const followUpMaxDelayMs = reader.integer("FOLLOW_UP_MAX_DELAY_MS");
+  const leaseDurationMs = reader.integer("LEASE_DURATION_MS", 1000, "a pass must be able to finish under it");
+  const leaseRetryDelayMs = reader.integer("LEASE_RETRY_DELAY_MS");
   if (followUpMaxDelayMs < followUpDelayMs) {
-    errors.push(`Setting FOLLOW_UP_MAX_DELAY_MS (${followUpMaxDelayMs}) must be at least FOLLOW_UP_DELAY_MS (${followUpDelayMs}).`);
-  }
-  if (leaseDurationMs < 1000) errors.push(`Setting LEASE_DURATION_MS must be at least 1000 (a pass must be able to finish under it), got ${leaseDurationMs}.`);
-
-  if (errors.length > 0) {
-    throw new Error(`Invalid configuration:\n- ${errors.join("\n- ")}`);
+    problem(`Setting FOLLOW_UP_MAX_DELAY_MS (${followUpMaxDelayMs}) must be at least FOLLOW_UP_DELAY_MS (${followUpDelayMs}).`);
   }
   return {
     mode,

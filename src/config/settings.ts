@@ -63,7 +63,7 @@ export const SETTINGS = [
   { name: "RECONCILE_QUEUE_NAME", default: "reconcile-requests",
     description: "Storage queue the drift audit fans reconcile requests out on." },
   { name: "TABLE_PREFIX", default: "aadlogin",
-    description: "Prefix of the Table Storage tables (VM state, log, audit runs, event de-duplication)." },
+    description: "Prefix of the Table Storage tables (VM state, log, audit runs, leases)." },
   { name: "ARM_ENDPOINT", default: "https://management.azure.com",
     description: "Azure Resource Manager endpoint (a sovereign cloud's, or the local emulator's)." },
   { name: "ARM_CA_FILE", default: "",
@@ -90,30 +90,92 @@ export type SettingsSource = Readonly<Record<string, string | undefined>>;
 export function readSetting(name: SettingName, source: SettingsSource = process.env): string {
   const value = source[name];
   if (value !== undefined && value.trim() !== "") return value.trim();
-  const spec = SETTINGS.find((s) => s.name === name);
-  return spec ? spec.default : "";
+  return defaultOf(name);
 }
 
-/** Splits a comma/semicolon/whitespace separated list setting. */
-export function readList(name: SettingName, source: SettingsSource = process.env): string[] {
-  return readSetting(name, source)
+/** The default, from SETTINGS: the one place defaults live. */
+export function defaultOf(name: SettingName): string {
+  return SETTINGS.find((s) => s.name === name)?.default ?? "";
+}
+
+/** A value quoted for an error message: hostile or huge input is cut, never echoed whole. */
+export function showValue(value: string): string {
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+}
+
+/**
+ * Reads settings and collects every problem instead of stopping at the first, so one deployment
+ * fixes them all. A bad value reads as its default meanwhile; `finish()` then throws one error that
+ * lists each problem, naming the setting, the value and what is expected.
+ */
+export class SettingsReader {
+  readonly #problems: string[] = [];
+
+  constructor(readonly source: SettingsSource = process.env) {}
+
+  get problems(): readonly string[] {
+    return this.#problems;
+  }
+
+  problem(message: string): void {
+    this.#problems.push(message);
+  }
+
+  /** Runs a check that throws on a bad value; its message is collected and `fallback` returned. */
+  attempt<T>(read: () => T, fallback: T): T {
+    try {
+      return read();
+    } catch (error) {
+      this.problem((error as Error).message);
+      return fallback;
+    }
+  }
+
+  string(name: SettingName): string {
+    return readSetting(name, this.source);
+  }
+
+  /** A comma/semicolon/whitespace separated list. */
+  list(name: SettingName): string[] {
+    return splitList(this.string(name));
+  }
+
+  boolean(name: SettingName): boolean {
+    const raw = this.string(name);
+    const value = parseBoolean(raw);
+    if (value !== undefined) return value;
+    this.problem(`Setting ${name} must be true or false, got ${showValue(raw)}.`);
+    return parseBoolean(defaultOf(name)) ?? false;
+  }
+
+  /** A whole number of at least `min` (default 0); `why` says what the minimum is for. */
+  integer(name: SettingName, min = 0, why?: string): number {
+    const raw = this.string(name);
+    const n = Number(raw);
+    if (raw !== "" && Number.isInteger(n) && n >= min) return n;
+    const expected = min === 0 ? "a non-negative whole number" : `at least ${min}${why ? ` (${why})` : ""}, a whole number`;
+    this.problem(`Setting ${name} must be ${expected}, got ${showValue(raw)}.`);
+    return Number(defaultOf(name)) || min;
+  }
+
+  /** Throws one error listing every problem found so far, if any. */
+  finish(): void {
+    if (this.#problems.length > 0) {
+      throw new Error(`Invalid configuration:\n- ${this.#problems.join("\n- ")}`);
+    }
+  }
+}
+
+function splitList(raw: string): string[] {
+  return raw
     .split(/[,;\s]+/)
     .map((s) => s.trim())
     .filter((s) => s !== "");
 }
 
-export function readBoolean(name: SettingName, source: SettingsSource = process.env): boolean {
-  const raw = readSetting(name, source).toLowerCase();
-  if (raw === "true" || raw === "1" || raw === "yes") return true;
-  if (raw === "false" || raw === "0" || raw === "no" || raw === "") return false;
-  throw new Error(`Setting ${name} must be true or false, got "${raw}".`);
-}
-
-export function readInteger(name: SettingName, source: SettingsSource = process.env): number {
-  const raw = readSetting(name, source);
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) {
-    throw new Error(`Setting ${name} must be a non-negative whole number, got "${raw}".`);
-  }
-  return n;
+function parseBoolean(raw: string): boolean | undefined {
+  const v = raw.toLowerCase();
+  if (v === "true" || v === "1" || v === "yes") return true;
+  if (v === "false" || v === "0" || v === "no" || v === "") return false;
+  return undefined;
 }

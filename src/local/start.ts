@@ -266,9 +266,15 @@ async function main(argv: string[]): Promise<number> {
     unexpected = fleet.vms
       .filter((v) => !fromFile || v.expect)
       .map((v) => ({ id: v.id, expected: args.report && ["remediated", "failed"].includes(v.expect) ? "would-remediate" : v.expect, actual: records.get(v.id.toLowerCase())?.state ?? "(no record)" }))
-      // After a resume, a VM whose work the killed run finished may be recorded compliant rather than remediated: same access.
-      .filter((u) => !(saved && u.expected === "remediated" && u.actual === "compliant"))
       .filter((u) => (fromFile ? u.actual === "(no record)" || u.actual === "failed" && u.expected !== "failed" : u.expected !== u.actual));
+    // A VM the enforcer remediated is recorded compliant when a later pass (an Event Grid redelivery,
+    // a second request queued behind the lease, or a resumed run) found nothing left to do: its log
+    // still shows the enforcer's writes, and that is what "remediated" expects.
+    const remediatedEarlier = await Promise.all(
+      unexpected.map(async (u) => u.expected === "remediated" && u.actual === "compliant" &&
+        (saved !== undefined || (await stack.services.store.listLog(u.id, 200)).some((e) => e.kind === "action" && /^(started|created|updated|deleted)/.test(e.result ?? "")))),
+    );
+    unexpected = unexpected.filter((_, i) => !remediatedEarlier[i]);
     const rows = fleet.vms.map((v) => {
       const r = records.get(v.id.toLowerCase());
       const access = (r?.access ?? []).map((a) => `${a.role === LOGIN_ROLES.admin.key ? "admin" : "user"}:${principalName(a.principalId)}`).join(" ");

@@ -81,7 +81,7 @@ interface Pass {
 }
 
 /** What the pass observed, decided and planned, in one round. */
-interface Observation {
+export interface Observation {
   readonly vm: ObservedVm;
   readonly assignments: readonly ObservedAssignment[];
   readonly row: VmRecord | undefined;
@@ -90,20 +90,33 @@ interface Observation {
   readonly plan: readonly Action[];
 }
 
+/** What observing needs: reads only. */
+export type ObserveDeps = Pick<ReconcileDeps, "arm" | "config" | "clock"> & { readonly store: Pick<StorePort, "getVm"> };
+
+/**
+ * Observe and plan, the start of every pass (and all `explain` does): the VM with its instance view,
+ * its login-role assignments at the VM's scope and its row, then eligibility, the access its tags
+ * ask for (at the clock's now) and the plan. Reads only; undefined when the VM is gone.
+ */
+export async function observe(target: VmTarget, deps: ObserveDeps): Promise<Observation | undefined> {
+  const vm = await deps.arm.getVm(target);
+  if (!vm) return undefined;
+  const assignments = await deps.arm.listVmAssignments(target);
+  const row = await deps.store.getVm(target.id);
+  const eligibility = decideEligibility(vm, deps.config.eligibility);
+  const desired = desiredAccessFromTags(vm.tags, deps.config.access, deps.clock());
+  const plan = planActions({ vm, eligibility, desired, assignments, extension: deps.config.extension });
+  return { vm, assignments, row, eligibility, desired, plan };
+}
+
 async function runPass(pass: Pass): Promise<PassResult> {
   const { deps, request } = pass;
   const vmId = request.vm.id;
   try {
     for (let round = 1; ; round++) {
-      const vm = await deps.arm.getVm(request.vm);
-      if (!vm) return await recordGone(pass);
-      const assignments = await deps.arm.listVmAssignments(request.vm);
-      const row = await deps.store.getVm(vmId);
-      const now = deps.clock();
-      const eligibility = decideEligibility(vm, deps.config.eligibility);
-      const desired = desiredAccessFromTags(vm.tags, deps.config.access, now);
-      const plan = planActions({ vm, eligibility, desired, assignments, extension: deps.config.extension });
-      const seen: Observation = { vm, assignments, row, eligibility, desired, plan };
+      const seen = await observe(request.vm, deps);
+      if (!seen) return await recordGone(pass);
+      const { plan } = seen;
 
       if (pass.mode === "report") {
         const outcomes = plan.map((action) => ({ action, result: { status: "skipped" as const } }));

@@ -1,7 +1,6 @@
 import { QueueClient } from "@azure/storage-queue";
+import pMap from "p-map";
 import type { TokenCredential } from "@azure/identity";
-import { readSetting, type SettingsSource } from "../config/settings.js";
-import { storageConnectionFromSettings } from "./connection.js";
 import { encodeQueueMessage, type ReconcileRequest } from "./reconcileRequest.js";
 import { MAX_QUEUE_DELAY_MS } from "../domain/progress.js";
 
@@ -52,14 +51,19 @@ export interface SendOptions {
 // Storage queue naming rules: 3-63 lowercase letters, digits and single hyphens, not at either end.
 const QUEUE_NAME = /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/;
 
+/** Why a queue name is unusable, or undefined when it is fine. */
+export function queueNameProblem(queueName: unknown): string | undefined {
+  if (typeof queueName === "string" && QUEUE_NAME.test(queueName)) return undefined;
+  return (
+    `Invalid queue name ${JSON.stringify(String(queueName).slice(0, 80))} (RECONCILE_QUEUE_NAME): use 3-63 lowercase letters, digits ` +
+    "and single hyphens, starting and ending with a letter or digit."
+  );
+}
+
 export function createReconcileQueue(options: ReconcileQueueOptions): ReconcileQueue {
   const { queueName } = options;
-  if (typeof queueName !== "string" || !QUEUE_NAME.test(queueName)) {
-    throw new Error(
-      `Invalid queue name ${JSON.stringify(queueName)} (RECONCILE_QUEUE_NAME): use 3-63 lowercase letters, digits ` +
-        "and single hyphens, starting and ending with a letter or digit.",
-    );
-  }
+  const bad = queueNameProblem(queueName);
+  if (bad) throw new Error(bad);
   const concurrency = options.sendConcurrency ?? 16;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new Error(`sendConcurrency must be a whole number of at least 1, got ${concurrency}.`);
@@ -85,21 +89,16 @@ export function createReconcileQueue(options: ReconcileQueueOptions): ReconcileQ
     async sendMany(requests) {
       // Encoding first: a malformed request fails the whole batch before anything is sent.
       const messages = requests.map((r) => encodeQueueMessage(r));
-      let next = 0;
       let sent = 0;
       const errors: unknown[] = [];
-      const worker = async () => {
-        while (next < messages.length) {
-          const message = messages[next++]!;
-          try {
-            await client.sendMessage(message);
-            sent += 1;
-          } catch (error) {
-            errors.push(error);
-          }
+      await pMap(messages, async (message) => {
+        try {
+          await client.sendMessage(message);
+          sent += 1;
+        } catch (error) {
+          errors.push(error);
         }
-      };
-      await Promise.all(Array.from({ length: Math.min(concurrency, messages.length) }, worker));
+      }, { concurrency });
       if (errors.length > 0) {
         throw new AggregateError(
           errors,
@@ -110,24 +109,6 @@ export function createReconcileQueue(options: ReconcileQueueOptions): ReconcileQ
       return sent;
     },
   };
-}
-
-/**
- * Queue options from app settings; mirrors `storeOptionsFromSettings`: the identity-based account
- * name wins, and no storage setting at all is an error rather than a silent localhost default.
- */
-export function reconcileQueueFromSettings(
-  source: SettingsSource = process.env,
-  credential?: TokenCredential,
-): ReconcileQueue {
-  return createReconcileQueue(reconcileQueueOptionsFromSettings(source, credential));
-}
-
-export function reconcileQueueOptionsFromSettings(
-  source: SettingsSource = process.env,
-  credential?: TokenCredential,
-): ReconcileQueueOptions {
-  return { ...storageConnectionFromSettings(source, credential, " for the reconcile queue"), queueName: readSetting("RECONCILE_QUEUE_NAME", source) };
 }
 
 function queueClient(options: ReconcileQueueOptions): QueueClient {

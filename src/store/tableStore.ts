@@ -2,9 +2,8 @@ import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TableClient, odata } from "@azure/data-tables";
 import type { TokenCredential } from "@azure/identity";
-import { readSetting, type SettingsSource } from "../config/settings.js";
 import { COMPLIANCE_STATES } from "../domain/outcome.js";
-import { isLoopbackHttp, storageConnectionFromSettings, tableEndpointFromConnectionString } from "./connection.js";
+import { isLoopbackHttp, tableEndpointFromConnectionString } from "./connection.js";
 import {
   auditRunFromEntity,
   auditRunToEntity,
@@ -66,14 +65,19 @@ export const GLOBAL_LOG_PARTITION = "_global";
 const AUDIT_PARTITION = "runs";
 const TABLE_PREFIX_PATTERN = /^[A-Za-z][A-Za-z0-9]{0,53}$/;
 
+/** Why a table prefix is unusable, or undefined when it is fine. */
+export function tablePrefixProblem(prefix: unknown): string | undefined {
+  if (typeof prefix === "string" && TABLE_PREFIX_PATTERN.test(prefix)) return undefined;
+  return (
+    `Invalid table prefix ${JSON.stringify(String(prefix).slice(0, 80))} (TABLE_PREFIX): use 1-54 letters and digits, starting with a letter, ` +
+    "because Table Storage names must be alphanumeric and at most 63 characters."
+  );
+}
+
 export function createEnforcerStore(options: StoreOptions): EnforcerStore {
   const prefix = options.tablePrefix;
-  if (typeof prefix !== "string" || !TABLE_PREFIX_PATTERN.test(prefix)) {
-    throw new Error(
-      `Invalid table prefix ${JSON.stringify(prefix)} (TABLE_PREFIX): use 1-54 letters and digits, starting with a letter, ` +
-        "because Table Storage names must be alphanumeric and at most 63 characters.",
-    );
-  }
+  const bad = tablePrefixProblem(prefix);
+  if (bad) throw new Error(bad);
   const tableNames = {
     vms: `${prefix}Vms`,
     log: `${prefix}Log`,
@@ -228,14 +232,6 @@ export function createEnforcerStore(options: StoreOptions): EnforcerStore {
       return entities.map((e) => auditRunFromEntity(e, `${tableNames.auditRuns}(${String(e.rowKey)})`));
     },
   };
-}
-
-/** Store options from app settings (see storageConnectionFromSettings). */
-export function storeOptionsFromSettings(
-  source: SettingsSource = process.env,
-  credential?: TokenCredential,
-): StoreOptions {
-  return { ...storageConnectionFromSettings(source, credential, ""), tablePrefix: readSetting("TABLE_PREFIX", source) };
 }
 
 // --- connection ------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 // The infra, compiled and linted by the real Bicep compiler, then checked as ARM JSON: least
 // privilege, no keys, the Event Grid filters, and app settings identical to what the code reads.
+import { createEnforcerStore } from "../../src/store/tableStore.js";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -180,12 +181,10 @@ describe("infra (Bicep compiled by the real compiler)", () => {
       expect(resolveVariables(params["reconcileQueueName"]!.value, main)).toBe(defaultOf("RECONCILE_QUEUE_NAME"));
 
       const storageTemplate = storageModule.properties!.template!;
-      expect(storageTemplate.variables?.["tableNames"]).toEqual([
-        "[format('{0}Vms', parameters('tablePrefix'))]",
-        "[format('{0}Log', parameters('tablePrefix'))]",
-        "[format('{0}AuditRuns', parameters('tablePrefix'))]",
-        "[format('{0}Events', parameters('tablePrefix'))]",
-      ]);
+      // Exactly the tables the app uses, taken from the store itself so the two cannot drift.
+      const appTables = Object.values(createEnforcerStore({ connectionString: "UseDevelopmentStorage=true", tablePrefix: "P" }).tableNames);
+      expect(storageTemplate.variables?.["tableNames"]).toEqual(appTables.map((t) => `[format('{0}${t.slice(1)}', parameters('tablePrefix'))]`));
+      expect(appTables).toContain("PLeases");
       const queues = resourcesOfType(main, "Microsoft.Storage/storageAccounts/queueServices/queues").map((q) => q.resource.name);
       expect(queues).toEqual([
         "[format('{0}/{1}/{2}', parameters('name'), 'default', parameters('reconcileQueueName'))]",

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { vmTarget } from "../../src/domain/resourceId.js";
 import { reconcile, type PassRequest } from "../../src/orchestrator/reconcile.js";
 import { runLeasedPass } from "../../src/orchestrator/leasedPass.js";
+import { explainVm } from "../../src/orchestrator/explain.js";
 import { p, VM_ID, windowsVm, aadExtension } from "../domain/builders.js";
 import { memoryDeps, type MemoryDeps } from "../support/memoryPorts.js";
 
@@ -205,5 +206,33 @@ describe("one pass per VM at a time", () => {
     expect((await runLeasedPass({ vm: target, trigger: "event" }, deps)).ran).toBe(false);
     deps.advance(60_001);
     expect((await runLeasedPass({ vm: target, trigger: "event" }, deps)).ran).toBe(true);
+  });
+});
+
+describe("explain: the pass's own observe-and-plan, writing nothing", () => {
+  it("plans what the pass then does, with no ARM write, no row and nothing queued", async () => {
+    const deps = memoryDeps(allow);
+    deps.arm.put(windowsVm({ tags: { "aadlogin-admins": `${ALICE},not-a-guid` } }));
+    const explained = await explainVm(target, deps);
+    expect(explained?.plan.map((a) => a.kind)).toEqual(["enableIdentity", "installExtension", "createAssignment"]);
+    expect(explained?.plan.every((a) => a.summary.length > 0)).toBe(true);
+    expect(explained?.desired.rejected.map((r) => r.reason)).toEqual(["not-a-guid"]);
+    expect(explained?.lastRecord).toBeUndefined();
+    expect(deps.arm.writes).toEqual([]);
+    expect(await deps.store.getVm(VM_ID)).toBeUndefined();
+    expect(deps.queue.sent).toEqual([]);
+
+    const first = await pass(deps);
+    expect(first.plan).toEqual(explained?.plan.map(({ summary: _summary, ...action }) => action));
+    expect((await explainVm(target, deps))?.lastRecord?.state).toBe("in-progress");
+  });
+
+  it("a store that cannot be read leaves a note, not a failure; a VM that is gone is undefined", async () => {
+    const deps = memoryDeps(allow);
+    deps.arm.put(windowsVm({}));
+    const broken = { ...deps, store: { getVm: () => Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:10002")) } };
+    const explained = await explainVm(target, broken);
+    expect(explained?.storeNote).toMatch(/Table Storage not reachable \(connect ECONNREFUSED/);
+    expect(await explainVm(vmTarget(VM_ID.replace("vm-app-01", "vm-gone")), deps)).toBeUndefined();
   });
 });

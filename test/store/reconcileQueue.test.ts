@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { QueueClient } from "@azure/storage-queue";
 import { startAzurite, type AzuriteInstance } from "../../src/local/azurite.js";
+import { loadAppSettings } from "../../src/app/settings.js";
 import {
   createReconcileQueue,
   parseReconcileRequest,
-  reconcileQueueFromSettings,
-  reconcileQueueOptionsFromSettings,
   type ReconcileRequest,
 } from "../../src/store/reconcileQueue.js";
 
@@ -96,28 +95,9 @@ describe("reconcile queue", () => {
   });
 });
 
-describe("reconcileQueueFromSettings", () => {
-  const credential = { getToken: async () => null };
-
-  it("prefers the identity-based account name and reads the queue name setting", () => {
-    expect(
-      reconcileQueueOptionsFromSettings({ AzureWebJobsStorage__accountName: "acct", AzureWebJobsStorage: "x", RECONCILE_QUEUE_NAME: "my-q" }, credential),
-    ).toEqual({ accountName: "acct", credential, queueName: "my-q" });
-  });
-
-  it("defaults the queue name", () => {
-    expect(reconcileQueueOptionsFromSettings({ AzureWebJobsStorage: "UseDevelopmentStorage=true" })).toEqual({
-      connectionString: "UseDevelopmentStorage=true",
-      queueName: "reconcile-requests",
-    });
-  });
-
-  it("fails clearly when no storage is configured", () => {
-    expect(() => reconcileQueueOptionsFromSettings({})).toThrow(/No storage connection configured for the reconcile queue/);
-  });
-
+describe("the reconcile queue from app settings", () => {
   it("builds a working queue from settings", async () => {
-    const queue = reconcileQueueFromSettings({ AzureWebJobsStorage: azurite.connectionString, RECONCILE_QUEUE_NAME: uniqueName() });
+    const queue = createReconcileQueue(loadAppSettings({ AzureWebJobsStorage: azurite.connectionString, RECONCILE_QUEUE_NAME: uniqueName() }).queue);
     await queue.ensure();
     await queue.send({ vmId: vm(3), trigger: "cli" });
     expect((await drain(queue.queueName)).map((t) => parseReconcileRequest(t))).toEqual([{ vmId: vm(3), trigger: "cli" }]);

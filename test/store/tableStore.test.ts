@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TableClient } from "@azure/data-tables";
 import { startAzurite, type AzuriteInstance } from "../../src/local/azurite.js";
+import { loadAppSettings } from "../../src/app/settings.js";
 import { MAX_STRING_CHARS } from "../../src/store/entities.js";
 import type { LogEntryInput, VmRecord } from "../../src/store/records.js";
 import {
   createEnforcerStore,
-  storeOptionsFromSettings,
   type EnforcerStore,
 } from "../../src/store/tableStore.js";
 
@@ -375,27 +375,9 @@ describe("audit runs", () => {
   });
 });
 
-describe("storeOptionsFromSettings", () => {
-  const credential = { getToken: async () => null };
-
-  it("prefers the identity-based account name", () => {
-    const options = storeOptionsFromSettings({ AzureWebJobsStorage__accountName: "acct", AzureWebJobsStorage: "UseDevelopmentStorage=true" }, credential);
-    expect(options).toEqual({ accountName: "acct", credential, tablePrefix: "aadlogin" });
-  });
-
-  it("uses the connection string and TABLE_PREFIX otherwise", () => {
-    expect(storeOptionsFromSettings({ AzureWebJobsStorage: "UseDevelopmentStorage=true", TABLE_PREFIX: "mine" })).toEqual({
-      connectionString: "UseDevelopmentStorage=true",
-      tablePrefix: "mine",
-    });
-  });
-
-  it("fails clearly when no storage is configured", () => {
-    expect(() => storeOptionsFromSettings({ AzureWebJobsStorage: " " })).toThrow(/No storage connection configured: set AzureWebJobsStorage__accountName .* or AzureWebJobsStorage/);
-  });
-
+describe("the store from app settings", () => {
   it("builds a working store from settings", async () => {
-    const s = createEnforcerStore(storeOptionsFromSettings({ AzureWebJobsStorage: azurite.connectionString, TABLE_PREFIX: "fromSettings" }));
+    const s = createEnforcerStore(loadAppSettings({ AzureWebJobsStorage: azurite.connectionString, TABLE_PREFIX: "fromSettings" }).store);
     await s.ensureTables();
     await expect(s.acquireLease(vmId(SUB_A, "settings-vm"), "p", "2026-01-01T00:00:00.000Z", "2026-01-01T00:01:00.000Z")).resolves.toBe(true);
   });

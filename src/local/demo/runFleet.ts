@@ -1,3 +1,4 @@
+import pMap from "p-map";
 import { assignmentDescription, assignmentName } from "../../domain/assignmentName.js";
 import type { VmRecord } from "../../store/tableStore.js";
 import { API_VERSIONS } from "../armUser.js";
@@ -34,11 +35,11 @@ export async function createFleet(stack: LocalStack, fleet: Fleet, log: (line: s
   const handMade = (vm: FleetVm) => (vm.extensions?.length ?? 0) > 0 || (vm.assignments?.length ?? 0) > 0;
 
   // Plain VMs: PUT, accepted, provisioning; the owner does not wait.
-  await runAll(fleet.vms.filter((vm) => !handMade(vm)), 8, async (vm) => {
+  await pMap(fleet.vms.filter((vm) => !handMade(vm)), async (vm) => {
     simulate(vm);
     const response = await owner.request("PUT", vm.id, API_VERSIONS.compute, vm.body);
     if (response.status >= 400) throw new Error(`PUT ${vm.id} → ${response.status}: ${JSON.stringify(response.body).slice(0, 300)}`);
-  });
+   }, { concurrency: 8 });
 
   // Hand-made VMs: hold events (after the ones above are out) while each owner finishes, then let them drive the enforcement.
   const manual = fleet.vms.filter(handMade);
@@ -47,7 +48,7 @@ export async function createFleet(stack: LocalStack, fleet: Fleet, log: (line: s
   stack.emulator.setEventDelivery({ paused: true });
   try {
     const concurrency = Math.max(4, Math.floor((OWNER_POLLS_PER_SECOND * stack.userPollIntervalMs) / 1000));
-    await runAll(manual, concurrency, async (vm) => {
+    await pMap(manual, async (vm) => {
       simulate(vm);
       await owner.putVm(vm.id, vm.body);
       for (const ext of vm.extensions ?? []) {
@@ -69,28 +70,10 @@ export async function createFleet(stack: LocalStack, fleet: Fleet, log: (line: s
           description: ours ? assignmentDescription("aadlogin-admins") : (a.description ?? "granted by hand"),
         });
       }
-    });
+    }, { concurrency });
   } finally {
     stack.emulator.setEventDelivery({ paused: false });
   }
-}
-
-/** Runs `work` over `items`, at most `concurrency` at a time; the first failure rejects (after the running ones end). */
-async function runAll<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: unknown;
-  const worker = async () => {
-    while (next < items.length && failure === undefined) {
-      const item = items[next++] as T;
-      try {
-        await work(item);
-      } catch (error) {
-        failure ??= error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-  if (failure !== undefined) throw failure;
 }
 
 /** A row in this state is still being worked on (a long-running operation in flight, a follow-up queued). */

@@ -1,0 +1,35 @@
+import type { TokenCredential } from "@azure/core-auth";
+import { readEnforcerConfig, type EnforcerConfig } from "../config/policy.js";
+import { SettingsReader, type SettingsSource } from "../config/settings.js";
+import { readArmConnection, type ArmConnection } from "../azure/armConnection.js";
+import { storageConnectionFromSettings } from "../store/connection.js";
+import { tablePrefixProblem, type StoreOptions } from "../store/tableStore.js";
+import { queueNameProblem, type ReconcileQueueOptions } from "../store/reconcileQueue.js";
+
+/** Every app setting the enforcer reads, checked. */
+export interface AppSettings {
+  readonly config: EnforcerConfig;
+  readonly arm: ArmConnection;
+  readonly store: StoreOptions;
+  readonly queue: ReconcileQueueOptions;
+}
+
+/**
+ * The one settings loader: reads the policy, ARM and storage settings together and throws once,
+ * listing every bad value (each naming the setting, the value and what is expected), so a
+ * deployment is fixed in one go instead of one error per restart. Defaults come from SETTINGS only.
+ */
+export function loadAppSettings(source: SettingsSource = process.env, credential?: TokenCredential): AppSettings {
+  const reader = new SettingsReader(source);
+  const config = readEnforcerConfig(reader);
+  const arm = readArmConnection(reader, credential);
+  const storage = reader.attempt(() => storageConnectionFromSettings(source, credential, ""), { connectionString: "" });
+  const tablePrefix = reader.string("TABLE_PREFIX");
+  const prefixProblem = tablePrefixProblem(tablePrefix);
+  if (prefixProblem) reader.problem(prefixProblem);
+  const queueName = reader.string("RECONCILE_QUEUE_NAME");
+  const queueProblem = queueNameProblem(queueName);
+  if (queueProblem) reader.problem(queueProblem);
+  reader.finish();
+  return { config, arm, store: { ...storage, tablePrefix }, queue: { ...storage, queueName } };
+}
