@@ -2,11 +2,14 @@ import { ComputeManagementClient, type VirtualMachine, type VirtualMachineExtens
 import { AuthorizationManagementClient, type RoleAssignment } from "@azure/arm-authorization";
 import type { Action } from "../domain/action.js";
 import { loginRoleById, LOGIN_ROLES, roleDefinitionId } from "../domain/roles.js";
-import type { IdentityType, InstanceStatus, ObservedAssignment, ObservedExtension, ObservedVm } from "../domain/vm.js";
+import type { InstanceStatus, ObservedAssignment, ObservedExtension, ObservedVm } from "../domain/vm.js";
 import { parseVmId, sameResourceId } from "../domain/resourceId.js";
-import { ArmFailure, type ArmPort, type VmTarget } from "../orchestrator/ports.js";
+import { ArmFailure, type ArmPort, type EstateSnapshot, type VmTarget } from "../orchestrator/ports.js";
 import { ARM_SCOPE, pipelineOptions, requestCounter, type ArmConnection } from "./armConnection.js";
 import { classifyArmError, isNotFound } from "./errors.js";
+import { normalizeIdentityType } from "./identityType.js";
+import { readEstateSnapshot } from "./graphSnapshot.js";
+import { ResourceGraph } from "./resourceGraph.js";
 
 /**
  * ArmPort over the real SDK clients. One Compute and one Authorization client per subscription,
@@ -17,6 +20,8 @@ export class AzureArm implements ArmPort {
   private readonly counter = requestCounter();
   private readonly compute = new Map<string, ComputeManagementClient>();
   private readonly authorization = new Map<string, AuthorizationManagementClient>();
+
+  private graph: ResourceGraph | undefined;
 
   constructor(private readonly connection: ArmConnection) {}
 
@@ -160,6 +165,11 @@ export class AzureArm implements ArmPort {
     });
   }
 
+  snapshot(subscriptionIds: readonly string[], extensionTypes: readonly string[]): Promise<EstateSnapshot> {
+    this.graph ??= new ResourceGraph(this.connection, this.counter.policy);
+    return readEstateSnapshot(this.graph, subscriptionIds, extensionTypes);
+  }
+
   async *listVmIds(subscriptionId: string): AsyncIterable<string> {
     try {
       for await (const vm of this.computeFor(subscriptionId).virtualMachines.listAll()) {
@@ -289,12 +299,4 @@ function toStatus(s: { code?: string; level?: string; displayStatus?: string; me
     ...(s.displayStatus ? { displayStatus: s.displayStatus } : {}),
     ...(s.message ? { message: s.message } : {}),
   };
-}
-
-function normalizeIdentityType(type: string | undefined): IdentityType {
-  const t = (type ?? "None").replace(/\s+/g, "").toLowerCase();
-  if (t === "systemassigned") return "SystemAssigned";
-  if (t === "userassigned") return "UserAssigned";
-  if (t === "systemassigned,userassigned") return "SystemAssigned, UserAssigned";
-  return "None";
 }

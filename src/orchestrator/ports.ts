@@ -57,10 +57,26 @@ export interface ArmPort {
   deleteAssignment(vm: VmTarget, action: Extract<Action, { kind: "deleteAssignment" }>): Promise<"deleted" | "unchanged">;
   /** Every VM id in the subscription, page by page. */
   listVmIds(subscriptionId: string): AsyncIterable<string>;
+  /**
+   * The estate as Resource Graph shows it (seconds behind ARM, extensions without instance view):
+   * for picking the audit's suspects only, never for a write. Throws ArmFailure when Resource Graph
+   * refuses or cannot be reached; the audit then lists through ARM instead. `extensionTypes`: the
+   * extension types decisions depend on (the login extension's; the domain join is always read).
+   */
+  snapshot(subscriptionIds: readonly string[], extensionTypes: readonly string[]): Promise<EstateSnapshot>;
   /** ARM requests sent so far through this port (retries included): the real cost. */
   requestCount(): number;
   /** Runs `work`, handing it a count of the ARM requests made by that work alone (not by others running meanwhile). */
   metered<T>(work: (count: () => number) => Promise<T>): Promise<T>;
+}
+
+/** What Resource Graph shows of the watched subscriptions, joined by VM id (lower case). */
+export interface EstateSnapshot {
+  readonly vms: ReadonlyMap<string, ObservedVm>;
+  /** Login-role assignments, by their scope (lower case): a VM's are under its id. */
+  readonly assignments: ReadonlyMap<string, readonly ObservedAssignment[]>;
+  /** Login-role assignments per subscription (lower case): a subscription holds at most 4,000 assignments. */
+  readonly loginAssignmentsBySubscription: Readonly<Record<string, number>>;
 }
 
 export interface VmListFilter {

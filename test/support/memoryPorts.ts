@@ -2,7 +2,7 @@ import type { Action } from "../../src/domain/action.js";
 import { roleDefinitionId, LOGIN_ROLES } from "../../src/domain/roles.js";
 import type { ObservedAssignment, ObservedVm } from "../../src/domain/vm.js";
 import { loadEnforcerConfig } from "../../src/config/policy.js";
-import { ArmFailure, type ArmPort, type AuditRun, type LogEntry, type LogEntryInput, type QueuePort, type ReconcileRequest, type StorePort, type VmRecord, type VmTarget } from "../../src/orchestrator/ports.js";
+import { ArmFailure, type ArmPort, type AuditRun, type EstateSnapshot, type LogEntry, type LogEntryInput, type QueuePort, type ReconcileRequest, type StorePort, type VmListFilter, type VmRecord, type VmTarget } from "../../src/orchestrator/ports.js";
 import type { ReconcileDeps } from "../../src/orchestrator/reconcile.js";
 
 /**
@@ -78,6 +78,23 @@ export class MemoryArm implements ArmPort {
     this.assignments.splice(i, 1);
     return "deleted" as const;
   }
+  /** What the snapshot shows; a test makes it lag by changing `vms` after taking it, or refuses it. */
+  snapshotRefusal?: ArmFailure;
+  async snapshot(subscriptionIds: readonly string[]): Promise<EstateSnapshot> {
+    this.requests++;
+    if (this.snapshotRefusal) throw this.snapshotRefusal;
+    const subs = new Set(subscriptionIds.map((s) => s.toLowerCase()));
+    const inSubs = (id: string) => subs.has((id.split("/")[2] ?? "").toLowerCase());
+    const vms = new Map([...this.vms].filter(([id]) => inSubs(id)).map(([id, vm]) => [id, { ...vm, extensions: vm.extensions.map((e) => ({ ...e, statuses: [], substatuses: [] })) }]));
+    const assignments = new Map<string, ObservedAssignment[]>();
+    const bySub: Record<string, number> = {};
+    for (const a of this.assignments.filter((x) => inSubs(x.scope))) {
+      assignments.set(a.scope.toLowerCase(), [...(assignments.get(a.scope.toLowerCase()) ?? []), a]);
+      const sub = (a.scope.split("/")[2] ?? "").toLowerCase();
+      bySub[sub] = (bySub[sub] ?? 0) + 1;
+    }
+    return { vms, assignments, loginAssignmentsBySubscription: bySub };
+  }
   async *listVmIds(): AsyncIterable<string> {
     for (const vm of this.vms.values()) yield vm.id;
   }
@@ -111,8 +128,9 @@ export class MemoryStore implements StorePort {
     this.rows.set(vmId.toLowerCase(), next);
     return next;
   }
-  async listVms() {
-    return [...this.rows.values()];
+  async listVms(filter: VmListFilter = {}) {
+    return [...this.rows.values()].filter((r) =>
+      (!filter.subscriptionId || r.subscriptionId === filter.subscriptionId.toLowerCase()) && (!filter.state || r.state === filter.state));
   }
   async appendLog(entry: LogEntryInput) {
     const stored = { ...entry, id: String(this.log.length) };
