@@ -48,6 +48,7 @@ export const ASSIGNMENT_QUERY = `AuthorizationResources
 
 /** Reads the three queries over the subscriptions and joins them by VM id (lower case). */
 export async function readEstateSnapshot(graph: ResourceGraph, subscriptions: readonly string[], extensionTypes: readonly string[]): Promise<EstateSnapshot> {
+  const pagesBefore = graph.pagesRead;
   const extensionsByVm = new Map<string, ObservedExtension[]>();
   for await (const row of graph.rows(subscriptions, extensionQuery(extensionTypes))) {
     const id = str(row["id"]);
@@ -75,7 +76,7 @@ export async function readEstateSnapshot(graph: ResourceGraph, subscriptions: re
     list.push(a);
     assignments.set(key, list);
   }
-  return { vms, assignments, loginAssignmentsBySubscription };
+  return { vms, assignments, loginAssignmentsBySubscription, requests: graph.pagesRead - pagesBefore };
 }
 
 export function vmFromRow(row: Record<string, unknown>, extensions: readonly ObservedExtension[]): ObservedVm | undefined {

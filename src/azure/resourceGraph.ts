@@ -39,6 +39,8 @@ export interface GraphPage {
 export class ResourceGraph {
   private readonly pipeline: Pipeline;
   private readonly httpClient: HttpClient;
+  /** Pages answered so far (each one request on the wire, retries aside). */
+  pagesRead = 0;
   /** When the user's quota, exhausted by the last answer, resets (epoch ms). */
   private quotaResetsAt = 0;
 
@@ -101,6 +103,7 @@ export class ResourceGraph {
       const message = `Resource Graph answered ${response.status}: ${error?.message ?? ""}${detail ? ` (${detail})` : ""}`.slice(0, 500);
       throw new ArmFailure(classifyArmError(new RestError(message, { code: error?.code ?? `Http${response.status}`, statusCode: response.status, request, response })));
     }
+    this.pagesRead += 1;
     const data = (body as { data?: unknown } | undefined)?.data;
     if (!Array.isArray(data)) throw new ArmFailure({ class: "transient", code: "GraphBadResponse", message: "Resource Graph answered 200 without a data array." });
     const next = (body as { $skipToken?: unknown }).$skipToken;

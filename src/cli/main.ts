@@ -4,7 +4,7 @@ import { createServices } from "../app/services.js";
 import { describeOs } from "../domain/eligibility.js";
 import { isGuid } from "../domain/access.js";
 import { tryParseVmId, vmTarget } from "../domain/resourceId.js";
-import { listAuditTargets } from "../orchestrator/driftAudit.js";
+import { selectAuditTargets } from "../orchestrator/auditTargets.js";
 import { describeAction, type PassResult } from "../orchestrator/reconcile.js";
 import { explainVm } from "../orchestrator/explain.js";
 import { complianceQuery } from "../orchestrator/httpApi.js";
@@ -22,6 +22,9 @@ Commands:
             --subscription ID   (repeatable; default WATCHED_SUBSCRIPTION_IDS)
             --report | --enforce  (default ENFORCER_MODE, itself "report" by default)
             --concurrency N     passes in parallel (default 4)
+            --source resource-graph|arm  how to read the estate (default AUDIT_SOURCE):
+                        resource-graph passes only the VMs a snapshot cannot vouch for,
+                        arm passes every VM
             --json
   explain VM_ID   Eligibility with its reason, access requested by tags (and rejected entries),
             the plan a pass would execute, and the last diagnosis. Never writes.  [--json]
@@ -89,6 +92,7 @@ async function audit(args: readonly string[]): Promise<number> {
     report: { type: "boolean" },
     enforce: { type: "boolean" },
     concurrency: { type: "string" },
+    source: { type: "string" },
   });
   if (values.help) return help();
   if (values.report && values.enforce) throw new UsageError("--report and --enforce exclude each other.");
@@ -97,13 +101,18 @@ async function audit(args: readonly string[]): Promise<number> {
   for (const sub of values.subscription ?? []) {
     if (!isGuid(sub)) throw new UsageError(`--subscription "${sub.slice(0, 60)}" is not a subscription id (a GUID).`);
   }
+  if (values.source !== undefined && values.source !== "resource-graph" && values.source !== "arm") {
+    throw new UsageError(`--source must be "resource-graph" or "arm", got "${values.source.slice(0, 40)}".`);
+  }
   const services = await createServices();
   const subscriptions = values.subscription?.length ? values.subscription : services.config.watchedSubscriptions;
   if (subscriptions.length === 0) throw new UsageError("No subscription: pass --subscription ID or set WATCHED_SUBSCRIPTION_IDS.");
   const mode = values.report ? "report" : values.enforce ? "enforce" : services.config.mode;
 
   const started = Date.now();
-  const targets = await listAuditTargets(services, subscriptions);
+  // The timer's own selection: with Resource Graph, only the VMs a snapshot cannot vouch for.
+  const selection = await selectAuditTargets(services, subscriptions, { source: values.source ?? services.config.audit.source, run: 0, slices: 0 });
+  const targets = selection.targets.map((t) => t.vmId);
   const progress = progressReporter(process.stderr, `audit (${mode})`);
   const results: PassResult[] = [];
   const errors: { vmId: string; message: string }[] = [];
@@ -123,14 +132,15 @@ async function audit(args: readonly string[]): Promise<number> {
 
   const counts: Record<string, number> = {};
   for (const r of results) counts[r.state] = (counts[r.state] ?? 0) + 1;
-  const summary = { mode, subscriptions, vms: targets.length, counts, queued, errors, armRequests: services.arm.requestCount(), durationMs: Date.now() - started };
+  const summary = { mode, subscriptions, source: selection.source, vms: selection.vmCount, passes: targets.length, counts, queued, errors, armRequests: services.arm.requestCount(), durationMs: Date.now() - started };
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ ...summary, results: results.map(brief) })}\n`);
   } else {
     process.stdout.write(`${formatTable(["VM", "STATE", "REASON", "ACTIONS"], results.map((r) => [shortId(r.vmId), r.state, r.reason, r.plan.map(describeAction).join("; ")]), 70)}\n\n`);
-    process.stdout.write(`${targets.length} VMs, ${Object.entries(counts).map(([k, v]) => `${k}: ${v}`).join(", ")}; ${summary.armRequests} ARM requests in ${summary.durationMs} ms.\n`);
+    process.stdout.write(`${selection.vmCount} VMs (${selection.source}${selection.source === "resource-graph" ? `: ${targets.length} could not be vouched for` : ""}), ${targets.length} passes, ${Object.entries(counts).map(([k, v]) => `${k}: ${v}`).join(", ")}; ${summary.armRequests} ARM requests in ${summary.durationMs} ms.\n`);
     for (const q of queued) process.stdout.write(`queued ${q}: another pass was running on it; the function app runs this one after it.\n`);
     for (const e of errors) process.stdout.write(`error ${e.vmId}: ${e.message}\n`);
+    for (const w of selection.warnings) process.stdout.write(`warning: ${w}\n`);
   }
   return errors.length > 0 ? 1 : 0;
 }

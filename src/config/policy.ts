@@ -16,6 +16,13 @@ export interface EnforcerConfig {
   /** Subscriptions (lower case) the audit lists and events are accepted from. */
   readonly watchedSubscriptions: readonly string[];
   readonly timing: TimingPolicy;
+  readonly audit: AuditPolicy;
+}
+
+/** How the drift audit reads the estate (see src/orchestrator/auditTargets.ts). */
+export interface AuditPolicy {
+  readonly source: "resource-graph" | "arm";
+  readonly confirmSlices: number;
 }
 
 /** How passes share a VM and wait on Azure without an invocation waiting. */
@@ -138,6 +145,12 @@ export function readEnforcerConfig(reader: SettingsReader): EnforcerConfig {
   const ownPrincipalIds = [...guids("ENFORCER_PRINCIPAL_ID", "an object id"), ...guids("ENFORCER_APP_ID", "an application (client) id")];
   const watchedSubscriptions = guids("WATCHED_SUBSCRIPTION_IDS", "a subscription id");
 
+  const auditSource = reader.string("AUDIT_SOURCE").toLowerCase();
+  if (auditSource !== "resource-graph" && auditSource !== "arm") {
+    problem(`Setting AUDIT_SOURCE must be "resource-graph" or "arm", got ${show(reader.string("AUDIT_SOURCE"))}.`);
+  }
+  const confirmSlices = reader.integer("AUDIT_CONFIRM_SLICES");
+
   const followUpDelayMs = reader.integer("FOLLOW_UP_DELAY_MS");
   const followUpMaxDelayMs = reader.integer("FOLLOW_UP_MAX_DELAY_MS");
   const leaseDurationMs = reader.integer("LEASE_DURATION_MS", 1000, "a pass must be able to finish under it");
@@ -157,5 +170,6 @@ export function readEnforcerConfig(reader: SettingsReader): EnforcerConfig {
       leaseDurationMs,
       leaseRetryDelayMs,
     },
+    audit: { source: auditSource === "arm" ? "arm" : "resource-graph", confirmSlices },
   };
 }

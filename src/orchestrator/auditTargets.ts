@@ -26,6 +26,10 @@ export interface AuditSelection {
   readonly graphError?: string;
   readonly loginAssignmentsBySubscription: Readonly<Record<string, number>>;
   readonly warnings: readonly string[];
+  /** Resource Graph pages read (the rest of the selection's requests are ARM lists). */
+  readonly graphRequests: number;
+  /** States our table held when the selection read it. */
+  readonly countsByState: Readonly<Record<string, number>>;
 }
 
 export interface SelectOptions {
@@ -58,8 +62,10 @@ export async function selectAuditTargets(deps: Deps, subscriptions: readonly str
       graphError = `${error.classified.code}: ${error.classified.message}`.slice(0, 300);
     }
   }
+  const countsByState: Record<string, number> = {};
+  for (const r of records.values()) countsByState[r.state] = (countsByState[r.state] ?? 0) + 1;
   if (!snapshot) {
-    return listThroughArm(deps, subscriptions, records, graphError);
+    return { ...(await listThroughArm(deps, subscriptions, records, graphError)), countsByState, graphRequests: graphError ? 1 : 0 };
   }
 
   const now = deps.clock();
@@ -121,10 +127,12 @@ export async function selectAuditTargets(deps: Deps, subscriptions: readonly str
     listedThroughArm: blind,
     loginAssignmentsBySubscription: snapshot.loginAssignmentsBySubscription,
     warnings,
+    graphRequests: snapshot.requests,
+    countsByState,
   };
 }
 
-async function listThroughArm(deps: Deps, subscriptions: readonly string[], records: ReadonlyMap<string, VmRecord>, graphError: string | undefined): Promise<AuditSelection> {
+async function listThroughArm(deps: Deps, subscriptions: readonly string[], records: ReadonlyMap<string, VmRecord>, graphError: string | undefined): Promise<Omit<AuditSelection, "countsByState" | "graphRequests">> {
   const seen = new Map<string, string>();
   for (const sub of subscriptions) {
     for await (const id of deps.arm.listVmIds(sub)) seen.set(id.toLowerCase(), id);

@@ -1,10 +1,13 @@
 import { randomUUID } from "node:crypto";
+import { selectAuditTargets } from "./auditTargets.js";
 import type { ArmPort, AuditRun, QueuePort, ReconcileRequest, StorePort } from "./ports.js";
+import type { EnforcerConfig } from "../config/policy.js";
 
 export interface AuditDeps {
   readonly arm: ArmPort;
   readonly store: StorePort;
   readonly queue: QueuePort;
+  readonly config: EnforcerConfig;
   readonly clock: () => Date;
 }
 
@@ -15,27 +18,23 @@ export interface AuditOptions {
 }
 
 /**
- * Lists every VM of the watched subscriptions (paged), adds the ones the table knows that ARM no
- * longer lists (so deletions without an event are noticed), and fans one reconcile request per VM
- * out on the queue, where Functions scale-out spreads the passes. Writes the audit-run row: the
- * states the table held when the audit started, and the ARM calls of the listing itself (each
- * pass's own calls are in its decision log).
+ * Chooses the VMs to look at (selectAuditTargets: a Resource Graph snapshot triaged against our
+ * table, or ARM's lists) and fans one reconcile request per VM out on the queue, where Functions
+ * scale-out spreads the passes; each pass reads ARM and decides from fresh state. Writes the
+ * audit-run row: the states the table held when the audit started, and the requests of the
+ * selection itself (each pass's own calls are in its decision log).
  */
 export async function runDriftAudit(deps: AuditDeps, options: AuditOptions): Promise<AuditRun> {
   const startedAt = deps.clock();
   const runId = randomUUID();
-  // The table's states as this audit finds them, read before its passes start changing them.
-  const countsByState: Record<string, number> = {};
-  for (const sub of options.subscriptions) {
-    for (const record of await deps.store.listVms({ subscriptionId: sub })) {
-      countsByState[record.state] = (countsByState[record.state] ?? 0) + 1;
-    }
-  }
-  const { vmIds, armCalls } = await deps.arm.metered(async (count) => {
-    const ids = await listAuditTargets(deps, options.subscriptions);
-    return { vmIds: ids, armCalls: count() };
-  });
-  const requests: ReconcileRequest[] = vmIds.map((vmId) => ({
+  const previous = (await deps.store.listAuditRuns(1))[0];
+  const sliceIndex = previous?.selection ? previous.selection.sliceIndex + 1 : 0;
+  const slices = deps.config.audit.confirmSlices;
+  const { selection, armCalls } = await deps.arm.metered(async (count) => ({
+    selection: await selectAuditTargets(deps, options.subscriptions, { source: deps.config.audit.source, run: sliceIndex, slices }),
+    armCalls: count(),
+  }));
+  const requests: ReconcileRequest[] = selection.targets.map(({ vmId }) => ({
     vmId, trigger: "audit", runId, ...(options.mode ? { mode: options.mode } : {}),
   }));
   const enqueued = requests.length > 0 ? await deps.queue.sendMany(requests) : 0;
@@ -47,24 +46,25 @@ export async function runDriftAudit(deps: AuditDeps, options: AuditOptions): Pro
     durationMs: finishedAt.getTime() - startedAt.getTime(),
     trigger: options.trigger,
     subscriptions: [...options.subscriptions],
-    vmCount: vmIds.length,
+    vmCount: selection.vmCount,
     enqueued,
-    countsByState,
+    countsByState: selection.countsByState,
     armCalls,
-    errors: vmIds.length - enqueued,
+    errors: requests.length - enqueued,
+    selection: {
+      source: selection.source,
+      sliceIndex: slices > 0 ? sliceIndex % slices : 0,
+      slices,
+      suspects: selection.suspects,
+      confirmed: selection.confirmed,
+      suspectReasons: selection.suspectReasons,
+      listedThroughArm: selection.listedThroughArm,
+      ...(selection.graphError ? { graphError: selection.graphError } : {}),
+      requests: { resourceGraph: selection.graphRequests, arm: armCalls - selection.graphRequests },
+      loginAssignmentsBySubscription: selection.loginAssignmentsBySubscription,
+      warnings: selection.warnings.slice(0, 20),
+    },
   };
   await deps.store.recordAuditRun(run);
   return run;
-}
-
-/** VM ids ARM lists now, plus recorded VMs not marked gone that ARM no longer lists. */
-export async function listAuditTargets(deps: Pick<AuditDeps, "arm" | "store">, subscriptions: readonly string[]): Promise<string[]> {
-  const seen = new Map<string, string>();
-  for (const sub of subscriptions) {
-    for await (const id of deps.arm.listVmIds(sub)) seen.set(id.toLowerCase(), id);
-    for (const record of await deps.store.listVms({ subscriptionId: sub })) {
-      if (record.state !== "gone" && !seen.has(record.vmId.toLowerCase())) seen.set(record.vmId.toLowerCase(), record.vmId);
-    }
-  }
-  return [...seen.values()];
 }

@@ -77,6 +77,8 @@ export interface EstateSnapshot {
   readonly assignments: ReadonlyMap<string, readonly ObservedAssignment[]>;
   /** Login-role assignments per subscription (lower case): a subscription holds at most 4,000 assignments. */
   readonly loginAssignmentsBySubscription: Readonly<Record<string, number>>;
+  /** Resource Graph pages read for it. */
+  readonly requests: number;
 }
 
 export interface VmListFilter {

@@ -203,6 +203,7 @@ export function auditRunToEntity(run: AuditRun): EntityProperties {
     countsByState: fitString(JSON.stringify(run.countsByState)),
     armCalls: run.armCalls,
     errors: run.errors,
+    ...(run.selection ? { selection: fitString(JSON.stringify(run.selection)) } : {}),
   };
 }
 
@@ -220,6 +221,7 @@ export function auditRunFromEntity(entity: StoredEntity, where: string): AuditRu
     countsByState: read.json("countsByState") as Record<string, number>,
     armCalls: read.number("armCalls"),
     errors: read.number("errors"),
+    ...(read.optionalString("selection") !== undefined ? { selection: read.json("selection") as AuditRun["selection"] } : {}),
   };
 }
 

@@ -114,6 +114,24 @@ export interface AuditRun {
   readonly countsByState: Readonly<Record<string, number>>;
   readonly armCalls: number;
   readonly errors: number;
+  /** How the VMs to pass were chosen (absent on runs recorded before Resource Graph). */
+  readonly selection?: AuditRunSelection;
+}
+
+export interface AuditRunSelection {
+  readonly source: "resource-graph" | "arm";
+  /** This run's confirm slice, of `slices`. */
+  readonly sliceIndex: number;
+  readonly slices: number;
+  readonly suspects: number;
+  readonly confirmed: number;
+  readonly suspectReasons: Readonly<Record<string, number>>;
+  readonly listedThroughArm: readonly string[];
+  readonly graphError?: string;
+  /** Requests the selection made: Resource Graph pages and ARM list pages. */
+  readonly requests: { readonly resourceGraph: number; readonly arm: number };
+  readonly loginAssignmentsBySubscription: Readonly<Record<string, number>>;
+  readonly warnings: readonly string[];
 }
 
 

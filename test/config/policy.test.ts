@@ -19,6 +19,7 @@ describe("loadEnforcerConfig", () => {
       ownPrincipalIds: [],
       watchedSubscriptions: [],
       timing: { followUp: { initialDelayMs: 15_000, maxDelayMs: 120_000 }, leaseDurationMs: 660_000, leaseRetryDelayMs: 5_000 },
+      audit: { source: "resource-graph", confirmSlices: 500 },
     });
   });
 
@@ -52,6 +53,8 @@ describe("loadEnforcerConfig", () => {
       FOLLOW_UP_MAX_DELAY_MS: "8000",
       LEASE_DURATION_MS: "90000",
       LEASE_RETRY_DELAY_MS: "250",
+      AUDIT_SOURCE: "ARM",
+      AUDIT_CONFIRM_SLICES: "7",
     });
     expect(config).toEqual({
       mode: "enforce",
@@ -70,6 +73,7 @@ describe("loadEnforcerConfig", () => {
       ownPrincipalIds: [P1, P2],
       watchedSubscriptions: [SUB1],
       timing: { followUp: { initialDelayMs: 2000, maxDelayMs: 8000 }, leaseDurationMs: 90_000, leaseRetryDelayMs: 250 },
+      audit: { source: "arm", confirmSlices: 7 },
     });
   });
 
@@ -98,6 +102,8 @@ describe("loadEnforcerConfig", () => {
     ["a follow-up maximum below the first delay", { FOLLOW_UP_DELAY_MS: "30000", FOLLOW_UP_MAX_DELAY_MS: "10000" }, /FOLLOW_UP_MAX_DELAY_MS \(10000\) must be at least FOLLOW_UP_DELAY_MS \(30000\)/],
     ["a lease too short for a pass", { LEASE_DURATION_MS: "10" }, /LEASE_DURATION_MS must be at least 1000/],
     ["a negative lease retry delay", { LEASE_RETRY_DELAY_MS: "-5" }, /LEASE_RETRY_DELAY_MS must be a non-negative whole number/],
+    ["an unknown audit source", { AUDIT_SOURCE: "graph" }, /AUDIT_SOURCE must be "resource-graph" or "arm", got "graph"/],
+    ["a negative confirm slice count", { AUDIT_CONFIRM_SLICES: "-1" }, /AUDIT_CONFIRM_SLICES must be a non-negative whole number, got "-1"/],
   ])("refuses %s with an error naming the setting and the value", (_label, source, message) => {
     expect(() => loadEnforcerConfig(source)).toThrow(message);
   });

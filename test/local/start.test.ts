@@ -108,7 +108,7 @@ describe("the CLI, as a process, against the running stack", () => {
 
   it("--help exits 0; bad arguments exit 2 with a clear message", async () => {
     expect((await cli("--help")).stdout).toContain("explain VM_ID");
-    for (const bad of [["frobnicate"], ["status", "--state", "sideways"], ["audit", "--report", "--enforce"], ["explain", "not-a-vm-id"], ["status", "--bogus"]]) {
+    for (const bad of [["frobnicate"], ["status", "--state", "sideways"], ["audit", "--report", "--enforce"], ["explain", "not-a-vm-id"], ["status", "--bogus"], ["audit", "--source", "sideways"]]) {
       const failure = await cli(...bad).then(() => undefined, (e: { code: number; stderr: string }) => e);
       expect(failure?.code, bad.join(" ")).toBe(2);
       expect(failure?.stderr).toMatch(/aadlogin-enforcer: .+/);
@@ -137,9 +137,9 @@ describe("the CLI, as a process, against the running stack", () => {
     expect((await cli("explain", mixed.id, "--settings", settingsFile)).stdout).toMatch(/Eligibility: eligible/);
   });
 
-  it("audit --report --json checks every VM and makes zero ARM writes", async () => {
+  it("audit --report --source arm --json checks every VM and makes zero ARM writes", async () => {
     const since = stack.emulator.requests().lastSeq;
-    const { stdout } = await cli("audit", "--report", "--json", "--settings", settingsFile);
+    const { stdout } = await cli("audit", "--report", "--source", "arm", "--json", "--settings", settingsFile);
     const summary = JSON.parse(stdout) as { vms: number; counts: Record<string, number>; errors: unknown[] };
     expect(summary.vms).toBe(fleet.vms.length);
     expect(summary.errors).toEqual([]);

@@ -3,6 +3,7 @@ import { vmTarget } from "../../src/domain/resourceId.js";
 import { assignmentDescription, assignmentName } from "../../src/domain/assignmentName.js";
 import { LOGIN_ROLES, roleDefinitionId } from "../../src/domain/roles.js";
 import { selectAuditTargets, type SelectOptions } from "../../src/orchestrator/auditTargets.js";
+import { runDriftAudit } from "../../src/orchestrator/driftAudit.js";
 import { ArmFailure, type VmRecord } from "../../src/orchestrator/ports.js";
 import { newVmRecord } from "../../src/orchestrator/vmRecord.js";
 import { aadExtension, p, SUB, windowsVm } from "../domain/builders.js";
@@ -107,5 +108,27 @@ describe("selectAuditTargets: Resource Graph finds the suspects, ARM passes conf
     deps.arm.snapshot = async (subs: readonly string[]) => ({ ...(await original(subs)), loginAssignmentsBySubscription: { [SUB]: 3300 } });
     const selection = await selectAuditTargets(deps, [SUB], GRAPH);
     expect(selection.warnings.join()).toMatch(/holds 3300 login-role assignments, 83 %/);
+  });
+});
+
+describe("runDriftAudit with Resource Graph", () => {
+  it("queues only the suspects and this run's slice, and records how it chose them; the slice moves on each run", async () => {
+    const deps = await fleet(30);
+    deps.arm.put({ ...deps.arm.vm(idOf(5)), tags: {} });
+    const settings = { ...deps, config: { ...deps.config, audit: { source: "resource-graph" as const, confirmSlices: 3 } } };
+    const first = await runDriftAudit(settings, { subscriptions: [SUB], trigger: "test" });
+    const second = await runDriftAudit(settings, { subscriptions: [SUB], trigger: "test" });
+    expect(first.selection).toMatchObject({ source: "resource-graph", sliceIndex: 0, slices: 3, suspects: 1, suspectReasons: { "plan-not-empty": 1 }, requests: { resourceGraph: 1, arm: 0 } });
+    expect(second.selection?.sliceIndex).toBe(1);
+    expect(first.vmCount).toBe(30);
+    expect(first.countsByState).toEqual({ compliant: 30 });
+    const queued = deps.queue.take().map((q) => q.request);
+    expect(queued.filter((r) => r.vmId === idOf(5))).toHaveLength(2);
+    expect(queued.every((r) => r.trigger === "audit")).toBe(true);
+    expect(first.enqueued + second.enqueued).toBe(queued.length);
+    // Slices 0 and 1 of 3: about two thirds of the 29 compliant VMs confirmed over the two runs, none twice.
+    const confirmed = queued.filter((r) => r.vmId !== idOf(5)).map((r) => r.vmId);
+    expect(new Set(confirmed).size).toBe(confirmed.length);
+    expect(confirmed.length).toBe((first.selection?.confirmed ?? 0) + (second.selection?.confirmed ?? 0));
   });
 });

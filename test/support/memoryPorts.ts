@@ -93,7 +93,7 @@ export class MemoryArm implements ArmPort {
       const sub = (a.scope.split("/")[2] ?? "").toLowerCase();
       bySub[sub] = (bySub[sub] ?? 0) + 1;
     }
-    return { vms, assignments, loginAssignmentsBySubscription: bySub };
+    return { vms, assignments, loginAssignmentsBySubscription: bySub, requests: 1 };
   }
   async *listVmIds(): AsyncIterable<string> {
     for (const vm of this.vms.values()) yield vm.id;
@@ -149,9 +149,12 @@ export class MemoryStore implements StorePort {
   async releaseLease(vmId: string, holder: string) {
     if (this.leases.get(vmId.toLowerCase())?.holder === holder) this.leases.delete(vmId.toLowerCase());
   }
-  async recordAuditRun(_run: AuditRun) {}
-  async listAuditRuns() {
-    return [];
+  readonly auditRuns: AuditRun[] = [];
+  async recordAuditRun(run: AuditRun) {
+    this.auditRuns.unshift(run);
+  }
+  async listAuditRuns(limit = 20) {
+    return this.auditRuns.slice(0, limit);
   }
 }
 
