@@ -46,7 +46,10 @@ param aadExtensionVersion string = loadJsonContent('app/settings.generated.json'
 @description('Optional mdmId of the extension (Intune enrollment); empty for none.')
 param aadExtensionMdmId string = loadJsonContent('app/settings.generated.json', '$.defaults.AAD_EXTENSION_MDM_ID')
 
-@description('Event Grid refuses a subscription to a function that is not deployed yet: false on the first provision, true once the code is published (the azd postdeploy hook does this).')
+@description('Event Grid system topics that already exist for watched subscriptions, keyed by subscription id: { "<subscription id>": { "resourceGroupName": "Default-EventGrid", "name": "<topic name>" } }. Azure allows one system topic per subscription and creates one (often in Default-EventGrid) when anyone subscribes to its events; such a topic is referenced, not modified, and needs a system-assigned identity (dead-lettering). A subscription not listed here gets its own topic in rg-<env>-aadlogin-events.')
+param existingSystemTopics object = {}
+
+@description('Event Grid refuses a subscription to a function that is not deployed yet: false before the code is published, true after (azure.yaml workflows.up provisions with false, deploys, then provisions with true).')
 param eventSubscriptionsEnabled bool = false
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
@@ -56,6 +59,20 @@ var tablePrefix = loadJsonContent('app/settings.generated.json', '$.defaults.TAB
 var reconcileQueueName = loadJsonContent('app/settings.generated.json', '$.defaults.RECONCILE_QUEUE_NAME')
 var eventsResourceGroupName = 'rg-${environmentName}-aadlogin-events'
 var topicName = 'aadlogin-${environmentName}-subscription-events'
+// Where each watched subscription's system topic is (same order as `watched`): an existing one, or ours.
+var topics = [
+  for subscriptionId in watched: contains(existingSystemTopics, subscriptionId)
+    ? {
+        useExisting: true
+        resourceGroupName: existingSystemTopics[subscriptionId].resourceGroupName
+        name: existingSystemTopics[subscriptionId].name
+      }
+    : {
+        useExisting: false
+        resourceGroupName: eventsResourceGroupName
+        name: topicName
+      }
+]
 // Names known at compile time are passed as such (not as module outputs), so what-if can predict them.
 var storageAccountName = 'st${resourceToken}'
 var applicationInsightsName = 'appi-${resourceToken}'
@@ -140,6 +157,19 @@ module storageAccess 'app/storage-access.bicep' = {
   }
 }
 
+module monitoringAccess 'app/monitoring-access.bicep' = {
+  name: 'monitoring-access'
+  scope: rg
+  dependsOn: [
+    monitoring
+  ]
+  params: {
+    applicationInsightsName: applicationInsightsName
+    #disable-next-line what-if-short-circuiting
+    principalId: function.outputs.principalId
+  }
+}
+
 module enforcerRoles 'app/enforcer-roles.bicep' = [
   for subscriptionId in watched: {
     name: 'aadlogin-roles-${uniqueString(subscriptionId, environmentName)}'
@@ -153,14 +183,15 @@ module enforcerRoles 'app/enforcer-roles.bicep' = [
 ]
 
 module eventSources 'app/event-source.bicep' = [
-  for subscriptionId in watched: {
+  for (subscriptionId, i) in watched: {
     name: 'aadlogin-events-${uniqueString(subscriptionId, environmentName)}'
     scope: subscription(subscriptionId)
     params: {
       location: location
       tags: tags
-      resourceGroupName: eventsResourceGroupName
-      topicName: topicName
+      resourceGroupName: topics[i].resourceGroupName
+      topicName: topics[i].name
+      useExistingTopic: topics[i].useExisting
     }
   }
 ]
@@ -185,13 +216,13 @@ module deadLetterAccess 'app/deadletter-access.bicep' = [
 module eventSubscriptions 'app/event-subscription.bicep' = [
   for (subscriptionId, i) in watched: if (eventSubscriptionsEnabled) {
     name: 'aadlogin-eventsub-${uniqueString(subscriptionId, environmentName)}'
-    scope: resourceGroup(subscriptionId, eventsResourceGroupName)
+    scope: resourceGroup(subscriptionId, topics[i].resourceGroupName)
     dependsOn: [
       eventSources
       deadLetterAccess
     ]
     params: {
-      topicName: topicName
+      topicName: topics[i].name
       functionAppId: function.outputs.id
       storageAccountId: storage.outputs.id
       deadLetterContainerName: deadLetterContainerName

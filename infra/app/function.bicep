@@ -1,5 +1,5 @@
 // The enforcer's Function App on the Flex Consumption plan (Linux, Node.js 22), with a
-// system-assigned identity and identity-based storage. Its app settings are exactly the settings
+// system-assigned identity, identity-based storage and Entra-authenticated telemetry. Its app settings are exactly the settings
 // the code reads (src/config/settings.ts), mapped for Azure by scripts/app-settings.mjs.
 
 param location string
@@ -81,7 +81,6 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     httpsOnly: true
     siteConfig: {
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
     }
     functionAppConfig: {
       deployment: {
@@ -113,7 +112,10 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: site
   name: 'appsettings'
   properties: {
-    AzureWebJobsStorage__accountName: storage.name
+    // Identity-based storage for the host and the code. Service URIs, not __accountName: an account
+    // name makes the host derive *.core.windows.net endpoints, which exist in public Azure only.
+    AzureWebJobsStorage__queueServiceUri: 'https://${storageAccountName}.queue.${environment().suffixes.storage}'
+    AzureWebJobsStorage__tableServiceUri: 'https://${storageAccountName}.table.${environment().suffixes.storage}'
     ENFORCER_MODE: enforcerMode
     WATCHED_SUBSCRIPTION_IDS: join(watchedSubscriptionIds, ',')
     ENFORCER_PRINCIPAL_ID: site.identity.principalId
@@ -146,7 +148,12 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     FOLLOW_UP_MAX_DELAY_MS: loadJsonContent('settings.generated.json', '$.defaults.FOLLOW_UP_MAX_DELAY_MS')
     LEASE_DURATION_MS: loadJsonContent('settings.generated.json', '$.defaults.LEASE_DURATION_MS')
     LEASE_RETRY_DELAY_MS: loadJsonContent('settings.generated.json', '$.defaults.LEASE_RETRY_DELAY_MS')
+    AzureWebJobsStorage__credential: 'managedidentity'
+    AzureWebJobsStorage__blobServiceUri: 'https://${storageAccountName}.blob.${environment().suffixes.storage}'
     APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
+    // The component refuses key-based ingestion (disableLocalAuth): telemetry is sent with the
+    // system-assigned identity (no ClientId: that form is for a user-assigned identity).
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'
   }
 }
 

@@ -15,9 +15,13 @@ export interface SettingSpec {
 
 export const SETTINGS = [
   { name: "AzureWebJobsStorage", default: "UseDevelopmentStorage=true", platform: true,
-    description: "Storage connection for tables and queues (connection string). In Azure, use the identity-based form AzureWebJobsStorage__accountName instead." },
+    description: "Storage connection for tables and queues (connection string; Azurite locally). In Azure, the identity-based service URIs below replace it." },
   { name: "AzureWebJobsStorage__accountName", default: "", platform: true,
-    description: "Storage account name for identity-based connections (production). Takes precedence over AzureWebJobsStorage when set." },
+    description: "Storage account name for an identity-based connection in public Azure only (endpoints *.core.windows.net). The service URIs take precedence; the infra does not set it." },
+  { name: "AzureWebJobsStorage__queueServiceUri", default: "", platform: true,
+    description: "Queue endpoint for the identity-based connection (https://<account>.queue.<cloud storage suffix>), any cloud. Takes precedence over the account name and AzureWebJobsStorage." },
+  { name: "AzureWebJobsStorage__tableServiceUri", default: "", platform: true,
+    description: "Table endpoint for the identity-based connection (https://<account>.table.<cloud storage suffix>), any cloud. Takes precedence over the account name and AzureWebJobsStorage." },
   { name: "FUNCTIONS_WORKER_RUNTIME", default: "node", platform: true,
     description: "Functions worker runtime; always node." },
   { name: "ENFORCER_MODE", default: "report",

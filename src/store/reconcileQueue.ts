@@ -17,9 +17,9 @@ export {
 export interface ReconcileQueueOptions {
   /** A storage connection string (Azurite locally); or use accountName/queueEndpoint + credential. */
   readonly connectionString?: string;
-  /** Identity-based connection: `https://{accountName}.queue.core.windows.net`. */
+  /** Identity-based connection, public Azure only: `https://{accountName}.queue.core.windows.net`. */
   readonly accountName?: string;
-  /** Identity-based connection to another endpoint (sovereign cloud); wins over accountName. */
+  /** Identity-based connection to the service endpoint (AzureWebJobsStorage__queueServiceUri; any cloud); wins over accountName. */
   readonly queueEndpoint?: string;
   readonly credential?: TokenCredential;
   readonly queueName: string;
@@ -127,7 +127,9 @@ export function reconcileQueueOptionsFromSettings(
   source: SettingsSource = process.env,
   credential?: TokenCredential,
 ): ReconcileQueueOptions {
-  return { ...storageConnectionFromSettings(source, credential, " for the reconcile queue"), queueName: readSetting("RECONCILE_QUEUE_NAME", source) };
+  const c = storageConnectionFromSettings(source, credential, "queue", " for the reconcile queue");
+  const connection = "endpoint" in c ? { queueEndpoint: c.endpoint, credential: c.credential } : c;
+  return { ...connection, queueName: readSetting("RECONCILE_QUEUE_NAME", source) };
 }
 
 function queueClient(options: ReconcileQueueOptions): QueueClient {

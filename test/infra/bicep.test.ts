@@ -18,6 +18,7 @@ const ROLE = {
   storageBlobDataContributor: "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
   storageQueueDataContributor: "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
   storageTableDataContributor: "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
+  monitoringMetricsPublisher: "3913510d-42f4-4e42-8a64-420c390055eb",
 };
 const FORBIDDEN_ROLES = {
   Owner: "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
@@ -95,7 +96,7 @@ describe("infra (Bicep compiled by the real compiler)", () => {
       const assignments = resourcesOfType(main, "Microsoft.Authorization/roleAssignments");
       const granted = assignments.map(grantedRole).sort();
       expect(granted).toEqual(
-        ["custom", ROLE.rbacAdministrator, ROLE.storageBlobDataOwner, ROLE.storageQueueDataContributor, ROLE.storageTableDataContributor, ROLE.storageBlobDataContributor].sort(),
+        ["custom", ROLE.rbacAdministrator, ROLE.storageBlobDataOwner, ROLE.storageQueueDataContributor, ROLE.storageTableDataContributor, ROLE.storageBlobDataContributor, ROLE.monitoringMetricsPublisher].sort(),
       );
       for (const a of assignments) {
         const name = String(resolveVariables(a.resource.name, a.template));
@@ -156,6 +157,8 @@ describe("infra (Bicep compiled by the real compiler)", () => {
         } else if (role === ROLE.storageBlobDataContributor) {
           expect(a.resource.scope).toBe("[resourceId('Microsoft.Storage/storageAccounts/blobServices/containers', parameters('storageAccountName'), 'default', parameters('deadLetterContainerName'))]");
           expect(props(a)["principalId"]).toBe("[parameters('topicPrincipalId')]");
+        } else if (role === ROLE.monitoringMetricsPublisher) {
+          expect(a.resource.scope).toBe("[resourceId('Microsoft.Insights/components', parameters('applicationInsightsName'))]");
         } else {
           // The compute role and RBAC Administrator apply to the watched subscription (module scope).
           expect(a.resource.scope).toBeUndefined();
@@ -215,8 +218,15 @@ describe("infra (Bicep compiled by the real compiler)", () => {
       expect(Object.keys(settings)).toEqual(azureAppSettingNames(SETTINGS));
       for (const omitted of Object.keys(OMITTED_IN_AZURE)) expect(settings).not.toHaveProperty(omitted);
       for (const added of Object.keys(ADDED_IN_AZURE)) expect(settings).toHaveProperty(added);
-      // Identity-based storage: an account name, never a connection string with a key.
-      expect(settings["AzureWebJobsStorage__accountName"]).toBe("[parameters('storageAccountName')]");
+      // Identity-based storage in every cloud: managed identity plus service URIs built from the
+      // cloud's storage suffix; never an account name (public Azure only), never a key.
+      expect(settings["AzureWebJobsStorage__credential"]).toBe("managedidentity");
+      for (const service of ["blob", "queue", "table"]) {
+        expect(settings[`AzureWebJobsStorage__${service}ServiceUri`], service).toBe(
+          `[format('https://{0}.${service}.{1}', parameters('storageAccountName'), environment().suffixes.storage)]`,
+        );
+      }
+      expect(settings).not.toHaveProperty("AzureWebJobsStorage__accountName");
       expect(JSON.stringify(settings)).not.toMatch(/listKeys|AccountKey/i);
       // The loop guard's principal id is the site's own identity, read after the site exists.
       expect(settings["ENFORCER_PRINCIPAL_ID"]).toBe("[reference(resourceId('Microsoft.Web/sites', parameters('name')), '2024-04-01', 'full').identity.principalId]");
@@ -302,6 +312,63 @@ describe("infra (Bicep compiled by the real compiler)", () => {
       // Event Grid refuses a function that is not deployed yet: created once the code is published.
       expect(moduleDeployment(main, "aadlogin-eventsub-").condition).toBe("[parameters('eventSubscriptionsEnabled')]");
       expect(main.variables?.["watched"]).toBe("[if(empty(parameters('watchedSubscriptionIds')), createArray(subscription().subscriptionId), parameters('watchedSubscriptionIds'))]");
+    });
+
+    it("uses a subscription's existing system topic when one is given (referenced, not modified), else creates one", () => {
+      // Azure allows one system topic per source: a second one for a subscription fails the deployment.
+      expect(main.parameters?.["existingSystemTopics"]).toEqual(expect.objectContaining({ type: "object", defaultValue: {} }));
+      // Per watched subscription: listed -> its resource group and name; not listed -> ours.
+      const topics = (main.variables?.["copy"] as { name: string; count: Json; input: Json }[]).find((c) => c.name === "topics");
+      expect(topics?.count).toBe("[length(variables('watched'))]");
+      expect(topics?.input).toBe(
+        "[if(contains(parameters('existingSystemTopics'), variables('watched')[copyIndex('topics')]), " +
+          "createObject('useExisting', true(), 'resourceGroupName', parameters('existingSystemTopics')[variables('watched')[copyIndex('topics')]].resourceGroupName, 'name', parameters('existingSystemTopics')[variables('watched')[copyIndex('topics')]].name), " +
+          "createObject('useExisting', false(), 'resourceGroupName', variables('eventsResourceGroupName'), 'name', variables('topicName')))]",
+      );
+      const sources = moduleDeployment(main, "aadlogin-events-");
+      const passed = sources.properties?.["parameters"] as Record<string, { value: Json }>;
+      expect(passed["useExistingTopic"]?.value).toBe("[variables('topics')[copyIndex()].useExisting]");
+      expect(passed["resourceGroupName"]?.value).toBe("[variables('topics')[copyIndex()].resourceGroupName]");
+      expect(passed["topicName"]?.value).toBe("[variables('topics')[copyIndex()].name]");
+      // The event subscription goes where the topic is, whichever it is.
+      const eventSub = moduleDeployment(main, "aadlogin-eventsub-");
+      expect(eventSub.resourceGroup).toBe("[variables('topics')[copyIndex()].resourceGroupName]");
+      expect((eventSub.properties?.["parameters"] as Record<string, { value: Json }>)["topicName"]?.value).toBe("[variables('topics')[copyIndex()].name]");
+
+      // Shape 1 (created): the resource group and the topic exist only when no topic is given.
+      const source = build.templates.get("app/event-source.json")!;
+      const notExisting = "[not(parameters('useExistingTopic'))]";
+      const group = only(resourcesOfType(source, "Microsoft.Resources/resourceGroups"), "event resource groups");
+      expect(group.resource.condition).toBe(notExisting);
+      expect(moduleDeployment(source, "aadlogin-topic-").condition).toBe(notExisting);
+      // Shape 2 (existing): nothing is written to it; its identity writes the dead letters.
+      expect(resourcesOfType(source, "Microsoft.EventGrid/systemTopics")).toHaveLength(1); // the created one, inside the module
+      expect(String(source.outputs?.["topicPrincipalId"]?.value)).toMatch(
+        /^\[if\(parameters\('useExistingTopic'\), reference\(extensionResourceId\(format\('\/subscriptions\/\{0\}\/resourceGroups\/\{1\}', subscription\(\)\.subscriptionId, parameters\('resourceGroupName'\)\), 'Microsoft\.EventGrid\/systemTopics', parameters\('topicName'\)\), '[0-9-]+', 'full'\)\.identity\.principalId, reference\(.*'Microsoft\.Resources\/deployments', format\('aadlogin-topic-\{0\}'.*\.outputs\.principalId\.value\)\]$/,
+      );
+      // The dead-letter role goes to whichever topic's identity the source module reports.
+      const deadLetter = moduleDeployment(main, "aadlogin-deadletter-");
+      expect(JSON.stringify(deadLetter.properties?.["parameters"])).toContain("outputs.topicPrincipalId.value");
+    });
+
+    it("sends telemetry with Entra ID only: no key-based ingestion, the app's identity publishes", () => {
+      const component = only(resourcesOfType(main, "Microsoft.Insights/components"), "Application Insights components");
+      expect(props(component)["DisableLocalAuth"]).toBe(true);
+      const settings = props(only(resourcesOfType(main, "Microsoft.Web/sites/config"), "site config resources"));
+      // System-assigned identity: no ClientId (that form names a user-assigned identity).
+      expect(settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"]).toBe("Authorization=AAD");
+      const publisher = only(
+        resourcesOfType(main, "Microsoft.Authorization/roleAssignments").filter((a) => grantedRole(a) === ROLE.monitoringMetricsPublisher),
+        "Monitoring Metrics Publisher assignments",
+      );
+      expect(props(publisher)["principalId"]).toBe("[parameters('principalId')]");
+      const access = moduleDeployment(main, "monitoring-access");
+      expect((access.properties?.["parameters"] as Record<string, { value: Json }>)["principalId"]?.value).toMatch(/outputs\.principalId\.value/);
+    });
+
+    it("sets only what Microsoft's Flex Consumption sample sets in siteConfig (no ftpsState)", () => {
+      const site = only(resourcesOfType(main, "Microsoft.Web/sites"), "sites");
+      expect(props(site)["siteConfig"]).toEqual({ minTlsVersion: "1.2" });
     });
 
     it("outputs the function app name and its identity's principal id", () => {

@@ -391,7 +391,7 @@ describe("storeOptionsFromSettings", () => {
   });
 
   it("fails clearly when no storage is configured", () => {
-    expect(() => storeOptionsFromSettings({ AzureWebJobsStorage: " " })).toThrow(/No storage connection configured: set AzureWebJobsStorage__accountName .* or AzureWebJobsStorage/);
+    expect(() => storeOptionsFromSettings({ AzureWebJobsStorage: " " })).toThrow(/No storage connection configured: set AzureWebJobsStorage__tableServiceUri .*AzureWebJobsStorage__accountName .* or AzureWebJobsStorage /);
   });
 
   it("builds a working store from settings", async () => {
