@@ -1,7 +1,7 @@
 // aadlogin-enforcer: everything one `azd up` (or `az deployment sub create`) deploys.
 // Home subscription: a resource group with the Function App, its storage and monitoring.
 // Each watched subscription: the enforcer's least-privilege roles and an Event Grid system topic
-// whose events reach the onResourceWrite function.
+// (its existing one, or one created here) whose events reach the onResourceWrite function.
 targetScope = 'subscription'
 
 @minLength(1)
