@@ -60,18 +60,23 @@ var reconcileQueueName = loadJsonContent('app/settings.generated.json', '$.defau
 var eventsResourceGroupName = 'rg-${environmentName}-aadlogin-events'
 var topicName = 'aadlogin-${environmentName}-subscription-events'
 // Where each watched subscription's system topic is (same order as `watched`): an existing one, or ours.
+// A malformed entry, or one for a subscription that is not watched (a typo would otherwise make the
+// deployment try to create a second topic), stops the deployment with a message that says so.
+var unwatchedTopicKeys = filter(objectKeys(existingSystemTopics), key => !contains(map(watched, s => toLower(s)), toLower(key)))
 var topics = [
-  for subscriptionId in watched: contains(existingSystemTopics, subscriptionId)
-    ? {
-        useExisting: true
-        resourceGroupName: existingSystemTopics[subscriptionId].resourceGroupName
-        name: existingSystemTopics[subscriptionId].name
-      }
-    : {
-        useExisting: false
-        resourceGroupName: eventsResourceGroupName
-        name: topicName
-      }
+  for subscriptionId in watched: !empty(unwatchedTopicKeys)
+    ? fail('existingSystemTopics names subscriptions that are not watched: ${join(unwatchedTopicKeys, ', ')}. Use the subscription ids of watchedSubscriptionIds as keys.')
+    : contains(existingSystemTopics, subscriptionId)
+        ? {
+            useExisting: true
+            resourceGroupName: existingSystemTopics[subscriptionId].?resourceGroupName ?? fail('existingSystemTopics["${subscriptionId}"] needs "resourceGroupName" (the topic\'s resource group, often Default-EventGrid).')
+            name: existingSystemTopics[subscriptionId].?name ?? fail('existingSystemTopics["${subscriptionId}"] needs "name" (the system topic\'s name).')
+          }
+        : {
+            useExisting: false
+            resourceGroupName: eventsResourceGroupName
+            name: topicName
+          }
 ]
 // Names known at compile time are passed as such (not as module outputs), so what-if can predict them.
 var storageAccountName = 'st${resourceToken}'

@@ -29,7 +29,7 @@ module topic 'event-topic.bicep' = if (!useExistingTopic) {
 }
 
 // Not modified: it may carry other teams' event subscriptions. Dead-lettering needs its
-// system-assigned identity; a topic without one fails here, naming 'identity' (README: Deploy).
+// system-assigned identity; without one the deployment stops and says how to add it.
 resource existingTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' existing = if (useExistingTopic) {
   name: topicName
   scope: resourceGroup(resourceGroupName)
@@ -37,4 +37,6 @@ resource existingTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' existing = 
 
 output resourceGroupName string = resourceGroupName
 output topicName string = topicName
-output topicPrincipalId string = useExistingTopic ? existingTopic!.identity!.principalId : topic!.outputs.principalId
+output topicPrincipalId string = useExistingTopic
+  ? existingTopic!.?identity.?principalId ?? fail('System topic ${topicName} (resource group ${resourceGroupName}, subscription ${subscription().subscriptionId}) has no system-assigned identity, which dead-lettering needs. Enable it: az eventgrid system-topic update --subscription ${subscription().subscriptionId} -g ${resourceGroupName} -n ${topicName} --identity systemassigned')
+  : topic!.outputs.principalId

@@ -320,10 +320,18 @@ describe("infra (Bicep compiled by the real compiler)", () => {
       // Per watched subscription: listed -> its resource group and name; not listed -> ours.
       const topics = (main.variables?.["copy"] as { name: string; count: Json; input: Json }[]).find((c) => c.name === "topics");
       expect(topics?.count).toBe("[length(variables('watched'))]");
-      expect(topics?.input).toBe(
-        "[if(contains(parameters('existingSystemTopics'), variables('watched')[copyIndex('topics')]), " +
-          "createObject('useExisting', true(), 'resourceGroupName', parameters('existingSystemTopics')[variables('watched')[copyIndex('topics')]].resourceGroupName, 'name', parameters('existingSystemTopics')[variables('watched')[copyIndex('topics')]].name), " +
-          "createObject('useExisting', false(), 'resourceGroupName', variables('eventsResourceGroupName'), 'name', variables('topicName')))]",
+      const input = String(topics?.input);
+      const entry = "parameters('existingSystemTopics')[variables('watched')[copyIndex('topics')]]";
+      expect(input).toContain(
+        `if(contains(parameters('existingSystemTopics'), variables('watched')[copyIndex('topics')]), ` +
+          `createObject('useExisting', true(), 'resourceGroupName', coalesce(tryGet(${entry}, 'resourceGroupName'), fail(`,
+      );
+      expect(input).toContain(`'name', coalesce(tryGet(${entry}, 'name'), fail(`);
+      expect(input).toContain("createObject('useExisting', false(), 'resourceGroupName', variables('eventsResourceGroupName'), 'name', variables('topicName'))");
+      // A key that is not a watched subscription (a typo would mean creating a second topic) stops the deployment.
+      expect(input.startsWith("[if(not(empty(variables('unwatchedTopicKeys'))), fail(format('existingSystemTopics names subscriptions that are not watched")).toBe(true);
+      expect(main.variables?.["unwatchedTopicKeys"]).toBe(
+        "[filter(objectKeys(parameters('existingSystemTopics')), lambda('key', not(contains(map(variables('watched'), lambda('s', toLower(lambdaVariables('s')))), toLower(lambdaVariables('key'))))))]",
       );
       const sources = moduleDeployment(main, "aadlogin-events-");
       const passed = sources.properties?.["parameters"] as Record<string, { value: Json }>;
@@ -343,9 +351,13 @@ describe("infra (Bicep compiled by the real compiler)", () => {
       expect(moduleDeployment(source, "aadlogin-topic-").condition).toBe(notExisting);
       // Shape 2 (existing): nothing is written to it; its identity writes the dead letters.
       expect(resourcesOfType(source, "Microsoft.EventGrid/systemTopics")).toHaveLength(1); // the created one, inside the module
-      expect(String(source.outputs?.["topicPrincipalId"]?.value)).toMatch(
-        /^\[if\(parameters\('useExistingTopic'\), reference\(extensionResourceId\(format\('\/subscriptions\/\{0\}\/resourceGroups\/\{1\}', subscription\(\)\.subscriptionId, parameters\('resourceGroupName'\)\), 'Microsoft\.EventGrid\/systemTopics', parameters\('topicName'\)\), '[0-9-]+', 'full'\)\.identity\.principalId, reference\(.*'Microsoft\.Resources\/deployments', format\('aadlogin-topic-\{0\}'.*\.outputs\.principalId\.value\)\]$/,
+      const principal = String(source.outputs?.["topicPrincipalId"]?.value);
+      expect(principal).toMatch(
+        /^\[if\(parameters\('useExistingTopic'\), coalesce\(tryGet\(tryGet\(if\(parameters\('useExistingTopic'\), reference\(extensionResourceId\(format\('\/subscriptions\/\{0\}\/resourceGroups\/\{1\}', subscription\(\)\.subscriptionId, parameters\('resourceGroupName'\)\), 'Microsoft\.EventGrid\/systemTopics', parameters\('topicName'\)\), '[0-9-]+', 'full'\), null\(\)\), 'identity'\), 'principalId'\), fail\(/,
       );
+      // No identity on the existing topic: stop, and say how to add one.
+      expect(principal).toContain("--identity systemassigned");
+      expect(principal).toMatch(/, reference\(.*'Microsoft\.Resources\/deployments', format\('aadlogin-topic-\{0\}'.*\.outputs\.principalId\.value\)\]$/);
       // The dead-letter role goes to whichever topic's identity the source module reports.
       const deadLetter = moduleDeployment(main, "aadlogin-deadletter-");
       expect(JSON.stringify(deadLetter.properties?.["parameters"])).toContain("outputs.topicPrincipalId.value");
