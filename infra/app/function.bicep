@@ -44,6 +44,8 @@ param reconcileQueueName string = loadJsonContent('settings.generated.json', '$.
 param tablePrefix string = loadJsonContent('settings.generated.json', '$.defaults.TABLE_PREFIX')
 @description('ARM endpoint of the cloud the app runs in (environment().resourceManager by default).')
 param armEndpoint string = environment().resourceManager
+@description('Audience of the app\'s ARM tokens: the cloud\'s Resource Manager (environment().resourceManager by default).')
+param armAudience string = environment().resourceManager
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -140,6 +142,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     TABLE_PREFIX: tablePrefix
     // environment().resourceManager ends with '/'; the code's default has none.
     ARM_ENDPOINT: endsWith(armEndpoint, '/') ? take(armEndpoint, max(length(armEndpoint) - 1, 0)) : armEndpoint
+    ARM_AUDIENCE: endsWith(armAudience, '/') ? take(armAudience, max(length(armAudience) - 1, 0)) : armAudience
     // Only the local ARM emulator needs an extra CA; Azure's endpoints are publicly trusted.
     ARM_CA_FILE: ''
     ARM_MAX_RETRIES: loadJsonContent('settings.generated.json', '$.defaults.ARM_MAX_RETRIES')

@@ -5,12 +5,17 @@ import type { TokenCredential } from "@azure/core-auth";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
 import { readInteger, readSetting, type SettingsSource } from "../config/settings.js";
 
-/** ARM's token audience. It stays the public one even when the endpoint is overridden (emulator, proxies). */
+/** Public Azure ARM's token scope (the emulator accepts it too). */
 export const ARM_SCOPE = "https://management.azure.com/.default";
 
 export interface ArmConnection {
   readonly credential: TokenCredential;
   readonly endpoint: string;
+  /**
+   * Token scope for ARM, from ARM_AUDIENCE: the cloud's Resource Manager. Not derived from the
+   * endpoint, which the emulator or a proxy may override while the audience stays the cloud's.
+   */
+  readonly scope: string;
   /** Extra CA to trust (the local emulator's), passed to the SDK's TLS options, never a global switch. */
   readonly caPem?: string;
   readonly maxRetries: number;
@@ -31,9 +36,14 @@ export function armConnectionFromSettings(source: SettingsSource = process.env, 
   if (!/^https:\/\//i.test(endpoint)) {
     throw new Error(`ARM_ENDPOINT must be an https URL (the SDK sends bearer tokens only over TLS), got "${endpoint}".`);
   }
+  const audience = readSetting("ARM_AUDIENCE", source).replace(/\/+$/, "");
+  if (!/^https:\/\/[^/]+$/i.test(audience)) {
+    throw new Error(`ARM_AUDIENCE must be the cloud's Resource Manager URL such as https://management.azure.com, got "${audience}".`);
+  }
   return {
     credential: credential ?? new DefaultAzureCredential(),
     endpoint,
+    scope: `${audience}/.default`,
     ...(caPem ? { caPem } : {}),
     maxRetries: readInteger("ARM_MAX_RETRIES", source),
     retryDelayInMs: readInteger("ARM_RETRY_DELAY_MS", source),

@@ -70,6 +70,8 @@ export const SETTINGS = [
     description: "Prefix of the Table Storage tables (VM state, log, audit runs, event de-duplication)." },
   { name: "ARM_ENDPOINT", default: "https://management.azure.com",
     description: "Azure Resource Manager endpoint (a sovereign cloud's, or the local emulator's)." },
+  { name: "ARM_AUDIENCE", default: "https://management.azure.com",
+    description: "Token audience for ARM: the cloud's Resource Manager (https://management.usgovcloudapi.net in Azure Government, https://management.chinacloudapi.cn in Azure China). Stays the public one for the local emulator." },
   { name: "ARM_CA_FILE", default: "",
     description: "PEM file of an extra CA to trust for ARM (the local emulator's); empty in Azure." },
   { name: "ARM_MAX_RETRIES", default: "5",

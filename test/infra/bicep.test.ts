@@ -43,7 +43,7 @@ function defaultOf(name: string): string {
 }
 
 /** Parameters whose default follows the cloud deployed to instead of the code's (public cloud) default. */
-const CLOUD_AWARE_DEFAULTS: Record<string, string> = { armEndpoint: "[environment().resourceManager]" };
+const CLOUD_AWARE_DEFAULTS: Record<string, string> = { armEndpoint: "[environment().resourceManager]", armAudience: "[environment().resourceManager]" };
 
 /** POLICY_ALLOW_ARM64 -> policyAllowArm64: the Bicep parameter of a setting. */
 function camel(settingName: string): string {
