@@ -11,6 +11,7 @@ import {
   INFRA_DIR, allResources, bicepFiles, buildAll, guidsIn, lintAll, moduleDeployment, requireTool, resolveVariables,
   resourcesOfType, type ArmResource, type ArmTemplate, type BuildResult, type Json, type Located,
 } from "./arm.js";
+import { DeploymentFailure, evaluateOutput, evaluateVariable } from "./armExpression.js";
 
 const ROLE = {
   rbacAdministrator: "f58310d9-a9f6-439a-9e8d-f62e7b41a168",
@@ -361,6 +362,56 @@ describe("infra (Bicep compiled by the real compiler)", () => {
       // The dead-letter role goes to whichever topic's identity the source module reports.
       const deadLetter = moduleDeployment(main, "aadlogin-deadletter-");
       expect(JSON.stringify(deadLetter.properties?.["parameters"])).toContain("outputs.topicPrincipalId.value");
+    });
+
+    it("evaluated: each watched subscription gets its existing topic or a new one; bad entries stop the deployment", () => {
+      const HOME = "00000000-0000-0000-0000-0000000000aa";
+      const OTHER = "00000000-0000-0000-0000-0000000000bb";
+      const topicsFor = (parameters: Record<string, Json>) =>
+        evaluateVariable({ template: main, subscriptionId: HOME, parameters: { environmentName: "prod", location: "westeurope", ...parameters } }, "topics");
+      const ours = { useExisting: false, resourceGroupName: "rg-prod-aadlogin-events", name: "aadlogin-prod-subscription-events" };
+      const defaultTopic = { resourceGroupName: "Default-EventGrid", name: "sub-events-1a2b" };
+
+      // Shape 1: nothing given, every watched subscription (by default the home one) gets ours.
+      expect(topicsFor({})).toEqual([ours]);
+      expect(topicsFor({ watchedSubscriptionIds: [HOME, OTHER] })).toEqual([ours, ours]);
+      // Shape 2: the listed subscription's topic is used where it is; the others still get ours.
+      expect(topicsFor({ watchedSubscriptionIds: [HOME, OTHER], existingSystemTopics: { [OTHER]: defaultTopic } })).toEqual([
+        ours,
+        { useExisting: true, ...defaultTopic },
+      ]);
+      // The home subscription when none is listed; keys in any case.
+      expect(topicsFor({ existingSystemTopics: { [HOME.toUpperCase()]: defaultTopic } })).toEqual([{ useExisting: true, ...defaultTopic }]);
+
+      // A key that is not watched (typo, or removed from the list): refused, naming it.
+      expect(() => topicsFor({ watchedSubscriptionIds: [HOME], existingSystemTopics: { [OTHER]: defaultTopic } })).toThrow(DeploymentFailure);
+      expect(() => topicsFor({ watchedSubscriptionIds: [HOME], existingSystemTopics: { [OTHER]: defaultTopic } })).toThrow(
+        `existingSystemTopics names subscriptions that are not watched: ${OTHER}.`,
+      );
+      expect(() => topicsFor({ existingSystemTopics: { [HOME]: { name: "t" } } })).toThrow(`existingSystemTopics["${HOME}"] needs "resourceGroupName"`);
+      expect(() => topicsFor({ existingSystemTopics: { [HOME]: { resourceGroupName: "g" } } })).toThrow(`existingSystemTopics["${HOME}"] needs "name"`);
+
+      // The topic's identity (dead-lettering): the existing topic's own, or the new topic's; an
+      // existing topic without a system-assigned identity stops the deployment and says how to fix it.
+      const source = build.templates.get("app/event-source.json")!;
+      const principalOf = (useExistingTopic: boolean, existing: Json) =>
+        evaluateOutput(
+          {
+            template: source,
+            subscriptionId: OTHER,
+            parameters: { location: "westeurope", tags: {}, resourceGroupName: "Default-EventGrid", topicName: "sub-events-1a2b", useExistingTopic },
+            reference: (id) =>
+              id === `/subscriptions/${OTHER}/resourceGroups/Default-EventGrid/providers/Microsoft.EventGrid/systemTopics/sub-events-1a2b`
+                ? existing
+                : { outputs: { principalId: { value: "new-topic-principal" } } },
+          },
+          "topicPrincipalId",
+        );
+      expect(principalOf(true, { identity: { type: "SystemAssigned", principalId: "existing-principal" } })).toBe("existing-principal");
+      expect(principalOf(false, null)).toBe("new-topic-principal");
+      expect(() => principalOf(true, { properties: {} })).toThrow(
+        `has no system-assigned identity, which dead-lettering needs. Enable it: az eventgrid system-topic update --subscription ${OTHER} -g Default-EventGrid -n sub-events-1a2b --identity systemassigned`,
+      );
     });
 
     it("sends telemetry with Entra ID only: no key-based ingestion, the app's identity publishes", () => {
