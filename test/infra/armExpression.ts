@@ -12,6 +12,8 @@ export interface EvalContext {
   readonly subscriptionId: string;
   /** reference(resourceId, ...): the resource's (or deployment's) runtime state. */
   readonly reference?: (resourceId: string) => Json;
+  /** environment(): the cloud deployed to (resourceManager, suffixes.storage, ...). */
+  readonly environment?: Json;
 }
 
 /** What fail() raised: the message ARM would report for the deployment. */
@@ -38,6 +40,11 @@ interface Scope {
 /** The value of a template variable (copy variables included) in the given context. */
 export function evaluateVariable(ctx: EvalContext, name: string): Json {
   return variable({ ctx, copyIndex: {}, lambdaVars: {} }, name);
+}
+
+/** The value of any template JSON (a resource property, say) in the given context. */
+export function evaluateValue(ctx: EvalContext, value: Json): Json {
+  return evaluateJson({ ctx, copyIndex: {}, lambdaVars: {} }, value);
 }
 
 /** The value of a template output in the given context. */
@@ -286,6 +293,21 @@ function call(scope: Scope, name: string, args: Node[]): Value {
       if (!Array.isArray(v)) throw new Error("join of a non-array");
       return v.join(str(1));
     }
+    case "endsWith":
+      return str(0).toLowerCase().endsWith(str(1).toLowerCase());
+    case "take": {
+      const v = arg(0);
+      const n = arg(1);
+      if ((typeof v !== "string" && !Array.isArray(v)) || typeof n !== "number") throw new Error("take(string|array, int)");
+      return v.slice(0, Math.max(n, 0));
+    }
+    case "max":
+      return Math.max(...all().map(Number));
+    case "sub":
+      return Number(arg(0)) - Number(arg(1));
+    case "environment":
+      if (scope.ctx.environment === undefined) throw new Error("environment() without an environment in the context");
+      return scope.ctx.environment;
     case "toLower":
       return str(0).toLowerCase();
     case "objectKeys": {

@@ -11,7 +11,10 @@ import {
   INFRA_DIR, allResources, bicepFiles, buildAll, guidsIn, lintAll, moduleDeployment, requireTool, resolveVariables,
   resourcesOfType, type ArmResource, type ArmTemplate, type BuildResult, type Json, type Located,
 } from "./arm.js";
-import { DeploymentFailure, evaluateOutput, evaluateVariable } from "./armExpression.js";
+import { DeploymentFailure, evaluateOutput, evaluateValue, evaluateVariable } from "./armExpression.js";
+import { armConnectionFromSettings } from "../../src/azure/armConnection.js";
+import { reconcileQueueOptionsFromSettings } from "../../src/store/reconcileQueue.js";
+import { storeOptionsFromSettings } from "../../src/store/tableStore.js";
 
 const ROLE = {
   rbacAdministrator: "f58310d9-a9f6-439a-9e8d-f62e7b41a168",
@@ -412,6 +415,27 @@ describe("infra (Bicep compiled by the real compiler)", () => {
       expect(() => principalOf(true, { properties: {} })).toThrow(
         `has no system-assigned identity, which dead-lettering needs. Enable it: az eventgrid system-topic update --subscription ${OTHER} -g Default-EventGrid -n sub-events-1a2b --identity systemassigned`,
       );
+    });
+
+    it.each([
+      ["public Azure", { resourceManager: "https://management.azure.com/", suffixes: { storage: "core.windows.net" } }],
+      ["Azure Government", { resourceManager: "https://management.usgovcloudapi.net/", suffixes: { storage: "core.usgovcloudapi.net" } }],
+      ["Azure China", { resourceManager: "https://management.chinacloudapi.cn/", suffixes: { storage: "core.chinacloudapi.cn" } }],
+    ] as const)("evaluated in %s: the app settings the infra writes lead the code to that cloud's storage and ARM", (_cloud, environment) => {
+      const fn = build.templates.get("app/function.json")!;
+      const config = props(only(resourcesOfType(fn, "Microsoft.Web/sites/config"), "site config resources"));
+      const ctx = { template: fn, subscriptionId: "s", environment, parameters: { storageAccountName: "stabc" } };
+      const names = ["AzureWebJobsStorage__blobServiceUri", "AzureWebJobsStorage__queueServiceUri", "AzureWebJobsStorage__tableServiceUri", "ARM_ENDPOINT", "ARM_AUDIENCE"];
+      const settings = Object.fromEntries(names.map((n) => [n, String(evaluateValue(ctx, config[n]!))]));
+      const suffix = environment.suffixes.storage;
+      expect(settings["AzureWebJobsStorage__blobServiceUri"]).toBe(`https://stabc.blob.${suffix}`);
+      const credential = { getToken: async () => null };
+      expect(storeOptionsFromSettings(settings, credential)).toMatchObject({ tableEndpoint: `https://stabc.table.${suffix}` });
+      expect(reconcileQueueOptionsFromSettings(settings, credential)).toMatchObject({ queueEndpoint: `https://stabc.queue.${suffix}` });
+      const arm = armConnectionFromSettings(settings, credential);
+      const resourceManager = environment.resourceManager.replace(/\/$/, "");
+      expect(arm.endpoint).toBe(resourceManager);
+      expect(arm.scope).toBe(`${resourceManager}/.default`);
     });
 
     it("sends telemetry with Entra ID only: no key-based ingestion, the app's identity publishes", () => {
