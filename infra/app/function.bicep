@@ -1,6 +1,7 @@
 // The enforcer's Function App on the Flex Consumption plan (Linux, Node.js 22), with a
-// system-assigned identity, identity-based storage and Entra-authenticated telemetry. Its app settings are exactly the settings
-// the code reads (src/config/settings.ts), mapped for Azure by scripts/app-settings.mjs.
+// system-assigned identity, identity-based storage and Entra-authenticated telemetry. Its app
+// settings are exactly the settings the code reads (src/config/settings.ts), mapped for Azure by
+// scripts/app-settings.mjs.
 
 param location string
 param tags object
