@@ -15,6 +15,7 @@ import { DeploymentFailure, evaluateOutput, evaluateValue, evaluateVariable } fr
 import { armConnectionFromSettings } from "../../src/azure/armConnection.js";
 import { reconcileQueueOptionsFromSettings } from "../../src/store/reconcileQueue.js";
 import { storeOptionsFromSettings } from "../../src/store/tableStore.js";
+import { ENFORCER_MARKER } from "../../src/domain/assignmentName.js";
 
 const ROLE = {
   rbacAdministrator: "f58310d9-a9f6-439a-9e8d-f62e7b41a168",
@@ -436,6 +437,44 @@ describe("infra (Bicep compiled by the real compiler)", () => {
       const resourceManager = environment.resourceManager.replace(/\/$/, "");
       expect(arm.endpoint).toBe(resourceManager);
       expect(arm.scope).toBe(`${resourceManager}/.default`);
+    });
+
+    it("the README's cleanup for a subscription leaving the watched list removes what the infra left there, by the infra's names", () => {
+      const readme = readFileSync(join(INFRA_DIR, "..", "README.md"), "utf8");
+      const section = (title: string) => {
+        const start = readme.indexOf(`\n### ${title}\n`);
+        expect(start, `README section "${title}"`).toBeGreaterThan(0);
+        // Up to the next heading (## or ###), not a "# comment" line of a shell block.
+        const next = /\n#{2,3} /.exec(readme.slice(start + title.length + 6));
+        return readme.slice(start, next ? start + title.length + 6 + next.index : undefined);
+      };
+      // Names as the deployment computes them, for environment "$ENV" (the shell variable the commands use).
+      const ctx = { template: main, subscriptionId: "s", parameters: { environmentName: "$ENV", location: "westeurope" } };
+      const eventsGroup = String(evaluateVariable(ctx, "eventsResourceGroupName"));
+      const topic = String(evaluateVariable(ctx, "topicName"));
+      const deadLetterContainer = String(evaluateVariable(ctx, "deadLetterContainerName"));
+      const eventSubscription = String(build.templates.get("app/event-subscription.json")!.parameters?.["name"]?.defaultValue);
+      expect([eventsGroup, topic, deadLetterContainer, eventSubscription]).toEqual([
+        "rg-$ENV-aadlogin-events", "aadlogin-$ENV-subscription-events", "eventgrid-deadletter", "aadlogin-enforcer",
+      ]);
+
+      const cleanup = section("Remove a subscription from the watched list");
+      // The app's roles at the subscription, and its custom role definition there.
+      expect(cleanup).toContain('az role assignment delete --assignee "$APP" --scope "/subscriptions/$S"');
+      expect(cleanup).toMatch(/az role definition delete --scope "\/subscriptions\/\$S"/);
+      // The topic the enforcer created (with its event subscription), or only its event subscription on an existing topic.
+      expect(cleanup).toContain(`az group delete --subscription "$S" --name "${eventsGroup}" --yes`);
+      expect(cleanup).toContain(`-g "${eventsGroup}" \\\n  -n "${topic}" --query identity.principalId`);
+      expect(cleanup).toMatch(new RegExp(`az eventgrid system-topic event-subscription delete [^\\n]*\\\\\\n\\s*--system-topic-name <topic> --name ${eventSubscription} --yes`));
+      // The topic identity's role on the dead-letter container.
+      expect(cleanup).toContain(`/blobServices/default/containers/${deadLetterContainer}"`);
+      expect(cleanup).toContain('az role assignment delete --assignee "$TOPIC" --scope "$DEADLETTER"');
+      // The users' login grants are listed by the marker the app writes, not deleted.
+      expect(cleanup).toContain(`starts_with(description, '${ENFORCER_MARKER}')`);
+
+      const propagation = section("First deployment: role propagation");
+      expect(propagation).toMatch(/up to about 10 minutes/);
+      expect(propagation).toMatch(/run \*\*`azd up` again\*\*/);
     });
 
     it("sends telemetry with Entra ID only: no key-based ingestion, the app's identity publishes", () => {
