@@ -101,6 +101,19 @@ module monitoring 'app/monitoring.bicep' = {
   }
 }
 
+module monitoringAccess 'app/monitoring-access.bicep' = {
+  name: 'monitoring-access'
+  scope: rg
+  dependsOn: [
+    monitoring
+  ]
+  params: {
+    applicationInsightsName: applicationInsightsName
+    #disable-next-line what-if-short-circuiting
+    principalId: function.outputs.principalId
+  }
+}
+
 module storage 'app/storage.bicep' = {
   name: 'storage'
   scope: rg
@@ -157,19 +170,6 @@ module storageAccess 'app/storage-access.bicep' = {
   params: {
     storageAccountName: storageAccountName
     // The site's identity exists only once the site does: a run-time value by nature.
-    #disable-next-line what-if-short-circuiting
-    principalId: function.outputs.principalId
-  }
-}
-
-module monitoringAccess 'app/monitoring-access.bicep' = {
-  name: 'monitoring-access'
-  scope: rg
-  dependsOn: [
-    monitoring
-  ]
-  params: {
-    applicationInsightsName: applicationInsightsName
     #disable-next-line what-if-short-circuiting
     principalId: function.outputs.principalId
   }
