@@ -62,7 +62,7 @@ export function storageConnectionFromSettings(
   const uriSetting = `AzureWebJobsStorage__${service}ServiceUri`;
   const serviceUri = source[uriSetting]?.trim();
   if (serviceUri) {
-    return { endpoint: checkedServiceUri(serviceUri, uriSetting), credential: credential ?? new DefaultAzureCredential() };
+    return { endpoint: checkedServiceUri(serviceUri, uriSetting, service), credential: credential ?? new DefaultAzureCredential() };
   }
   const accountName = source["AzureWebJobsStorage__accountName"]?.trim();
   if (accountName) return { accountName, credential: credential ?? new DefaultAzureCredential() };
@@ -79,12 +79,12 @@ export function storageConnectionFromSettings(
  * A service URI must be https (identity tokens are never sent in clear text), except to the local
  * emulator on the loopback interface. Returned without a trailing slash.
  */
-function checkedServiceUri(value: string, setting: string): string {
+function checkedServiceUri(value: string, setting: string, service: StorageService): string {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new Error(`${setting} must be a URL such as https://<account>.table.core.windows.net, got ${JSON.stringify(value.slice(0, 200))}.`);
+    throw new Error(`${setting} must be a URL such as https://<account>.${service}.core.windows.net, got ${JSON.stringify(value.slice(0, 200))}.`);
   }
   if (url.protocol !== "https:" && !isLoopbackHttp(value)) {
     throw new Error(`${setting} must use https (got ${JSON.stringify(value.slice(0, 200))}); only the local emulator on 127.0.0.1/localhost may use http.`);

@@ -65,6 +65,12 @@ describe("storageConnectionFromSettings: the identity-based connection the infra
     expect(() => storageConnectionFromSettings({ AzureWebJobsStorage__tableServiceUri: value }, credential, "table", "")).toThrow(/AzureWebJobsStorage__tableServiceUri/);
   });
 
+  it("shows the expected form for the service's own setting", () => {
+    expect(() => storageConnectionFromSettings({ AzureWebJobsStorage__queueServiceUri: "acct" }, credential, "queue", "")).toThrow(
+      /AzureWebJobsStorage__queueServiceUri must be a URL such as https:\/\/<account>\.queue\.core\.windows\.net, got "acct"/,
+    );
+  });
+
   it("accepts http only for the local emulator on the loopback interface", () => {
     expect(storageConnectionFromSettings({ AzureWebJobsStorage__queueServiceUri: "http://127.0.0.1:10001/devstoreaccount1" }, credential, "queue", "")).toEqual({
       endpoint: "http://127.0.0.1:10001/devstoreaccount1",
