@@ -1,7 +1,7 @@
 // aadlogin-enforcer: everything one `azd up` (or `az deployment sub create`) deploys.
 // Home subscription: a resource group with the Function App, its storage and monitoring.
 // Each watched subscription: the enforcer's least-privilege roles and an Event Grid system topic
-// whose events reach the onResourceWrite function.
+// (its existing one, or one created here) whose events reach the onResourceWrite function.
 targetScope = 'subscription'
 
 @minLength(1)
@@ -46,7 +46,10 @@ param aadExtensionVersion string = loadJsonContent('app/settings.generated.json'
 @description('Optional mdmId of the extension (Intune enrollment); empty for none.')
 param aadExtensionMdmId string = loadJsonContent('app/settings.generated.json', '$.defaults.AAD_EXTENSION_MDM_ID')
 
-@description('Event Grid refuses a subscription to a function that is not deployed yet: false on the first provision, true once the code is published (the azd postdeploy hook does this).')
+@description('Event Grid system topics that already exist for watched subscriptions, keyed by subscription id: { "<subscription id>": { "resourceGroupName": "Default-EventGrid", "name": "<topic name>" } }. Azure allows one system topic per subscription and creates one (often in Default-EventGrid) when anyone subscribes to its events; such a topic is referenced, not modified, and needs a system-assigned identity (dead-lettering). A subscription not listed here gets its own topic in rg-<env>-aadlogin-events.')
+param existingSystemTopics object = {}
+
+@description('Event Grid refuses a subscription to a function that is not deployed yet: false before the code is published, true after (azure.yaml workflows.up provisions with false, deploys, then provisions with true).')
 param eventSubscriptionsEnabled bool = false
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
@@ -56,6 +59,25 @@ var tablePrefix = loadJsonContent('app/settings.generated.json', '$.defaults.TAB
 var reconcileQueueName = loadJsonContent('app/settings.generated.json', '$.defaults.RECONCILE_QUEUE_NAME')
 var eventsResourceGroupName = 'rg-${environmentName}-aadlogin-events'
 var topicName = 'aadlogin-${environmentName}-subscription-events'
+// Where each watched subscription's system topic is (same order as `watched`): an existing one, or ours.
+// A malformed entry, or one for a subscription that is not watched (a typo would otherwise make the
+// deployment try to create a second topic), stops the deployment with a message that says so.
+var unwatchedTopicKeys = filter(objectKeys(existingSystemTopics), key => !contains(map(watched, s => toLower(s)), toLower(key)))
+var topics = [
+  for subscriptionId in watched: !empty(unwatchedTopicKeys)
+    ? fail('existingSystemTopics names subscriptions that are not watched: ${join(unwatchedTopicKeys, ', ')}. Use the subscription ids of watchedSubscriptionIds as keys.')
+    : contains(existingSystemTopics, subscriptionId)
+        ? {
+            useExisting: true
+            resourceGroupName: existingSystemTopics[subscriptionId].?resourceGroupName ?? fail('existingSystemTopics["${subscriptionId}"] needs "resourceGroupName" (the topic\'s resource group, often Default-EventGrid).')
+            name: existingSystemTopics[subscriptionId].?name ?? fail('existingSystemTopics["${subscriptionId}"] needs "name" (the system topic\'s name).')
+          }
+        : {
+            useExisting: false
+            resourceGroupName: eventsResourceGroupName
+            name: topicName
+          }
+]
 // Names known at compile time are passed as such (not as module outputs), so what-if can predict them.
 var storageAccountName = 'st${resourceToken}'
 var applicationInsightsName = 'appi-${resourceToken}'
@@ -76,6 +98,19 @@ module monitoring 'app/monitoring.bicep' = {
     tags: tags
     logAnalyticsName: 'log-${resourceToken}'
     applicationInsightsName: applicationInsightsName
+  }
+}
+
+module monitoringAccess 'app/monitoring-access.bicep' = {
+  name: 'monitoring-access'
+  scope: rg
+  dependsOn: [
+    monitoring
+  ]
+  params: {
+    applicationInsightsName: applicationInsightsName
+    #disable-next-line what-if-short-circuiting
+    principalId: function.outputs.principalId
   }
 }
 
@@ -153,14 +188,15 @@ module enforcerRoles 'app/enforcer-roles.bicep' = [
 ]
 
 module eventSources 'app/event-source.bicep' = [
-  for subscriptionId in watched: {
+  for (subscriptionId, i) in watched: {
     name: 'aadlogin-events-${uniqueString(subscriptionId, environmentName)}'
     scope: subscription(subscriptionId)
     params: {
       location: location
       tags: tags
-      resourceGroupName: eventsResourceGroupName
-      topicName: topicName
+      resourceGroupName: topics[i].resourceGroupName
+      topicName: topics[i].name
+      useExistingTopic: topics[i].useExisting
     }
   }
 ]
@@ -185,13 +221,13 @@ module deadLetterAccess 'app/deadletter-access.bicep' = [
 module eventSubscriptions 'app/event-subscription.bicep' = [
   for (subscriptionId, i) in watched: if (eventSubscriptionsEnabled) {
     name: 'aadlogin-eventsub-${uniqueString(subscriptionId, environmentName)}'
-    scope: resourceGroup(subscriptionId, eventsResourceGroupName)
+    scope: resourceGroup(subscriptionId, topics[i].resourceGroupName)
     dependsOn: [
       eventSources
       deadLetterAccess
     ]
     params: {
-      topicName: topicName
+      topicName: topics[i].name
       functionAppId: function.outputs.id
       storageAccountId: storage.outputs.id
       deadLetterContainerName: deadLetterContainerName

@@ -6,15 +6,25 @@
 /** Settings of SETTINGS that are deliberately NOT app settings in Azure, and why. */
 export const OMITTED_IN_AZURE = {
   // A connection string needs the account key; the account has shared-key access disabled.
-  // The identity-based form AzureWebJobsStorage__accountName (also in SETTINGS) replaces it.
-  AzureWebJobsStorage: "replaced by the identity-based AzureWebJobsStorage__accountName",
+  // The identity-based service URIs (also in SETTINGS) replace it.
+  AzureWebJobsStorage: "replaced by the identity-based AzureWebJobsStorage__*ServiceUri settings",
+  // The host and the code derive *.core.windows.net endpoints from an account name: public Azure
+  // only. The service URIs carry the cloud's own storage suffix (environment().suffixes.storage).
+  AzureWebJobsStorage__accountName: "public Azure only; the service URIs work in every cloud",
   // Flex Consumption takes the runtime from functionAppConfig.runtime and rejects this setting.
   FUNCTIONS_WORKER_RUNTIME: "Flex Consumption sets the runtime in functionAppConfig.runtime",
 };
 
 /** App settings Azure needs that the code does not read (the Functions host does), and why. */
 export const ADDED_IN_AZURE = {
+  // With __credential=managedidentity the host connects to its storage with the app's identity; the
+  // code's DefaultAzureCredential finds the same managed identity.
+  AzureWebJobsStorage__credential: "tells the Functions host the storage connection uses the managed identity",
+  AzureWebJobsStorage__blobServiceUri: "the host's blob endpoint (timer singleton leases), any cloud",
   APPLICATIONINSIGHTS_CONNECTION_STRING: "read by the Functions host to send telemetry",
+  // Application Insights has local (key) authentication disabled: the host sends telemetry with the
+  // app's system-assigned identity, which holds Monitoring Metrics Publisher on the component.
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: "the host authenticates telemetry with the managed identity (Authorization=AAD)",
 };
 
 /**

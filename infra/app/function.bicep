@@ -1,6 +1,7 @@
 // The enforcer's Function App on the Flex Consumption plan (Linux, Node.js 22), with a
-// system-assigned identity and identity-based storage. Its app settings are exactly the settings
-// the code reads (src/config/settings.ts), mapped for Azure by scripts/app-settings.mjs.
+// system-assigned identity, identity-based storage and Entra-authenticated telemetry. Its app
+// settings are exactly the settings the code reads (src/config/settings.ts), mapped for Azure by
+// scripts/app-settings.mjs.
 
 param location string
 param tags object
@@ -44,6 +45,8 @@ param reconcileQueueName string = loadJsonContent('settings.generated.json', '$.
 param tablePrefix string = loadJsonContent('settings.generated.json', '$.defaults.TABLE_PREFIX')
 @description('ARM endpoint of the cloud the app runs in (environment().resourceManager by default).')
 param armEndpoint string = environment().resourceManager
+@description('Audience of the app\'s ARM tokens: the cloud\'s Resource Manager (environment().resourceManager by default).')
+param armAudience string = environment().resourceManager
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -81,7 +84,6 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     httpsOnly: true
     siteConfig: {
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
     }
     functionAppConfig: {
       deployment: {
@@ -113,7 +115,10 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: site
   name: 'appsettings'
   properties: {
-    AzureWebJobsStorage__accountName: storage.name
+    // Identity-based storage for the host and the code. Service URIs, not __accountName: an account
+    // name makes the host derive *.core.windows.net endpoints, which exist in public Azure only.
+    AzureWebJobsStorage__queueServiceUri: 'https://${storageAccountName}.queue.${environment().suffixes.storage}'
+    AzureWebJobsStorage__tableServiceUri: 'https://${storageAccountName}.table.${environment().suffixes.storage}'
     ENFORCER_MODE: enforcerMode
     WATCHED_SUBSCRIPTION_IDS: join(watchedSubscriptionIds, ',')
     ENFORCER_PRINCIPAL_ID: site.identity.principalId
@@ -134,10 +139,13 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     AAD_EXTENSION_VERSION: aadExtensionVersion
     AAD_EXTENSION_MDM_ID: aadExtensionMdmId
     AUDIT_SCHEDULE: auditSchedule
+    AUDIT_SOURCE: loadJsonContent('settings.generated.json', '$.defaults.AUDIT_SOURCE')
+    AUDIT_CONFIRM_SLICES: loadJsonContent('settings.generated.json', '$.defaults.AUDIT_CONFIRM_SLICES')
     RECONCILE_QUEUE_NAME: reconcileQueueName
     TABLE_PREFIX: tablePrefix
     // environment().resourceManager ends with '/'; the code's default has none.
     ARM_ENDPOINT: endsWith(armEndpoint, '/') ? take(armEndpoint, max(length(armEndpoint) - 1, 0)) : armEndpoint
+    ARM_AUDIENCE: endsWith(armAudience, '/') ? take(armAudience, max(length(armAudience) - 1, 0)) : armAudience
     // Only the local ARM emulator needs an extra CA; Azure's endpoints are publicly trusted.
     ARM_CA_FILE: ''
     ARM_MAX_RETRIES: loadJsonContent('settings.generated.json', '$.defaults.ARM_MAX_RETRIES')
@@ -146,7 +154,12 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     FOLLOW_UP_MAX_DELAY_MS: loadJsonContent('settings.generated.json', '$.defaults.FOLLOW_UP_MAX_DELAY_MS')
     LEASE_DURATION_MS: loadJsonContent('settings.generated.json', '$.defaults.LEASE_DURATION_MS')
     LEASE_RETRY_DELAY_MS: loadJsonContent('settings.generated.json', '$.defaults.LEASE_RETRY_DELAY_MS')
+    AzureWebJobsStorage__credential: 'managedidentity'
+    AzureWebJobsStorage__blobServiceUri: 'https://${storageAccountName}.blob.${environment().suffixes.storage}'
     APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
+    // The component refuses key-based ingestion (disableLocalAuth): telemetry is sent with the
+    // system-assigned identity (no ClientId: that form is for a user-assigned identity).
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'
   }
 }
 

@@ -23,6 +23,9 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' = {
   properties: {
     Application_Type: 'web'
     WorkspaceResourceId: logAnalytics.id
+    // Entra ID only: telemetry without a token (the instrumentation key alone) is refused. The app
+    // sends with its managed identity (monitoring-access.bicep, APPLICATIONINSIGHTS_AUTHENTICATION_STRING).
+    DisableLocalAuth: true
   }
 }
 

@@ -23,7 +23,10 @@ export function loadAppSettings(source: SettingsSource = process.env, credential
   const reader = new SettingsReader(source);
   const config = readEnforcerConfig(reader);
   const arm = readArmConnection(reader, credential);
-  const storage = reader.attempt(() => storageConnectionFromSettings(source, credential, ""), { connectionString: "" });
+  const none = { connectionString: "" };
+  const table = reader.attempt(() => storageConnectionFromSettings(source, credential, "table", ""), none);
+  // The same settings name both services: a missing connection is reported once, not twice.
+  const queue = "connectionString" in table && table.connectionString === "" ? none : reader.attempt(() => storageConnectionFromSettings(source, credential, "queue", " for the reconcile queue"), none);
   const tablePrefix = reader.string("TABLE_PREFIX");
   const prefixProblem = tablePrefixProblem(tablePrefix);
   if (prefixProblem) reader.problem(prefixProblem);
@@ -31,5 +34,10 @@ export function loadAppSettings(source: SettingsSource = process.env, credential
   const queueProblem = queueNameProblem(queueName);
   if (queueProblem) reader.problem(queueProblem);
   reader.finish();
-  return { config, arm, store: { ...storage, tablePrefix }, queue: { ...storage, queueName } };
+  return {
+    config,
+    arm,
+    store: { ...("endpoint" in table ? { tableEndpoint: table.endpoint, credential: table.credential } : table), tablePrefix },
+    queue: { ...("endpoint" in queue ? { queueEndpoint: queue.endpoint, credential: queue.credential } : queue), queueName },
+  };
 }

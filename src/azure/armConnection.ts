@@ -5,12 +5,17 @@ import type { TokenCredential } from "@azure/core-auth";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
 import { showValue, type SettingsReader } from "../config/settings.js";
 
-/** ARM's token audience. It stays the public one even when the endpoint is overridden (emulator, proxies). */
+/** Public Azure ARM's token scope (the emulator accepts it too). */
 export const ARM_SCOPE = "https://management.azure.com/.default";
 
 export interface ArmConnection {
   readonly credential: TokenCredential;
   readonly endpoint: string;
+  /**
+   * Token scope for ARM, from ARM_AUDIENCE: the cloud's Resource Manager. Not derived from the
+   * endpoint, which the emulator or a proxy may override while the audience stays the cloud's.
+   */
+  readonly scope: string;
   /** Extra CA to trust (the local emulator's), passed to the SDK's TLS options, never a global switch. */
   readonly caPem?: string;
   readonly maxRetries: number;
@@ -32,9 +37,14 @@ export function readArmConnection(reader: SettingsReader, credential?: TokenCred
   if (!/^https:\/\/[^/]/i.test(endpoint)) {
     reader.problem(`Setting ARM_ENDPOINT must be an https URL (the SDK sends bearer tokens only over TLS), got ${showValue(endpoint)}.`);
   }
+  const audience = reader.string("ARM_AUDIENCE").replace(/\/+$/, "");
+  if (!/^https:\/\/[^/]+$/i.test(audience)) {
+    reader.problem(`Setting ARM_AUDIENCE must be the cloud's Resource Manager URL such as https://management.azure.com, got ${showValue(audience)}.`);
+  }
   return {
     credential: credential ?? new DefaultAzureCredential(),
     endpoint,
+    scope: `${audience}/.default`,
     ...(caPem ? { caPem } : {}),
     maxRetries: reader.integer("ARM_MAX_RETRIES"),
     retryDelayInMs: reader.integer("ARM_RETRY_DELAY_MS"),

@@ -5,7 +5,7 @@ import { loginRoleById, LOGIN_ROLES, roleDefinitionId } from "../domain/roles.js
 import type { InstanceStatus, ObservedAssignment, ObservedExtension, ObservedVm } from "../domain/vm.js";
 import { parseVmId, sameResourceId } from "../domain/resourceId.js";
 import { ArmFailure, type ArmPort, type EstateSnapshot, type VmTarget } from "../orchestrator/ports.js";
-import { ARM_SCOPE, pipelineOptions, requestCounter, type ArmConnection } from "./armConnection.js";
+import { pipelineOptions, requestCounter, type ArmConnection } from "./armConnection.js";
 import { classifyArmError, isNotFound } from "./errors.js";
 import { normalizeIdentityType } from "./identityType.js";
 import { readEstateSnapshot } from "./graphSnapshot.js";
@@ -185,7 +185,7 @@ export class AzureArm implements ArmPort {
     if (!client) {
       client = new ComputeManagementClient(this.connection.credential, subscriptionId, {
         endpoint: this.connection.endpoint,
-        credentials: { scopes: [ARM_SCOPE] },
+        credentials: { scopes: [this.connection.scope] },
         ...pipelineOptions(this.connection, this.counter.policy),
       });
       this.compute.set(subscriptionId, client);
@@ -198,7 +198,7 @@ export class AzureArm implements ArmPort {
     if (!client) {
       client = new AuthorizationManagementClient(this.connection.credential, subscriptionId, {
         endpoint: this.connection.endpoint,
-        credentialScopes: [ARM_SCOPE],
+        credentialScopes: [this.connection.scope],
         ...pipelineOptions(this.connection, this.counter.policy),
       });
       this.authorization.set(subscriptionId, client);

@@ -10,7 +10,7 @@ import {
   RestError,
 } from "@azure/core-rest-pipeline";
 import { ArmFailure } from "../orchestrator/ports.js";
-import { ARM_SCOPE, type ArmConnection } from "./armConnection.js";
+import type { ArmConnection } from "./armConnection.js";
 import { classifyArmError } from "./errors.js";
 
 /**
@@ -49,7 +49,7 @@ export class ResourceGraph {
       retryOptions: { maxRetries: connection.maxRetries, retryDelayInMs: connection.retryDelayInMs },
       ...(connection.caPem ? { tlsOptions: { ca: connection.caPem } } : {}),
     });
-    this.pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential: connection.credential, scopes: ARM_SCOPE }), { phase: "Sign" });
+    this.pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential: connection.credential, scopes: connection.scope }), { phase: "Sign" });
     this.pipeline.addPolicy(counter, { afterPhase: "Retry" });
     // Resource Graph's 429 says when the quota resets in its own header; the SDK's throttling policy
     // waits for Retry-After, so it is handed over in that form.

@@ -32,24 +32,62 @@ export function isLoopbackHttp(endpoint: string | undefined): boolean {
   return url.protocol === "http:" && ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
 }
 
-/** How the app reaches its storage account: by identity (in Azure) or by connection string (Azurite). */
+/** The storage services the app itself talks to (the Functions host also uses blobs). */
+export type StorageService = "table" | "queue";
+
+/** How the app reaches one storage service: by identity (in Azure) or by connection string (Azurite). */
 export type StorageConnection =
+  | { readonly endpoint: string; readonly credential: TokenCredential }
   | { readonly accountName: string; readonly credential: TokenCredential }
   | { readonly connectionString: string };
 
 /**
- * The storage connection from app settings, shared by the tables and the queue. The identity-based
- * form (AzureWebJobsStorage__accountName) wins, as it does for the Functions host. The dev-storage
+ * The storage connection from app settings, shared by the tables and the queue, read the way the
+ * Functions host reads its identity-based AzureWebJobsStorage connection:
+ *  1. `AzureWebJobsStorage__{table|queue}ServiceUri`: the service's endpoint, which carries the
+ *     cloud's own storage suffix, so it works in every cloud (the infra sets these);
+ *  2. `AzureWebJobsStorage__accountName`: public Azure only (the endpoint is derived with
+ *     core.windows.net), kept for existing deployments;
+ *  3. `AzureWebJobsStorage`: a connection string (Azurite locally).
+ * Identity-based forms win over the connection string, as they do for the host. The dev-storage
  * default of AzureWebJobsStorage is deliberately not applied: a deployed app without a storage
  * setting should fail, not talk to localhost.
  */
-export function storageConnectionFromSettings(source: SettingsSource, credential: TokenCredential | undefined, what: string): StorageConnection {
+export function storageConnectionFromSettings(
+  source: SettingsSource,
+  credential: TokenCredential | undefined,
+  service: StorageService,
+  what: string,
+): StorageConnection {
+  const uriSetting = `AzureWebJobsStorage__${service}ServiceUri`;
+  const serviceUri = source[uriSetting]?.trim();
+  if (serviceUri) {
+    return { endpoint: checkedServiceUri(serviceUri, uriSetting, service), credential: credential ?? new DefaultAzureCredential() };
+  }
   const accountName = source["AzureWebJobsStorage__accountName"]?.trim();
   if (accountName) return { accountName, credential: credential ?? new DefaultAzureCredential() };
   const connectionString = source["AzureWebJobsStorage"]?.trim();
   if (connectionString) return { connectionString };
   throw new Error(
-    `No storage connection configured${what}: set AzureWebJobsStorage__accountName (identity-based, in Azure) or ` +
-      "AzureWebJobsStorage (a connection string; UseDevelopmentStorage=true for Azurite).",
+    `No storage connection configured${what}: set ${uriSetting} (identity-based, any cloud; ` +
+      "AzureWebJobsStorage__accountName also works in public Azure) or AzureWebJobsStorage " +
+      "(a connection string; UseDevelopmentStorage=true for Azurite).",
   );
+}
+
+/**
+ * A service URI must be https (identity tokens are never sent in clear text), except to the local
+ * emulator on the loopback interface. Returned without a trailing slash.
+ */
+function checkedServiceUri(value: string, setting: string, service: StorageService): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`${setting} must be a URL such as https://<account>.${service}.core.windows.net, got ${JSON.stringify(value.slice(0, 200))}.`);
+  }
+  if (url.protocol !== "https:" && !isLoopbackHttp(value)) {
+    throw new Error(`${setting} must use https (got ${JSON.stringify(value.slice(0, 200))}); only the local emulator on 127.0.0.1/localhost may use http.`);
+  }
+  return value.replace(/\/+$/, "");
 }

@@ -16,9 +16,9 @@ export {
 export interface ReconcileQueueOptions {
   /** A storage connection string (Azurite locally); or use accountName/queueEndpoint + credential. */
   readonly connectionString?: string;
-  /** Identity-based connection: `https://{accountName}.queue.core.windows.net`. */
+  /** Identity-based connection, public Azure only: `https://{accountName}.queue.core.windows.net`. */
   readonly accountName?: string;
-  /** Identity-based connection to another endpoint (sovereign cloud); wins over accountName. */
+  /** Identity-based connection to the service endpoint (AzureWebJobsStorage__queueServiceUri; any cloud); wins over accountName. */
   readonly queueEndpoint?: string;
   readonly credential?: TokenCredential;
   readonly queueName: string;

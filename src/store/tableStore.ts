@@ -42,9 +42,9 @@ export type {
 export interface StoreOptions {
   /** A storage connection string (Azurite locally); or use accountName/tableEndpoint + credential. */
   readonly connectionString?: string;
-  /** Identity-based connection: `https://{accountName}.table.core.windows.net`. */
+  /** Identity-based connection, public Azure only: `https://{accountName}.table.core.windows.net`. */
   readonly accountName?: string;
-  /** Identity-based connection to another endpoint (sovereign cloud); wins over accountName. */
+  /** Identity-based connection to the service endpoint (AzureWebJobsStorage__tableServiceUri; any cloud); wins over accountName. */
   readonly tableEndpoint?: string;
   readonly credential?: TokenCredential;
   /** Alphanumeric, starts with a letter; the tables are `{prefix}Vms`, `{prefix}Log`, ... */

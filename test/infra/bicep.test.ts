@@ -1,5 +1,6 @@
 // The infra, compiled and linted by the real Bicep compiler, then checked as ARM JSON: least
 // privilege, no keys, the Event Grid filters, and app settings identical to what the code reads.
+import { loadAppSettings } from "../../src/app/settings.js";
 import { createEnforcerStore } from "../../src/store/tableStore.js";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -12,6 +13,11 @@ import {
   INFRA_DIR, allResources, bicepFiles, buildAll, guidsIn, lintAll, moduleDeployment, requireTool, resolveVariables,
   resourcesOfType, type ArmResource, type ArmTemplate, type BuildResult, type Json, type Located,
 } from "./arm.js";
+import { DeploymentFailure, evaluateOutput, evaluateValue, evaluateVariable } from "./armExpression.js";
+
+/** The ARM settings under test, with a storage connection so the one loader has everything it needs. */
+const withStorage = (settings: Record<string, string | undefined>) => ({ AzureWebJobsStorage: "UseDevelopmentStorage=true", ...settings });
+import { ENFORCER_MARKER } from "../../src/domain/assignmentName.js";
 
 const ROLE = {
   rbacAdministrator: "f58310d9-a9f6-439a-9e8d-f62e7b41a168",
@@ -19,6 +25,7 @@ const ROLE = {
   storageBlobDataContributor: "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
   storageQueueDataContributor: "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
   storageTableDataContributor: "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
+  monitoringMetricsPublisher: "3913510d-42f4-4e42-8a64-420c390055eb",
 };
 const FORBIDDEN_ROLES = {
   Owner: "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
@@ -43,7 +50,7 @@ function defaultOf(name: string): string {
 }
 
 /** Parameters whose default follows the cloud deployed to instead of the code's (public cloud) default. */
-const CLOUD_AWARE_DEFAULTS: Record<string, string> = { armEndpoint: "[environment().resourceManager]" };
+const CLOUD_AWARE_DEFAULTS: Record<string, string> = { armEndpoint: "[environment().resourceManager]", armAudience: "[environment().resourceManager]" };
 
 /** POLICY_ALLOW_ARM64 -> policyAllowArm64: the Bicep parameter of a setting. */
 function camel(settingName: string): string {
@@ -96,7 +103,7 @@ describe("infra (Bicep compiled by the real compiler)", () => {
       const assignments = resourcesOfType(main, "Microsoft.Authorization/roleAssignments");
       const granted = assignments.map(grantedRole).sort();
       expect(granted).toEqual(
-        ["custom", ROLE.rbacAdministrator, ROLE.storageBlobDataOwner, ROLE.storageQueueDataContributor, ROLE.storageTableDataContributor, ROLE.storageBlobDataContributor].sort(),
+        ["custom", ROLE.rbacAdministrator, ROLE.storageBlobDataOwner, ROLE.storageQueueDataContributor, ROLE.storageTableDataContributor, ROLE.storageBlobDataContributor, ROLE.monitoringMetricsPublisher].sort(),
       );
       for (const a of assignments) {
         const name = String(resolveVariables(a.resource.name, a.template));
@@ -157,6 +164,8 @@ describe("infra (Bicep compiled by the real compiler)", () => {
         } else if (role === ROLE.storageBlobDataContributor) {
           expect(a.resource.scope).toBe("[resourceId('Microsoft.Storage/storageAccounts/blobServices/containers', parameters('storageAccountName'), 'default', parameters('deadLetterContainerName'))]");
           expect(props(a)["principalId"]).toBe("[parameters('topicPrincipalId')]");
+        } else if (role === ROLE.monitoringMetricsPublisher) {
+          expect(a.resource.scope).toBe("[resourceId('Microsoft.Insights/components', parameters('applicationInsightsName'))]");
         } else {
           // The compute role and RBAC Administrator apply to the watched subscription (module scope).
           expect(a.resource.scope).toBeUndefined();
@@ -214,8 +223,15 @@ describe("infra (Bicep compiled by the real compiler)", () => {
       expect(Object.keys(settings)).toEqual(azureAppSettingNames(SETTINGS));
       for (const omitted of Object.keys(OMITTED_IN_AZURE)) expect(settings).not.toHaveProperty(omitted);
       for (const added of Object.keys(ADDED_IN_AZURE)) expect(settings).toHaveProperty(added);
-      // Identity-based storage: an account name, never a connection string with a key.
-      expect(settings["AzureWebJobsStorage__accountName"]).toBe("[parameters('storageAccountName')]");
+      // Identity-based storage in every cloud: managed identity plus service URIs built from the
+      // cloud's storage suffix; never an account name (public Azure only), never a key.
+      expect(settings["AzureWebJobsStorage__credential"]).toBe("managedidentity");
+      for (const service of ["blob", "queue", "table"]) {
+        expect(settings[`AzureWebJobsStorage__${service}ServiceUri`], service).toBe(
+          `[format('https://{0}.${service}.{1}', parameters('storageAccountName'), environment().suffixes.storage)]`,
+        );
+      }
+      expect(settings).not.toHaveProperty("AzureWebJobsStorage__accountName");
       expect(JSON.stringify(settings)).not.toMatch(/listKeys|AccountKey/i);
       // The loop guard's principal id is the site's own identity, read after the site exists.
       expect(settings["ENFORCER_PRINCIPAL_ID"]).toBe("[reference(resourceId('Microsoft.Web/sites', parameters('name')), '2024-04-01', 'full').identity.principalId]");
@@ -301,6 +317,184 @@ describe("infra (Bicep compiled by the real compiler)", () => {
       // Event Grid refuses a function that is not deployed yet: created once the code is published.
       expect(moduleDeployment(main, "aadlogin-eventsub-").condition).toBe("[parameters('eventSubscriptionsEnabled')]");
       expect(main.variables?.["watched"]).toBe("[if(empty(parameters('watchedSubscriptionIds')), createArray(subscription().subscriptionId), parameters('watchedSubscriptionIds'))]");
+    });
+
+    it("uses a subscription's existing system topic when one is given (referenced, not modified), else creates one", () => {
+      // Azure allows one system topic per source: a second one for a subscription fails the deployment.
+      expect(main.parameters?.["existingSystemTopics"]).toEqual(expect.objectContaining({ type: "object", defaultValue: {} }));
+      // Per watched subscription: listed -> its resource group and name; not listed -> ours.
+      const topics = (main.variables?.["copy"] as { name: string; count: Json; input: Json }[]).find((c) => c.name === "topics");
+      expect(topics?.count).toBe("[length(variables('watched'))]");
+      const input = String(topics?.input);
+      const entry = "parameters('existingSystemTopics')[variables('watched')[copyIndex('topics')]]";
+      expect(input).toContain(
+        `if(contains(parameters('existingSystemTopics'), variables('watched')[copyIndex('topics')]), ` +
+          `createObject('useExisting', true(), 'resourceGroupName', coalesce(tryGet(${entry}, 'resourceGroupName'), fail(`,
+      );
+      expect(input).toContain(`'name', coalesce(tryGet(${entry}, 'name'), fail(`);
+      expect(input).toContain("createObject('useExisting', false(), 'resourceGroupName', variables('eventsResourceGroupName'), 'name', variables('topicName'))");
+      // A key that is not a watched subscription (a typo would mean creating a second topic) stops the deployment.
+      expect(input.startsWith("[if(not(empty(variables('unwatchedTopicKeys'))), fail(format('existingSystemTopics names subscriptions that are not watched")).toBe(true);
+      expect(main.variables?.["unwatchedTopicKeys"]).toBe(
+        "[filter(objectKeys(parameters('existingSystemTopics')), lambda('key', not(contains(map(variables('watched'), lambda('s', toLower(lambdaVariables('s')))), toLower(lambdaVariables('key'))))))]",
+      );
+      const sources = moduleDeployment(main, "aadlogin-events-");
+      const passed = sources.properties?.["parameters"] as Record<string, { value: Json }>;
+      expect(passed["useExistingTopic"]?.value).toBe("[variables('topics')[copyIndex()].useExisting]");
+      expect(passed["resourceGroupName"]?.value).toBe("[variables('topics')[copyIndex()].resourceGroupName]");
+      expect(passed["topicName"]?.value).toBe("[variables('topics')[copyIndex()].name]");
+      // The event subscription goes where the topic is, whichever it is.
+      const eventSub = moduleDeployment(main, "aadlogin-eventsub-");
+      expect(eventSub.resourceGroup).toBe("[variables('topics')[copyIndex()].resourceGroupName]");
+      expect((eventSub.properties?.["parameters"] as Record<string, { value: Json }>)["topicName"]?.value).toBe("[variables('topics')[copyIndex()].name]");
+
+      // Shape 1 (created): the resource group and the topic exist only when no topic is given.
+      const source = build.templates.get("app/event-source.json")!;
+      const notExisting = "[not(parameters('useExistingTopic'))]";
+      const group = only(resourcesOfType(source, "Microsoft.Resources/resourceGroups"), "event resource groups");
+      expect(group.resource.condition).toBe(notExisting);
+      expect(moduleDeployment(source, "aadlogin-topic-").condition).toBe(notExisting);
+      // Shape 2 (existing): nothing is written to it; its identity writes the dead letters.
+      expect(resourcesOfType(source, "Microsoft.EventGrid/systemTopics")).toHaveLength(1); // the created one, inside the module
+      const principal = String(source.outputs?.["topicPrincipalId"]?.value);
+      expect(principal).toMatch(
+        /^\[if\(parameters\('useExistingTopic'\), coalesce\(tryGet\(tryGet\(if\(parameters\('useExistingTopic'\), reference\(extensionResourceId\(format\('\/subscriptions\/\{0\}\/resourceGroups\/\{1\}', subscription\(\)\.subscriptionId, parameters\('resourceGroupName'\)\), 'Microsoft\.EventGrid\/systemTopics', parameters\('topicName'\)\), '[0-9-]+', 'full'\), null\(\)\), 'identity'\), 'principalId'\), fail\(/,
+      );
+      // No identity on the existing topic: stop, and say how to add one.
+      expect(principal).toContain("--identity systemassigned");
+      expect(principal).toMatch(/, reference\(.*'Microsoft\.Resources\/deployments', format\('aadlogin-topic-\{0\}'.*\.outputs\.principalId\.value\)\]$/);
+      // The dead-letter role goes to whichever topic's identity the source module reports.
+      const deadLetter = moduleDeployment(main, "aadlogin-deadletter-");
+      expect(JSON.stringify(deadLetter.properties?.["parameters"])).toContain("outputs.topicPrincipalId.value");
+    });
+
+    it("evaluated: each watched subscription gets its existing topic or a new one; bad entries stop the deployment", () => {
+      const HOME = "00000000-0000-0000-0000-0000000000aa";
+      const OTHER = "00000000-0000-0000-0000-0000000000bb";
+      const topicsFor = (parameters: Record<string, Json>) =>
+        evaluateVariable({ template: main, subscriptionId: HOME, parameters: { environmentName: "prod", location: "westeurope", ...parameters } }, "topics");
+      const ours = { useExisting: false, resourceGroupName: "rg-prod-aadlogin-events", name: "aadlogin-prod-subscription-events" };
+      const defaultTopic = { resourceGroupName: "Default-EventGrid", name: "sub-events-1a2b" };
+
+      // Shape 1: nothing given, every watched subscription (by default the home one) gets ours.
+      expect(topicsFor({})).toEqual([ours]);
+      expect(topicsFor({ watchedSubscriptionIds: [HOME, OTHER] })).toEqual([ours, ours]);
+      // Shape 2: the listed subscription's topic is used where it is; the others still get ours.
+      expect(topicsFor({ watchedSubscriptionIds: [HOME, OTHER], existingSystemTopics: { [OTHER]: defaultTopic } })).toEqual([
+        ours,
+        { useExisting: true, ...defaultTopic },
+      ]);
+      // The home subscription when none is listed; keys in any case.
+      expect(topicsFor({ existingSystemTopics: { [HOME.toUpperCase()]: defaultTopic } })).toEqual([{ useExisting: true, ...defaultTopic }]);
+
+      // A key that is not watched (typo, or removed from the list): refused, naming it.
+      expect(() => topicsFor({ watchedSubscriptionIds: [HOME], existingSystemTopics: { [OTHER]: defaultTopic } })).toThrow(DeploymentFailure);
+      expect(() => topicsFor({ watchedSubscriptionIds: [HOME], existingSystemTopics: { [OTHER]: defaultTopic } })).toThrow(
+        `existingSystemTopics names subscriptions that are not watched: ${OTHER}.`,
+      );
+      expect(() => topicsFor({ existingSystemTopics: { [HOME]: { name: "t" } } })).toThrow(`existingSystemTopics["${HOME}"] needs "resourceGroupName"`);
+      expect(() => topicsFor({ existingSystemTopics: { [HOME]: { resourceGroupName: "g" } } })).toThrow(`existingSystemTopics["${HOME}"] needs "name"`);
+
+      // The topic's identity (dead-lettering): the existing topic's own, or the new topic's; an
+      // existing topic without a system-assigned identity stops the deployment and says how to fix it.
+      const source = build.templates.get("app/event-source.json")!;
+      const principalOf = (useExistingTopic: boolean, existing: Json) =>
+        evaluateOutput(
+          {
+            template: source,
+            subscriptionId: OTHER,
+            parameters: { location: "westeurope", tags: {}, resourceGroupName: "Default-EventGrid", topicName: "sub-events-1a2b", useExistingTopic },
+            reference: (id) =>
+              id === `/subscriptions/${OTHER}/resourceGroups/Default-EventGrid/providers/Microsoft.EventGrid/systemTopics/sub-events-1a2b`
+                ? existing
+                : { outputs: { principalId: { value: "new-topic-principal" } } },
+          },
+          "topicPrincipalId",
+        );
+      expect(principalOf(true, { identity: { type: "SystemAssigned", principalId: "existing-principal" } })).toBe("existing-principal");
+      expect(principalOf(false, null)).toBe("new-topic-principal");
+      expect(() => principalOf(true, { properties: {} })).toThrow(
+        `has no system-assigned identity, which dead-lettering needs. Enable it: az eventgrid system-topic update --subscription ${OTHER} -g Default-EventGrid -n sub-events-1a2b --identity systemassigned`,
+      );
+    });
+
+    it.each([
+      ["public Azure", { resourceManager: "https://management.azure.com/", suffixes: { storage: "core.windows.net" } }],
+      ["Azure Government", { resourceManager: "https://management.usgovcloudapi.net/", suffixes: { storage: "core.usgovcloudapi.net" } }],
+      ["Azure China", { resourceManager: "https://management.chinacloudapi.cn/", suffixes: { storage: "core.chinacloudapi.cn" } }],
+    ] as const)("evaluated in %s: the app settings the infra writes lead the code to that cloud's storage and ARM", (_cloud, environment) => {
+      const fn = build.templates.get("app/function.json")!;
+      const config = props(only(resourcesOfType(fn, "Microsoft.Web/sites/config"), "site config resources"));
+      const ctx = { template: fn, subscriptionId: "s", environment, parameters: { storageAccountName: "stabc" } };
+      const names = ["AzureWebJobsStorage__blobServiceUri", "AzureWebJobsStorage__queueServiceUri", "AzureWebJobsStorage__tableServiceUri", "ARM_ENDPOINT", "ARM_AUDIENCE"];
+      const settings = Object.fromEntries(names.map((n) => [n, String(evaluateValue(ctx, config[n]!))]));
+      const suffix = environment.suffixes.storage;
+      expect(settings["AzureWebJobsStorage__blobServiceUri"]).toBe(`https://stabc.blob.${suffix}`);
+      const credential = { getToken: async () => null };
+      expect(loadAppSettings(settings, credential).store).toMatchObject({ tableEndpoint: `https://stabc.table.${suffix}` });
+      expect(loadAppSettings(settings, credential).queue).toMatchObject({ queueEndpoint: `https://stabc.queue.${suffix}` });
+      const arm = loadAppSettings(withStorage(settings), credential).arm;
+      const resourceManager = environment.resourceManager.replace(/\/$/, "");
+      expect(arm.endpoint).toBe(resourceManager);
+      expect(arm.scope).toBe(`${resourceManager}/.default`);
+    });
+
+    it("the README's cleanup for a subscription leaving the watched list removes what the infra left there, by the infra's names", () => {
+      const readme = readFileSync(join(INFRA_DIR, "..", "README.md"), "utf8");
+      const section = (title: string) => {
+        const start = readme.indexOf(`\n### ${title}\n`);
+        expect(start, `README section "${title}"`).toBeGreaterThan(0);
+        // Up to the next heading (## or ###), not a "# comment" line of a shell block.
+        const next = /\n#{2,3} /.exec(readme.slice(start + title.length + 6));
+        return readme.slice(start, next ? start + title.length + 6 + next.index : undefined);
+      };
+      // Names as the deployment computes them, for environment "$ENV" (the shell variable the commands use).
+      const ctx = { template: main, subscriptionId: "s", parameters: { environmentName: "$ENV", location: "westeurope" } };
+      const eventsGroup = String(evaluateVariable(ctx, "eventsResourceGroupName"));
+      const topic = String(evaluateVariable(ctx, "topicName"));
+      const deadLetterContainer = String(evaluateVariable(ctx, "deadLetterContainerName"));
+      const eventSubscription = String(build.templates.get("app/event-subscription.json")!.parameters?.["name"]?.defaultValue);
+      expect([eventsGroup, topic, deadLetterContainer, eventSubscription]).toEqual([
+        "rg-$ENV-aadlogin-events", "aadlogin-$ENV-subscription-events", "eventgrid-deadletter", "aadlogin-enforcer",
+      ]);
+
+      const cleanup = section("Remove a subscription from the watched list");
+      // The app's roles at the subscription, and its custom role definition there.
+      expect(cleanup).toContain('az role assignment delete --assignee "$APP" --scope "/subscriptions/$S"');
+      expect(cleanup).toMatch(/az role definition delete --scope "\/subscriptions\/\$S"/);
+      // The topic the enforcer created (with its event subscription), or only its event subscription on an existing topic.
+      expect(cleanup).toContain(`az group delete --subscription "$S" --name "${eventsGroup}" --yes`);
+      expect(cleanup).toContain(`-g "${eventsGroup}" \\\n  -n "${topic}" --query identity.principalId`);
+      expect(cleanup).toMatch(new RegExp(`az eventgrid system-topic event-subscription delete [^\\n]*\\\\\\n\\s*--system-topic-name <topic> --name ${eventSubscription} --yes`));
+      // The topic identity's role on the dead-letter container.
+      expect(cleanup).toContain(`/blobServices/default/containers/${deadLetterContainer}"`);
+      expect(cleanup).toContain('az role assignment delete --assignee "$TOPIC" --scope "$DEADLETTER"');
+      // The users' login grants are listed by the marker the app writes, not deleted.
+      expect(cleanup).toContain(`starts_with(description, '${ENFORCER_MARKER}')`);
+
+      const propagation = section("First deployment: role propagation");
+      expect(propagation).toMatch(/up to about 10 minutes/);
+      expect(propagation).toMatch(/run \*\*`azd up` again\*\*/);
+    });
+
+    it("sends telemetry with Entra ID only: no key-based ingestion, the app's identity publishes", () => {
+      const component = only(resourcesOfType(main, "Microsoft.Insights/components"), "Application Insights components");
+      expect(props(component)["DisableLocalAuth"]).toBe(true);
+      const settings = props(only(resourcesOfType(main, "Microsoft.Web/sites/config"), "site config resources"));
+      // System-assigned identity: no ClientId (that form names a user-assigned identity).
+      expect(settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"]).toBe("Authorization=AAD");
+      const publisher = only(
+        resourcesOfType(main, "Microsoft.Authorization/roleAssignments").filter((a) => grantedRole(a) === ROLE.monitoringMetricsPublisher),
+        "Monitoring Metrics Publisher assignments",
+      );
+      expect(props(publisher)["principalId"]).toBe("[parameters('principalId')]");
+      const access = moduleDeployment(main, "monitoring-access");
+      expect((access.properties?.["parameters"] as Record<string, { value: Json }>)["principalId"]?.value).toMatch(/outputs\.principalId\.value/);
+    });
+
+    it("sets only what Microsoft's Flex Consumption sample sets in siteConfig (no ftpsState)", () => {
+      const site = only(resourcesOfType(main, "Microsoft.Web/sites"), "sites");
+      expect(props(site)["siteConfig"]).toEqual({ minTlsVersion: "1.2" });
     });
 
     it("outputs the function app name and its identity's principal id", () => {

@@ -105,8 +105,12 @@ describe("deploy bundle", () => {
       for (const value of Object.values(f.trigger.config)) {
         for (const ref of String(value).match(/%([^%]+)%/g) ?? []) expect(appSettings, `${f.name} ${ref}`).toContain(ref.slice(1, -1));
       }
+      // A queue trigger's identity-based connection, as the host reads it in any cloud.
       const connection = f.trigger.config["connection"];
-      if (typeof connection === "string") expect(appSettings, `${f.name} connection`).toContain(`${connection}__accountName`);
+      if (typeof connection === "string") {
+        expect(appSettings, `${f.name} connection`).toContain(`${connection}__queueServiceUri`);
+        expect(appSettings, `${f.name} connection`).toContain(`${connection}__credential`);
+      }
     }
   });
 
