@@ -7,6 +7,7 @@ import { LroTracker } from "./lro.js";
 import { createOperationEffects } from "./operation-effects.js";
 import { guestOsFor, type GuestOs } from "./os-catalog.js";
 import { RequestLog } from "./request-log.js";
+import { recordArmWrite, REALISTIC_GRAPH_LAG_S, ResourceGraph } from "./resource-graph.js";
 import { resourceEvent, type EventGridEvent } from "./resource-events.js";
 import { isAtOrAbove } from "./scope.js";
 import { EmulatorState, stableGuid, vmKey, type EmulatorLimits, type PowerState, type Principal, type PrincipalType, type VmRecord } from "./state.js";
@@ -67,6 +68,7 @@ export class EmulatorCore {
   readonly delivery: EventDelivery;
   readonly timing: Timing;
   readonly events: EventGridEvent[] = [];
+  readonly resourceGraph: ResourceGraph;
   private readonly listeners = new Set<(event: EventGridEvent) => void>();
   private seeding = false;
   /** Set when the state is persisted (stateDir + persist). */
@@ -83,6 +85,11 @@ export class EmulatorCore {
   ) {
     this.state = new EmulatorState(tenantId);
     this.timing = new Timing(timingDefaults);
+    this.resourceGraph = new ResourceGraph(
+      this.state,
+      () => this.context([], undefined, true),
+      () => this.limits.resourceGraphLagMs ?? (this.timing.realistic ? this.timing.scaledMs(REALISTIC_GRAPH_LAG_S) : 0),
+    );
     this.throttle = new Throttle(limits.throttleScale);
     this.delivery = new EventDelivery(() => this.deliveryTiming(), () => this.now());
     this.delivery.onChange = () => {
@@ -93,6 +100,7 @@ export class EmulatorCore {
     // A settlement reaches the file with the answer of the request that settled it, else within 200 ms:
     // one lost to a crash is harmless, the restored operation is past due and settles the same way at once.
     this.lro.onSettled = (op) => {
+      if (!this.seeding) this.resourceGraph.recordVm(vmKey(op.target.subscriptionId, op.target.resourceGroup, op.target.vmName), this.now());
       this.changes?.markVm(vmKey(op.target.subscriptionId, op.target.resourceGroup, op.target.vmName));
       this.changes?.flushSoon();
     };
@@ -129,7 +137,9 @@ export class EmulatorCore {
 
   /** Records what an ARM write touched, for the state file: the VM under the path, or everything else. */
   changedByRequest(method: string, path: string): void {
-    if (!this.changes || method === "GET" || method === "HEAD") return;
+    if (method === "GET" || method === "HEAD") return;
+    recordArmWrite(this.resourceGraph, method, path, this.now());
+    if (!this.changes) return;
     const vm = UNDER_VM.exec(path);
     if (vm?.[1] && vm[2] && vm[3]) this.changes.markVm(vmKey(vm[1], vm[2], vm[3]));
     else if (method === "DELETE" && RG_ID.test(path)) this.changes.markAllVms();
@@ -236,6 +246,7 @@ export class EmulatorCore {
       return { id: input.id, pending: true, ...changes } as Json;
     }
     Object.assign(existing.simulation, changes);
+    this.resourceGraph.recordVm(vmKey(existing.subscriptionId, existing.resourceGroup, existing.name), this.now());
     this.changes?.markVm(vmKey(existing.subscriptionId, existing.resourceGroup, existing.name));
     return this.describeSimulation(existing);
   }
@@ -265,6 +276,8 @@ export class EmulatorCore {
       return this.seedNow(raw as SeedInput);
     } finally {
       this.seeding = false;
+      // Seeded resources exist already: Resource Graph has them from the start, whatever its lag.
+      this.resourceGraph.recordAll(0);
     }
   }
 
@@ -343,6 +356,7 @@ export class EmulatorCore {
       limits: this.limits,
       timing: instant ? INSTANT_VIEW : this.timing,
       lro: this.lro,
+      resourceGraph: this.resourceGraph,
       baseUrl: this.baseUrl,
       now: () => this.now(),
       emit: (e) => events.push(e),
@@ -395,6 +409,15 @@ export class EmulatorCore {
     this.limits.lroDelayMs = num("lroDelayMs") ?? this.limits.lroDelayMs;
     this.limits.retryAfterSeconds = num("retryAfterSeconds") ?? this.limits.retryAfterSeconds;
     this.limits.principalReplicationDelayMs = num("principalReplicationDelayMs") ?? this.limits.principalReplicationDelayMs;
+    this.limits.resourceGraphQueriesPerWindow = Math.floor(num("resourceGraphQueriesPerWindow") ?? this.limits.resourceGraphQueriesPerWindow);
+    this.limits.resourceGraphWindowMs = Math.max(1, num("resourceGraphWindowMs") ?? this.limits.resourceGraphWindowMs);
+    // null returns the lag to the timing profile's default.
+    if (input["resourceGraphLagMs"] === null) delete this.limits.resourceGraphLagMs;
+    else {
+      const lag = num("resourceGraphLagMs");
+      if (lag !== undefined) this.limits.resourceGraphLagMs = lag;
+    }
+    if (input["resourceGraphQueriesPerWindow"] !== undefined || input["resourceGraphWindowMs"] !== undefined) this.resourceGraph.quota.clear();
     this.changes?.markCore();
     return { ...this.limits };
   }
@@ -402,11 +425,13 @@ export class EmulatorCore {
   reset(): void {
     this.state.clear();
     this.lro.clear();
+    this.resourceGraph.clear();
     this.throttle.clear();
     this.faults.clear();
     this.log.clear();
     this.delivery.reset();
     this.events.length = 0;
+    delete this.limits.resourceGraphLagMs;
     Object.assign(this.limits, this.defaults);
     this.timing.replace(this.timingDefaults);
     this.throttle.setScale(this.limits.throttleScale);

@@ -28,7 +28,8 @@
  *   POST /reset   GET /snapshot   GET /events   GET/POST /eventSubscriptions {url, filter?}   DELETE /eventSubscriptions/{id}
  *   POST /eventDelivery {duplicate?, reorder?, paused?, maxAttempts?, initialBackoffMs?}   GET /deadLetters
  *   POST /faults {seed, rules: [{match?, status?, rate?, count?, retryAfterSeconds?, latencyMs?}], lroFailures?}   DELETE /faults
- *   PUT /limits {throttleScale?, pageSize?, lroDelayMs?, retryAfterSeconds?, principalReplicationDelayMs?}   GET /limits
+ *   PUT /limits {throttleScale?, pageSize?, lroDelayMs?, retryAfterSeconds?, principalReplicationDelayMs?,
+ *                resourceGraphQueriesPerWindow?, resourceGraphWindowMs?, resourceGraphLagMs? (null: profile default)}   GET /limits
  *   PUT /timing {profile?: "instant"|"realistic", timeScale?, seed?}   GET /timing
  *
  * Chosen behaviours: resource events are raised when ARM accepts a write (the 200/201/202), not when its
@@ -100,6 +101,11 @@ export interface ArmEmulatorOptions {
   /** ARM's bucket sizes and refill rates times `scale`; false disables throttling. Default scale 1. */
   readonly throttle?: { scale?: number } | false;
   readonly principalReplicationDelayMs?: number;
+  /**
+   * Resource Graph: queries per user per window (default 15 per 5,000 ms; 0 = no quota) and its lag behind
+   * ARM (default: 0 under instant timing, 5 s × timeScale under realistic).
+   */
+  readonly resourceGraph?: { readonly queriesPerWindow?: number; readonly windowMs?: number; readonly lagMs?: number };
   readonly managedIdentity?: { principalId?: string; clientId?: string };
   readonly identityHeader?: string;
   readonly signingKey?: string;
@@ -193,6 +199,9 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
     lroDelayMs: options.lroDelayMs ?? 50,
     retryAfterSeconds: options.retryAfterSeconds ?? 0,
     principalReplicationDelayMs: options.principalReplicationDelayMs ?? 0,
+    resourceGraphQueriesPerWindow: options.resourceGraph?.queriesPerWindow ?? 15,
+    resourceGraphWindowMs: options.resourceGraph?.windowMs ?? 5000,
+    ...(options.resourceGraph?.lagMs !== undefined ? { resourceGraphLagMs: options.resourceGraph.lagMs } : {}),
   };
   const signingKey = saved?.signingKey ?? options.signingKey ?? DEFAULT_SIGNING_KEY;
   const core = new EmulatorCore(tenantId, limits, signingKey, managedIdentity, { ...limits }, timingDefaults);
@@ -203,7 +212,11 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
   const identityHeader = saved?.identityHeader ?? options.identityHeader ?? randomUUID();
   let persistence: StatePersistence | undefined;
   if (stateFile) {
-    if (saved) restoreCore(core, saved);
+    if (saved) {
+      restoreCore(core, saved);
+      // What the file held existed before this process: Resource Graph has it from the start.
+      core.resourceGraph.recordAll(0);
+    }
     persistence = new StatePersistence(stateFile, core, {
       tenantId,
       signingKey,

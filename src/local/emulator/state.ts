@@ -94,6 +94,11 @@ export interface EmulatorLimits {
   lroDelayMs: number;
   retryAfterSeconds: number;
   principalReplicationDelayMs: number;
+  /** Resource Graph: queries a user may send per window (0: no quota) and the window's length. */
+  resourceGraphQueriesPerWindow: number;
+  resourceGraphWindowMs: number;
+  /** How far Resource Graph lags ARM; absent: the timing profile's default (instant 0, realistic 5 s × timeScale). */
+  resourceGraphLagMs?: number;
 }
 
 const key = (...parts: string[]): string => parts.map((p) => p.toLowerCase()).join("/");
