@@ -246,7 +246,7 @@ export class EmulatorCore {
       return { id: input.id, pending: true, ...changes } as Json;
     }
     Object.assign(existing.simulation, changes);
-    this.resourceGraph.recordVm(vmKey(existing.subscriptionId, existing.resourceGroup, existing.name), this.now());
+    if (!this.seeding) this.resourceGraph.recordVm(vmKey(existing.subscriptionId, existing.resourceGroup, existing.name), this.now());
     this.changes?.markVm(vmKey(existing.subscriptionId, existing.resourceGroup, existing.name));
     return this.describeSimulation(existing);
   }
