@@ -277,7 +277,10 @@ export class EmulatorCore {
     } finally {
       this.seeding = false;
       // Seeded resources exist already: Resource Graph has them from the start, whatever its lag.
-      this.resourceGraph.recordAll(0);
+      for (const v of (raw as SeedInput).vms ?? []) {
+        const m = VM_ID.exec(typeof v?.id === "string" ? v.id : "");
+        if (m?.[1] && m[2] && m[3]) this.resourceGraph.recordVm(vmKey(m[1], m[2], m[3]), 0);
+      }
     }
   }
 

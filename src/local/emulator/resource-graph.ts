@@ -243,7 +243,11 @@ export function queryResources(ctx: HandlerContext, req: ArmRequest): ArmRespons
     if (scopes && !scopes.has(sub)) return false;
     return graph.canRead(principal, String(row["id"] ?? ""));
   };
-  const byId = (a: Json, b: Json): number => String(a["id"]).localeCompare(String(b["id"]));
+  const byId = (a: Json, b: Json): number => {
+    const x = String(a["id"]);
+    const y = String(b["id"]);
+    return x < y ? -1 : x > y ? 1 : 0;
+  };
   const table = (name: GraphRow["table"]): KqlTable => ({
     columns: RESOURCE_COLUMNS,
     rows: query.table.toLowerCase() === name.toLowerCase() ? graph.history.rowsAsOf(name, asOf, now).filter(readable).sort(byId) : [],
