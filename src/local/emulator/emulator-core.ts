@@ -412,6 +412,7 @@ export class EmulatorCore {
     this.limits.lroDelayMs = num("lroDelayMs") ?? this.limits.lroDelayMs;
     this.limits.retryAfterSeconds = num("retryAfterSeconds") ?? this.limits.retryAfterSeconds;
     this.limits.principalReplicationDelayMs = num("principalReplicationDelayMs") ?? this.limits.principalReplicationDelayMs;
+    this.limits.roleAssignmentsPerSubscription = Math.floor(num("roleAssignmentsPerSubscription") ?? this.limits.roleAssignmentsPerSubscription);
     this.limits.resourceGraphQueriesPerWindow = Math.floor(num("resourceGraphQueriesPerWindow") ?? this.limits.resourceGraphQueriesPerWindow);
     this.limits.resourceGraphWindowMs = Math.max(1, num("resourceGraphWindowMs") ?? this.limits.resourceGraphWindowMs);
     // null returns the lag to the timing profile's default.

@@ -29,7 +29,7 @@
  *   POST /eventDelivery {duplicate?, reorder?, paused?, maxAttempts?, initialBackoffMs?}   GET /deadLetters
  *   POST /faults {seed, rules: [{match?, status?, rate?, count?, retryAfterSeconds?, latencyMs?}], lroFailures?}   DELETE /faults
  *   PUT /limits {throttleScale?, pageSize?, lroDelayMs?, retryAfterSeconds?, principalReplicationDelayMs?,
- *                resourceGraphQueriesPerWindow?, resourceGraphWindowMs?, resourceGraphLagMs? (null: profile default)}   GET /limits
+ *                roleAssignmentsPerSubscription? (4000), resourceGraphQueriesPerWindow?, resourceGraphWindowMs?, resourceGraphLagMs? (null: profile default)}   GET /limits
  *   PUT /timing {profile?: "instant"|"realistic", timeScale?, seed?}   GET /timing
  *
  * Chosen behaviours: resource events are raised when ARM accepts a write (the 200/201/202), not when its
@@ -199,6 +199,7 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
     lroDelayMs: options.lroDelayMs ?? 50,
     retryAfterSeconds: options.retryAfterSeconds ?? 0,
     principalReplicationDelayMs: options.principalReplicationDelayMs ?? 0,
+    roleAssignmentsPerSubscription: 4000,
     resourceGraphQueriesPerWindow: options.resourceGraph?.queriesPerWindow ?? 15,
     resourceGraphWindowMs: options.resourceGraph?.windowMs ?? 5000,
     ...(options.resourceGraph?.lagMs !== undefined ? { resourceGraphLagMs: options.resourceGraph.lagMs } : {}),
