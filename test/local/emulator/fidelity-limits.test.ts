@@ -1,6 +1,7 @@
 import { isRestError } from "@azure/core-rest-pipeline";
 import { describe, expect, it } from "vitest";
 import { useTestEmulator, type TestEmulator } from "../../support/emulator.js";
+import { armCall } from "./arm-http.js";
 
 const SUB = "f1f1f1f1-0000-4000-8000-0000000000f1";
 const SUB2 = "f2f2f2f2-0000-4000-8000-0000000000f2";
@@ -38,5 +39,48 @@ describe("role assignments per subscription", () => {
 
   it("is 4,000 by default", () => {
     expect(t.emulator.limits.roleAssignmentsPerSubscription).toBe(4000);
+  });
+});
+
+describe("VM lists as Compute serves them", () => {
+  const seedVm = (): void =>
+    t.emulator.seed({
+      vms: [
+        {
+          id: `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/vm1`,
+          body: { location: "westus", tags: { env: "prod" }, properties: { storageProfile: { imageReference: { publisher: "MicrosoftWindowsServer", offer: "WindowsServer", sku: "2019-Datacenter", version: "latest" } } } } as never,
+        },
+      ],
+    });
+  const all = async <T>(it: AsyncIterable<T>): Promise<T[]> => {
+    const out: T[] = [];
+    for await (const x of it) out.push(x);
+    return out;
+  };
+
+  it("refuses $expand=instanceView without a scale-set $filter", async () => {
+    seedVm();
+    const compute = t.computeClient(SUB);
+    for (const list of [() => compute.virtualMachines.listAll({ expand: "instanceView" }), () => compute.virtualMachines.list("rg1", { expand: "instanceView" })]) {
+      const error = await all(list()).catch((e: unknown) => e);
+      expect(isRestError(error) && [error.statusCode, error.code]).toEqual([400, "BadRequest"]);
+    }
+    const raw = await armCall(t.emulator.armUrl, t.emulator.caPem, "GET", `/subscriptions/${SUB}/providers/Microsoft.Compute/virtualMachines?api-version=2024-07-01&$expand=instanceView`, { token: t.emulator.tokenFor(USER) });
+    expect(raw.body.error.message).toBe("Expand Instance View is only supported when Virtual Machine Scale Set resource filter is applied");
+    const scaleSet = `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachineScaleSets/ss1`;
+    expect(await all(compute.virtualMachines.listAll({ expand: "instanceView", filter: `virtualMachineScaleSet/id eq '${scaleSet}'` }))).toEqual([]);
+    const badFilter = await all(compute.virtualMachines.list("rg1", { filter: "name eq 'vm1'" })).catch((e: unknown) => e);
+    expect(isRestError(badFilter) && [badFilter.statusCode, badFilter.code]).toEqual([400, "InvalidParameter"]);
+    expect((await all(compute.virtualMachines.listAll())).map((vm) => vm.instanceView)).toEqual([undefined]);
+  });
+
+  it("statusOnly=true lists run-time status without the model, tags or guest OS", async () => {
+    seedVm();
+    const [vm] = await all(t.computeClient(SUB).virtualMachines.listAll({ statusOnly: "true" }));
+    expect(vm?.name).toBe("vm1");
+    expect(vm?.tags).toBeUndefined();
+    expect(vm?.storageProfile).toBeUndefined();
+    expect(vm?.instanceView?.statuses?.map((s) => s.code)).toEqual(["ProvisioningState/succeeded", "PowerState/running"]);
+    expect(vm?.instanceView?.osName).toBeUndefined();
   });
 });
