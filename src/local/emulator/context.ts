@@ -1,3 +1,4 @@
+import type { ComputeThrottle } from "./compute-throttling.js";
 import type { ArmError } from "./errors.js";
 import type { Json } from "./http-io.js";
 import type { LroTracker } from "./lro.js";
@@ -49,6 +50,7 @@ export interface HandlerContext {
   readonly timing: TimingView;
   readonly lro: LroTracker;
   readonly resourceGraph: ResourceGraph;
+  readonly computeThrottle: ComputeThrottle;
   readonly baseUrl: string;
   now(): number;
   emit(event: ResourceEventInput): void;

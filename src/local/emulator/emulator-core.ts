@@ -12,6 +12,7 @@ import { resourceEvent, type EventGridEvent } from "./resource-events.js";
 import { isAtOrAbove } from "./scope.js";
 import { EmulatorState, stableGuid, vmKey, type EmulatorLimits, type PowerState, type Principal, type PrincipalType, type VmRecord } from "./state.js";
 import { Throttle } from "./throttling.js";
+import { ComputeThrottle } from "./compute-throttling.js";
 import {
   EVENT_GRID_LATER_RETRY_S,
   EVENT_GRID_RESPONSE_TIMEOUT_S,
@@ -69,6 +70,7 @@ export class EmulatorCore {
   readonly timing: Timing;
   readonly events: EventGridEvent[] = [];
   readonly resourceGraph: ResourceGraph;
+  readonly computeThrottle = new ComputeThrottle(() => this.limits.computeThrottleScale);
   private readonly listeners = new Set<(event: EventGridEvent) => void>();
   private seeding = false;
   /** Set when the state is persisted (stateDir + persist). */
@@ -360,6 +362,7 @@ export class EmulatorCore {
       timing: instant ? INSTANT_VIEW : this.timing,
       lro: this.lro,
       resourceGraph: this.resourceGraph,
+      computeThrottle: this.computeThrottle,
       baseUrl: this.baseUrl,
       now: () => this.now(),
       emit: (e) => events.push(e),
@@ -412,6 +415,12 @@ export class EmulatorCore {
     this.limits.lroDelayMs = num("lroDelayMs") ?? this.limits.lroDelayMs;
     this.limits.retryAfterSeconds = num("retryAfterSeconds") ?? this.limits.retryAfterSeconds;
     this.limits.principalReplicationDelayMs = num("principalReplicationDelayMs") ?? this.limits.principalReplicationDelayMs;
+    if (input["computeThrottleScale"] !== undefined) {
+      const v = input["computeThrottleScale"];
+      if (v !== false && (typeof v !== "number" || v <= 0)) throw badRequest("InvalidRequestContent", "'computeThrottleScale' must be a positive number or false.");
+      this.limits.computeThrottleScale = v as number | false;
+      this.computeThrottle.clear();
+    }
     this.limits.roleAssignmentsPerSubscription = Math.floor(num("roleAssignmentsPerSubscription") ?? this.limits.roleAssignmentsPerSubscription);
     this.limits.resourceGraphQueriesPerWindow = Math.floor(num("resourceGraphQueriesPerWindow") ?? this.limits.resourceGraphQueriesPerWindow);
     this.limits.resourceGraphWindowMs = Math.max(1, num("resourceGraphWindowMs") ?? this.limits.resourceGraphWindowMs);
@@ -430,6 +439,7 @@ export class EmulatorCore {
     this.state.clear();
     this.lro.clear();
     this.resourceGraph.clear();
+    this.computeThrottle.clear();
     this.throttle.clear();
     this.faults.clear();
     this.log.clear();

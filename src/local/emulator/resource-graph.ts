@@ -24,21 +24,8 @@ const INVALID_QUERY = "Query is invalid. Please refer to the documentation for t
  * specifics in `details` (seen in answers quoted in Azure/aztfexport#485, Azure/azure-powershell#13762,
  * Azure/azure-cli-extensions#3325).
  */
-export class GraphError extends ArmError {
-  constructor(
-    status: number,
-    code: string,
-    message: string,
-    readonly details: readonly Json[],
-    headers: Record<string, string> = {},
-  ) {
-    super(status, code, message, headers);
-  }
-
-  override toBody(): { error: { code: string; message: string; details: readonly Json[] } } {
-    return { error: { code: this.code, message: this.message, details: this.details } };
-  }
-}
+const graphError = (status: number, code: string, message: string, details: readonly Json[], headers: Record<string, string> = {}): ArmError =>
+  new ArmError(status, code, message, headers, undefined, details);
 
 /** Resource Graph's state in one emulator: the history it reads, the users' quota, and who may read what. */
 export class ResourceGraph {
@@ -128,11 +115,11 @@ interface SkipToken {
   readonly h: string;
 }
 
-const badRequest = (ctx: HandlerContext, req: ArmRequest, details: Json[], headers: Record<string, string>): GraphError =>
-  new GraphError(400, "BadRequest", SUPPORT_MESSAGE(ctx.now(), req.correlationId), details, headers);
+const badRequest = (ctx: HandlerContext, req: ArmRequest, details: Json[], headers: Record<string, string>): ArmError =>
+  graphError(400, "BadRequest", SUPPORT_MESSAGE(ctx.now(), req.correlationId), details, headers);
 
 function readOptions(ctx: HandlerContext, req: ArmRequest, raw: unknown, headers: Record<string, string>): QueryOptions {
-  const invalid = (message: string): GraphError => badRequest(ctx, req, [{ code: "InvalidRequestContent", message }], headers);
+  const invalid = (message: string): ArmError => badRequest(ctx, req, [{ code: "InvalidRequestContent", message }], headers);
   if (raw === undefined || raw === null) return { resultFormat: "objectArray" };
   if (!isObject(raw)) throw invalid("'options' must be a JSON object: {$top?, $skip?, $skipToken?, resultFormat?}.");
   const int = (name: string, min: number, max: number): number | undefined => {
@@ -155,7 +142,7 @@ function readOptions(ctx: HandlerContext, req: ArmRequest, raw: unknown, headers
   };
 }
 
-function queryError(ctx: HandlerContext, req: ArmRequest, e: KqlError, headers: Record<string, string>): GraphError {
+function queryError(ctx: HandlerContext, req: ArmRequest, e: KqlError, headers: Record<string, string>): ArmError {
   return badRequest(
     ctx,
     req,
@@ -192,7 +179,7 @@ export function queryResources(ctx: HandlerContext, req: ArmRequest): ArmRespons
     "x-ms-user-quota-resets-after": hhmmss(decision.resetsInMs),
   };
   if (!decision.allowed) {
-    throw new GraphError(
+    throw graphError(
       429,
       "RateLimiting",
       SUPPORT_MESSAGE(now, req.correlationId),
@@ -208,7 +195,7 @@ export function queryResources(ctx: HandlerContext, req: ArmRequest): ArmRespons
     );
   }
   const body = req.body;
-  const invalid = (message: string): GraphError => badRequest(ctx, req, [{ code: "InvalidRequestContent", message }], headers);
+  const invalid = (message: string): ArmError => badRequest(ctx, req, [{ code: "InvalidRequestContent", message }], headers);
   if (!isObject(body)) throw invalid("The body must be a JSON object: {subscriptions?, query, options?}.");
   if (typeof body["query"] !== "string" || body["query"].trim() === "") throw invalid("'query' is required: a KQL query such as \"Resources | project id, name\".");
   if (body["managementGroups"] !== undefined) throw invalid("Management group scopes are outside the local emulator's Resource Graph: send 'subscriptions'.");
@@ -231,7 +218,7 @@ export function queryResources(ctx: HandlerContext, req: ArmRequest): ArmRespons
   let token: SkipToken | undefined;
   if (options.skipToken !== undefined) {
     token = decodeToken(options.skipToken);
-    const tokenError = (why: string): GraphError => badRequest(ctx, req, [{ code: "InvalidSkipToken", message: `The $skipToken is not valid: ${why}.` }], headers);
+    const tokenError = (why: string): ArmError => badRequest(ctx, req, [{ code: "InvalidSkipToken", message: `The $skipToken is not valid: ${why}.` }], headers);
     if (!token) throw tokenError("it is not one this service issued");
     if (token.h !== hash) throw tokenError("it belongs to another query or other subscriptions; send the same query and subscriptions as the first page");
     if (token.a < graph.history.horizon(now)) throw tokenError("it expired; run the query again from the first page");

@@ -6,7 +6,7 @@ import { mergePatch } from "./merge-patch.js";
 import { guestOsFor, osTypeOf } from "./os-catalog.js";
 import { page } from "./paging.js";
 import { requireResourceGroup, requireSubscription } from "./resource-groups.js";
-import type { PowerState, VmRecord } from "./state.js";
+import { vmKey, type PowerState, type VmRecord } from "./state.js";
 import { renderExtension, extensionInstanceViews } from "./vm-extensions.js";
 import { applyIdentity } from "./vm-identity.js";
 
@@ -250,13 +250,19 @@ export function patchVm(ctx: HandlerContext, req: ArmRequest, sub: string, rg: s
   return { status: 200, body: renderVm(ctx, vm), headers };
 }
 
+/** Compute's per-VM and per-subscription read throttle for a single-VM read (GET, instance view, extensions). */
+export const vmReadThrottle = (ctx: HandlerContext, sub: string, rg: string, name: string): Record<string, string> =>
+  ctx.computeThrottle.take("vm-read", sub, vmKey(sub, rg, name), ctx.now());
+
 export function getVm(ctx: HandlerContext, req: ArmRequest, sub: string, rg: string, name: string): ArmResponse {
+  const headers = vmReadThrottle(ctx, sub, rg, name);
   const vm = requireVm(ctx, sub, rg, name);
-  return { status: 200, body: renderVm(ctx, vm, req.query.get("$expand") ?? "") };
+  return { status: 200, body: renderVm(ctx, vm, req.query.get("$expand") ?? ""), headers };
 }
 
 export function getInstanceView(ctx: HandlerContext, _req: ArmRequest, sub: string, rg: string, name: string): ArmResponse {
-  return { status: 200, body: instanceView(ctx, requireVm(ctx, sub, rg, name)) };
+  const headers = vmReadThrottle(ctx, sub, rg, name);
+  return { status: 200, body: instanceView(ctx, requireVm(ctx, sub, rg, name)), headers };
 }
 
 /** The scale set a list's `$filter` names: `virtualMachineScaleSet/id eq '<id>'` is the only filter Compute documents. */
@@ -294,6 +300,7 @@ function renderVmStatus(ctx: HandlerContext, vm: VmRecord): Json {
  * filter is applied").
  */
 export function listVms(ctx: HandlerContext, req: ArmRequest, sub: string, rg?: string): ArmResponse {
+  const headers = ctx.computeThrottle.take("vm-list", sub, undefined, ctx.now());
   if (rg === undefined) requireSubscription(ctx, sub);
   else requireResourceGroup(ctx, sub, rg);
   const expand = req.query.get("$expand") ?? "";
@@ -310,7 +317,7 @@ export function listVms(ctx: HandlerContext, req: ArmRequest, sub: string, rg?: 
       return isObject(ref) && String(ref["id"] ?? "").toLowerCase() === scaleSet.toLowerCase();
     })
     .sort((a, b) => vmResourceId(a).localeCompare(vmResourceId(b)));
-  return { status: 200, body: page(ctx, req, vms.map((vm) => (statusOnly ? renderVmStatus(ctx, vm) : renderVm(ctx, vm, expand)))) };
+  return { status: 200, body: page(ctx, req, vms.map((vm) => (statusOnly ? renderVmStatus(ctx, vm) : renderVm(ctx, vm, expand)))), headers };
 }
 
 export function deleteVm(ctx: HandlerContext, req: ArmRequest, sub: string, rg: string, name: string): ArmResponse {

@@ -84,3 +84,42 @@ describe("VM lists as Compute serves them", () => {
     expect(vm?.instanceView?.osName).toBeUndefined();
   });
 });
+
+describe("Compute's read throttles", () => {
+  const VM1 = `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/vm1`;
+  const VM2 = `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/vm2`;
+  const seedVms = (): void =>
+    t.emulator.seed({ vms: [VM1, VM2].map((id) => ({ id, body: { location: "westus", properties: { storageProfile: { imageReference: { publisher: "MicrosoftWindowsServer", offer: "WindowsServer", sku: "2019-Datacenter", version: "latest" } } } } as never })) });
+  const get = (path: string) => armCall(t.emulator.armUrl, t.emulator.caPem, "GET", `${path}?api-version=2024-07-01`, { token: t.emulator.tokenFor(USER) });
+
+  it("name what is left in x-ms-ratelimit-remaining-resource and never refuse by default", async () => {
+    seedVms();
+    const res = await get(VM1);
+    expect(res.headers["x-ms-ratelimit-remaining-resource"]).toBe("Microsoft.Compute/GetVMResource;35,Microsoft.Compute/GetVMSubscription;7999");
+    for (let i = 0; i < 40; i++) expect((await get(`${VM1}/instanceView`)).status).toBe(200);
+    expect((await get(`/subscriptions/${SUB}/providers/Microsoft.Compute/virtualMachines`)).headers["x-ms-ratelimit-remaining-resource"]).toBe("Microsoft.Compute/ListVMSubscription;899");
+  });
+
+  it("refuse single-VM reads past the VM's bucket with 429 OperationNotAllowed and Retry-After; other VMs still answer", async () => {
+    seedVms();
+    t.emulator.setLimits({ computeThrottleScale: 1 / 12 }); // per VM: 3 calls, 1 a minute
+    const statuses = [];
+    for (const path of [VM1, `${VM1}/instanceView`, `${VM1}/extensions`, `${VM1}/extensions/AADLoginForWindows`]) statuses.push((await get(path)).status);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    const throttled = await get(VM1);
+    expect(throttled.status).toBe(429);
+    expect(throttled.body.error).toMatchObject({ code: "OperationNotAllowed", details: [{ code: "TooManyRequests", target: "GetVMResource" }] });
+    expect(Number(throttled.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+    expect(throttled.headers["x-ms-ratelimit-remaining-resource"]).toMatch(/^Microsoft\.Compute\/GetVMResource;0,/);
+    expect((await get(VM2)).status).toBe(200);
+  });
+
+  it("refuse VM lists past the subscription's list bucket", async () => {
+    seedVms();
+    t.emulator.setLimits({ computeThrottleScale: 1 / 300 }); // lists: 3 calls, 1 a minute
+    const list = `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines`;
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await get(list)).status);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+  });
+});
