@@ -290,22 +290,25 @@ describe("staleness", () => {
   const tagsOf = async (name: string): Promise<unknown> => (await rows(`Resources | where name == '${name}' | project id, tags`))[0]?.["tags"];
 
   it("shows ARM's state as of now - lag: a change made just before a query is not visible yet", async () => {
-    t.emulator.setLimits({ resourceGraphLagMs: 400 });
+    // A long lag keeps the test independent of the machine's speed; the lag is read at query time.
+    t.emulator.setLimits({ resourceGraphLagMs: 60_000 });
     // Seeded resources exist already: visible at once.
     expect(await tagsOf("vm-a")).toEqual({ "aadlogin-admins": "alice@contoso.com", env: "prod" });
     await compute.virtualMachines.update(RG, "vm-a", { tags: { env: "prod" } }, FAST);
     expect(await tagsOf("vm-a")).toEqual({ "aadlogin-admins": "alice@contoso.com", env: "prod" });
-    await new Promise((r) => setTimeout(r, 450));
+    t.emulator.setLimits({ resourceGraphLagMs: 0 });
     expect(await tagsOf("vm-a")).toEqual({ env: "prod" });
   });
 
   it("a new VM appears and a deleted one disappears only after the lag", async () => {
-    t.emulator.setLimits({ resourceGraphLagMs: 300 });
+    t.emulator.setLimits({ resourceGraphLagMs: 60_000 });
     await compute.virtualMachines.createOrUpdate(RG, "vm-new", image("2019-Datacenter"), FAST);
     await compute.virtualMachines.beginDeleteAndWait(RG, "vm-b", FAST);
     const names = async (): Promise<unknown[]> => (await rows("Resources | project name | order by name asc")).map((r) => r["name"]);
     expect(await names()).toEqual(["vm-a", "vm-b", "vm-c"]);
-    await new Promise((r) => setTimeout(r, 350));
+    // As of 100 ms ago: both changes are older than that once the clock has moved on.
+    t.emulator.setLimits({ resourceGraphLagMs: 100 });
+    await new Promise((r) => setTimeout(r, 120));
     expect(await names()).toEqual(["vm-a", "vm-c", "vm-new"]);
   });
 
@@ -324,11 +327,11 @@ describe("staleness", () => {
   });
 
   it("realistic timing lags by 5 s × timeScale unless the limit says otherwise", async () => {
-    t.emulator.setTiming({ profile: "realistic", timeScale: 0.04 });
+    t.emulator.setTiming({ profile: "realistic", timeScale: 0.2 }); // lag 1 s
     t.emulator.setVmSimulation({ id: vmId("vm-b"), powerState: "running" });
     const power = async (): Promise<unknown> => (await rows("Resources | where name == 'vm-b' | project id, p = properties.extended.instanceView.powerState.code"))[0]?.["p"];
     expect(await power()).toBe("PowerState/deallocated");
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, 1050));
     expect(await power()).toBe("PowerState/running");
   });
 });
