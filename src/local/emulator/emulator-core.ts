@@ -415,6 +415,10 @@ export class EmulatorCore {
     this.limits.lroDelayMs = num("lroDelayMs") ?? this.limits.lroDelayMs;
     this.limits.retryAfterSeconds = num("retryAfterSeconds") ?? this.limits.retryAfterSeconds;
     this.limits.principalReplicationDelayMs = num("principalReplicationDelayMs") ?? this.limits.principalReplicationDelayMs;
+    if (input["variablePageSizes"] !== undefined) {
+      if (typeof input["variablePageSizes"] !== "boolean") throw badRequest("InvalidRequestContent", "'variablePageSizes' must be true or false.");
+      this.limits.variablePageSizes = input["variablePageSizes"];
+    }
     if (input["computeThrottleScale"] !== undefined) {
       const v = input["computeThrottleScale"];
       if (v !== false && (typeof v !== "number" || v <= 0)) throw badRequest("InvalidRequestContent", "'computeThrottleScale' must be a positive number or false.");

@@ -29,7 +29,7 @@
  *   POST /eventDelivery {duplicate?, reorder?, paused?, maxAttempts?, initialBackoffMs?}   GET /deadLetters
  *   POST /faults {seed, rules: [{match?, status?, rate?, count?, retryAfterSeconds?, latencyMs?}], lroFailures?}   DELETE /faults
  *   PUT /limits {throttleScale?, pageSize?, lroDelayMs?, retryAfterSeconds?, principalReplicationDelayMs?,
- *                computeThrottleScale? (false), roleAssignmentsPerSubscription? (4000), resourceGraphQueriesPerWindow?, resourceGraphWindowMs?, resourceGraphLagMs? (null: profile default)}   GET /limits
+ *                variablePageSizes? (false), computeThrottleScale? (false), roleAssignmentsPerSubscription? (4000), resourceGraphQueriesPerWindow?, resourceGraphWindowMs?, resourceGraphLagMs? (null: profile default)}   GET /limits
  *   PUT /timing {profile?: "instant"|"realistic", timeScale?, seed?}   GET /timing
  *
  * Chosen behaviours: resource events are raised when ARM accepts a write (the 200/201/202), not when its
@@ -105,6 +105,8 @@ export interface ArmEmulatorOptions {
    * Resource Graph: queries per user per window (default 15 per 5,000 ms; 0 = no quota) and its lag behind
    * ARM (default: 0 under instant timing, 5 s × timeScale under realistic).
    */
+  /** Pages of 1…pageSize items, as Compute sizes its own pages; default false (pageSize each). */
+  readonly variablePageSizes?: boolean;
   /** Compute's read throttles (per VM and per subscription) times `scale`; default off (false). */
   readonly computeThrottle?: { scale?: number } | false;
   readonly resourceGraph?: { readonly queriesPerWindow?: number; readonly windowMs?: number; readonly lagMs?: number };
@@ -201,6 +203,7 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
     lroDelayMs: options.lroDelayMs ?? 50,
     retryAfterSeconds: options.retryAfterSeconds ?? 0,
     principalReplicationDelayMs: options.principalReplicationDelayMs ?? 0,
+    variablePageSizes: options.variablePageSizes ?? false,
     computeThrottleScale: options.computeThrottle === undefined || options.computeThrottle === false ? false : (options.computeThrottle.scale ?? 1),
     roleAssignmentsPerSubscription: 4000,
     resourceGraphQueriesPerWindow: options.resourceGraph?.queriesPerWindow ?? 15,

@@ -99,6 +99,8 @@ export interface EmulatorLimits {
   resourceGraphWindowMs: number;
   /** How far Resource Graph lags ARM; absent: the timing profile's default (instant 0, realistic 5 s × timeScale). */
   resourceGraphLagMs?: number;
+  /** Pages of 1…pageSize items (deterministic per offset) instead of pageSize each. */
+  variablePageSizes: boolean;
   /** Compute's read throttles (per VM, per subscription) times this; false (the default) never refuses. */
   computeThrottleScale: number | false;
   /** Role assignments a subscription may hold (all scopes inside it together); Azure's is 4,000. */

@@ -123,3 +123,20 @@ describe("Compute's read throttles", () => {
     expect(statuses).toEqual([200, 200, 200, 429]);
   });
 });
+
+describe("variable page sizes", () => {
+  it("serves pages of 1…pageSize items; the SDK follows nextLink to every VM", async () => {
+    t.emulator.setLimits({ pageSize: 4, variablePageSizes: true });
+    const ids = Array.from({ length: 13 }, (_, i) => `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/vm${String(i).padStart(2, "0")}`);
+    t.emulator.seed({ vms: ids.map((id) => ({ id, body: { location: "westus", properties: {} } as never })) });
+    const sizes: number[] = [];
+    const names: string[] = [];
+    for await (const page of t.computeClient(SUB).virtualMachines.listAll().byPage()) {
+      sizes.push(page.length);
+      names.push(...page.map((vm) => vm.name ?? ""));
+    }
+    expect(names).toEqual(ids.map((id) => id.split("/").pop()));
+    expect(sizes.every((n) => n >= 1 && n <= 4)).toBe(true);
+    expect(new Set(sizes).size).toBeGreaterThan(1);
+  });
+});
