@@ -43,6 +43,8 @@ const verb = (method: string): string => ({ GET: "read", PUT: "write", PATCH: "w
  * `/providers/Microsoft.Authorization/` or `/providers/Microsoft.Resources/tags`.
  */
 export function routeArm(method: string, path: string): ArmRoute {
+  // Resource Graph: a tenant-level POST anyone signed in may send; what the caller may read is decided per
+  // row (ResourceGraph.canRead: the row's `<type>/read` at its scope), not by this route's operation at "/".
   if (/^\/providers\/Microsoft\.ResourceGraph\/resources$/i.test(path)) {
     if (method !== "POST") throw methodNotAllowed(method, path);
     return { provider: "Microsoft.ResourceGraph", resourceType: "resources", operation: "Microsoft.ResourceGraph/resources/read", handle: queryResources };
