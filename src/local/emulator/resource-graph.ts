@@ -213,6 +213,13 @@ export function queryResources(ctx: HandlerContext, req: ArmRequest): ArmRespons
     throw e;
   }
   const scopes = subs === undefined ? undefined : new Set((subs as string[]).map((s) => s.toLowerCase()));
+  // Subscriptions that do not exist are skipped without a word; when none of them does, Resource Graph
+  // refuses the query (NoValidSubscriptionsInQueryRequest, as users quote it, e.g. Azure/aztfexport#331).
+  if (scopes && ![...scopes].some((s) => ctx.state.subscription(s))) {
+    throw badRequest(ctx, req, [
+      { code: "NoValidSubscriptionsInQueryRequest", message: `There must be at least one subscription that is eligible to contain resources. Given: '${(subs as string[]).join("','")}'.` },
+    ], headers);
+  }
   const hash = createHash("sha256").update(JSON.stringify([text, scopes ? [...scopes].sort() : null])).digest("hex").slice(0, 16);
 
   let token: SkipToken | undefined;

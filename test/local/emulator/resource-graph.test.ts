@@ -238,9 +238,16 @@ describe("paging and scopes", () => {
     expect((await query({ query: "Resources", options: { $skip: 8 } })).body).toMatchObject({ totalRecords: 10, count: 2 });
   });
 
-  it("limits rows to the subscriptions in the body; unknown subscriptions add nothing", async () => {
+  it("limits rows to the subscriptions in the body; unknown ones are skipped, only unknown ones refused", async () => {
+    const DEAD = "00000000-0000-4000-8000-00000000dead";
     expect((await rows("Resources | project name", { subscriptions: [SUB2] })).map((r) => r["name"])).toEqual(["vm-c"]);
-    expect(await rows("Resources | project name", { subscriptions: ["00000000-0000-4000-8000-00000000dead"] })).toEqual([]);
+    expect((await rows("Resources | project name", { subscriptions: [SUB2, DEAD] })).map((r) => r["name"])).toEqual(["vm-c"]);
+    const none = await query({ query: "Resources | project name", subscriptions: [DEAD] });
+    expect([none.status, none.body.error.code, none.body.error.details]).toEqual([
+      400,
+      "BadRequest",
+      [{ code: "NoValidSubscriptionsInQueryRequest", message: `There must be at least one subscription that is eligible to contain resources. Given: '${DEAD}'.` }],
+    ]);
     expect((await rows("Resources | project name", { subscriptions: [SUB.toUpperCase(), SUB2] })).length).toBe(3);
   });
 
