@@ -257,7 +257,8 @@ export function queryResources(ctx: HandlerContext, req: ArmRequest): ArmRespons
   const total = result.rows.length;
   const pageable = !result.limited && result.columns.includes("id");
   const top = options.top ?? token?.t ?? MAX_TOP;
-  const start = options.skip ?? token?.o ?? 0;
+  // "If you use limit or take in the query, skip is ignored" ("Working with large Azure resource data sets").
+  const start = result.limited ? 0 : (options.skip ?? token?.o ?? 0);
   const rows = result.rows.slice(start, start + top);
   const more = start + rows.length < total;
   const next: SkipToken | undefined = more && pageable ? { o: start + rows.length, t: top, a: asOf, h: hash } : undefined;

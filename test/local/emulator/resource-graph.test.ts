@@ -236,6 +236,8 @@ describe("paging and scopes", () => {
     const top = await query({ query: "Resources", options: { $top: 1001 } });
     expect([top.status, top.body.error.details[0].message]).toEqual([400, "'options.$top' must be a whole number from 1 to 1000; got 1001."]);
     expect((await query({ query: "Resources", options: { $skip: 8 } })).body).toMatchObject({ totalRecords: 10, count: 2 });
+    // With limit/take, $skip is ignored.
+    expect((await query({ query: "Resources | take 3", options: { $skip: 2 } })).body).toMatchObject({ totalRecords: 3, count: 3 });
   });
 
   it("limits rows to the subscriptions in the body; unknown ones are skipped, only unknown ones refused", async () => {
