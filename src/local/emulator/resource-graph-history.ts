@@ -4,9 +4,10 @@ import type { GraphRow } from "./resource-graph-rows.js";
 interface Version {
   /** When ARM's state became this (epoch ms; 0 for what existed before the emulator started watching). */
   readonly at: number;
-  /** undefined: the resource was deleted. */
-  readonly row: GraphRow | undefined;
+  /** The row's JSON; "" once the resource was deleted. Older versions keep only this (parsed again when read). */
   readonly text: string;
+  readonly table: GraphRow["table"] | undefined;
+  row: Json | undefined;
 }
 
 /** Versions older than the lag are kept this much longer, so a skip token's snapshot stays readable. */
@@ -50,10 +51,12 @@ export class ResourceGraphHistory {
 
   private record(id: string, row: GraphRow | undefined, at: number): void {
     const list = this.versions.get(id) ?? [];
-    const text = row === undefined ? "" : JSON.stringify(row);
+    const text = row === undefined ? "" : JSON.stringify(row.row);
     const last = list[list.length - 1];
-    if (last ? last.text === text : row === undefined) return;
-    list.push({ at, row, text });
+    if (last ? last.text === text && last.table === row?.table : row === undefined) return;
+    // Memory: a superseded version keeps its text only.
+    if (last) last.row = undefined;
+    list.push({ at, text, table: row?.table, row: row?.row });
     this.versions.set(id, list);
     this.prune(id, list, at);
   }
@@ -66,7 +69,7 @@ export class ResourceGraphHistory {
     firstKept = Math.max(firstKept, list.length - MAX_VERSIONS);
     if (firstKept > 0) list.splice(0, firstKept);
     const only = list[0];
-    if (list.length === 1 && only && only.row === undefined && only.at <= horizon) this.versions.delete(id);
+    if (list.length === 1 && only && only.text === "" && only.at <= horizon) this.versions.delete(id);
   }
 
   /** The rows of a table as ARM had them at `asOf`. */
@@ -79,7 +82,10 @@ export class ResourceGraphHistory {
         if (v.at <= asOf) version = v;
         else break;
       }
-      if (version?.row && version.row.table === table) rows.push(version.row.row);
+      if (version && version.text !== "" && version.table === table) {
+        version.row ??= JSON.parse(version.text) as Json;
+        rows.push(version.row);
+      }
     }
     return rows;
   }
