@@ -130,6 +130,74 @@ describe("Resource Graph rows", () => {
   });
 });
 
+describe("the audit's queries (as src/azure/graphSnapshot.ts on main sends them)", () => {
+  const VM_QUERY = `Resources
+| where type =~ 'microsoft.compute/virtualmachines'
+| project id, name, location, tags, identity,
+  osType = properties.storageProfile.osDisk.osType,
+  imageReference = properties.storageProfile.imageReference,
+  vmSize = properties.hardwareProfile.vmSize,
+  provisioningState = properties.provisioningState,
+  powerState = properties.extended.instanceView.powerState.code,
+  osName = properties.extended.instanceView.osName,
+  osVersion = properties.extended.instanceView.osVersion`;
+  const EXTENSION_QUERY = `Resources
+| where type =~ 'microsoft.compute/virtualmachines/extensions'
+| where properties.type in~ ('AADLoginForWindows', 'JsonADDomainExtension')
+| project id, name,
+  publisher = properties.publisher,
+  extensionType = properties.type,
+  typeHandlerVersion = properties.typeHandlerVersion,
+  provisioningState = properties.provisioningState`;
+  const ASSIGNMENT_QUERY = `AuthorizationResources
+| where type =~ 'microsoft.authorization/roleassignments'
+| where properties.roleDefinitionId endswith '${ADMIN_LOGIN}' or properties.roleDefinitionId endswith '${USER_LOGIN}'
+| project id, name,
+  scope = properties.scope,
+  roleDefinitionId = properties.roleDefinitionId,
+  principalId = properties.principalId,
+  principalType = properties.principalType,
+  description = properties.description`;
+
+  it("answers all three with the fields the snapshot reads", async () => {
+    await compute.virtualMachineExtensions.createOrUpdate(RG, "vm-a", "AADLoginForWindows", { location: "westeurope", publisher: "Microsoft.Azure.ActiveDirectory", typePropertiesType: "AADLoginForWindows", typeHandlerVersion: "2.0" }, FAST);
+    const auth = t.authorizationClient(SUB);
+    await auth.roleAssignments.create(vmId("vm-a"), "0c0c0c0c-0000-4000-8000-00000000000c", { roleDefinitionId: `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/${USER_LOGIN}`, principalId: ALICE, description: "aadlogin-enforcer" });
+    await auth.roleAssignments.create(vmId("vm-a"), "0d0d0d0d-0000-4000-8000-00000000000d", { roleDefinitionId: `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7`, principalId: BOB });
+
+    const vms = await rows(VM_QUERY, { subscriptions: [SUB], options: { $top: 1000, resultFormat: "objectArray" } });
+    expect(vms.find((r) => r["name"] === "vm-a")).toMatchObject({
+      id: vmId("vm-a"),
+      location: "westeurope",
+      tags: { env: "prod" },
+      identity: { type: "SystemAssigned", principalId: expect.any(String), tenantId: t.emulator.tenantId },
+      osType: "Windows",
+      imageReference: { publisher: "MicrosoftWindowsServer", offer: "WindowsServer", sku: "2019-Datacenter" },
+      vmSize: "Standard_D2s_v3",
+      provisioningState: "Succeeded",
+      powerState: "PowerState/running",
+      osName: "Windows Server 2019 Datacenter",
+      osVersion: "10.0.17763.6532",
+    });
+    expect(vms.find((r) => r["name"] === "vm-b")).toMatchObject({ powerState: "PowerState/deallocated", osName: null, osVersion: null });
+
+    expect(await rows(EXTENSION_QUERY, { subscriptions: [SUB] })).toEqual([
+      { id: `${vmId("vm-a")}/extensions/AADLoginForWindows`, name: "AADLoginForWindows", publisher: "Microsoft.Azure.ActiveDirectory", extensionType: "AADLoginForWindows", typeHandlerVersion: "2.0", provisioningState: "Succeeded" },
+    ]);
+    expect(await rows(ASSIGNMENT_QUERY, { subscriptions: [SUB] })).toEqual([
+      {
+        id: `${vmId("vm-a")}/providers/Microsoft.Authorization/roleAssignments/0c0c0c0c-0000-4000-8000-00000000000c`,
+        name: "0c0c0c0c-0000-4000-8000-00000000000c",
+        scope: vmId("vm-a"),
+        roleDefinitionId: `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/${USER_LOGIN}`,
+        principalId: ALICE,
+        principalType: "User",
+        description: "aadlogin-enforcer",
+      },
+    ]);
+  });
+});
+
 describe("the KQL subset", () => {
   const names = async (text: string): Promise<unknown[]> => (await rows(text)).map((r) => r["name"]);
 
