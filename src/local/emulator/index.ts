@@ -38,6 +38,9 @@
  * durations (scaled by `timeScale`, seeded), refuses a second write on a VM while one runs (409
  * OperationNotAllowed), delays role-assignment answers, keeps new principals unknown for a while and
  * delivers Event Grid with its latency, 30 s timeout and retry schedule.
+ * Resource Graph (resource-graph.ts): POST /providers/Microsoft.ResourceGraph/resources runs a KQL subset
+ * (kql.ts, kql-eval.ts) over a lagged history of VM, extension and role-assignment rows, with the per-user
+ * query quota and paging; see the README's "Local Azure".
  * Persistence (persistence.ts): with `stateDir` + `persist`, the whole ARM state lives in
  * `<stateDir>/arm-emulator-state.json`, written before each answer; a new emulator on the same directory resumes.
  */
