@@ -225,6 +225,12 @@ describe("the KQL subset", () => {
     ["Resources | sort by name | limit 1 | project name", ["vm-c"]],
     ["where type =~ 'microsoft.compute/virtualmachines' and subscriptionId == '" + SUB2 + "' | project name", ["vm-c"]],
     ["resources\n| where name == \"vm-b\" // comment\n| project name", ["vm-b"]],
+    ["Resources | project id, n = name, e = tags.env | where e =~ 'PROD' | project name = n", ["vm-a"]],
+    ["Resources | extend name = toupper(name) | where name == 'VM-B' | project name", ["VM-B"]],
+    ["Resources | where isnull(tags.env) and isnotnull(properties.vmId) | project name", ["vm-c"]],
+    ["Resources | where tags.env has_cs 'Test' and name !has 'vm' | project name", []],
+    ["Resources | where name == @'vm-a' or name contains \"-C\" | project name | order by name asc", ["vm-a", "vm-c"]],
+    ["Resources | where properties.storageProfile.imageReference['sku'] endswith_cs 'LTS' | project name", []],
   ])("%s", async (text, expected) => {
     expect(await names(text)).toEqual(expected);
   });
