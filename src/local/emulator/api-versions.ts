@@ -14,6 +14,8 @@ export const SUPPORTED_API_VERSIONS = {
   "Microsoft.Authorization": [
     "2026-08-01", "2022-04-01", "2020-10-01", "2020-10-01-preview", "2020-04-01-preview", "2018-01-01-preview", "2015-07-01",
   ],
+  // Resource Graph's stable versions (azure-rest-api-specs, specification/resourcegraph).
+  "Microsoft.ResourceGraph": ["2024-04-01", "2022-10-01", "2021-03-01"],
   "Microsoft.Resources": [
     "2025-04-01", "2025-03-01", "2024-11-01", "2024-07-01", "2024-03-01", "2023-07-01", "2022-09-01", "2021-04-01",
   ],

@@ -2,6 +2,7 @@ import type { ProviderNamespace } from "./api-versions.js";
 import { operationStatus } from "./compute-lro.js";
 import type { Handler } from "./context.js";
 import { ArmError, notFound } from "./errors.js";
+import { queryResources } from "./resource-graph.js";
 import { deleteResourceGroup, getResourceGroup, putResourceGroup } from "./resource-groups.js";
 import { deleteRoleAssignment, getRoleAssignment, listRoleAssignments, putRoleAssignment } from "./role-assignments.js";
 import { getRoleDefinition, listRoleDefinitions } from "./role-definition-api.js";
@@ -42,6 +43,12 @@ const verb = (method: string): string => ({ GET: "read", PUT: "write", PATCH: "w
  * `/providers/Microsoft.Authorization/` or `/providers/Microsoft.Resources/tags`.
  */
 export function routeArm(method: string, path: string): ArmRoute {
+  // Resource Graph: a tenant-level POST anyone signed in may send; what the caller may read is decided per
+  // row (ResourceGraph.canRead: the row's `<type>/read` at its scope), not by this route's operation at "/".
+  if (/^\/providers\/Microsoft\.ResourceGraph\/resources$/i.test(path)) {
+    if (method !== "POST") throw methodNotAllowed(method, path);
+    return { provider: "Microsoft.ResourceGraph", resourceType: "resources", operation: "Microsoft.ResourceGraph/resources/read", handle: queryResources };
+  }
   const auth = /^(.*?)\/providers\/Microsoft\.Authorization\/(roleAssignments|roleDefinitions)(?:\/([^/]+))?$/i.exec(path);
   if (auth) {
     const scope = auth[1] || "/";

@@ -1,6 +1,8 @@
+import type { ComputeThrottle } from "./compute-throttling.js";
 import type { ArmError } from "./errors.js";
 import type { Json } from "./http-io.js";
 import type { LroTracker } from "./lro.js";
+import type { ResourceGraph } from "./resource-graph.js";
 import type { EmulatorLimits, EmulatorState, Principal } from "./state.js";
 import type { TimingView } from "./timing.js";
 import type { TokenClaims } from "./tokens.js";
@@ -47,6 +49,8 @@ export interface HandlerContext {
   readonly limits: EmulatorLimits;
   readonly timing: TimingView;
   readonly lro: LroTracker;
+  readonly resourceGraph: ResourceGraph;
+  readonly computeThrottle: ComputeThrottle;
   readonly baseUrl: string;
   now(): number;
   emit(event: ResourceEventInput): void;

@@ -7,10 +7,12 @@ import { LroTracker } from "./lro.js";
 import { createOperationEffects } from "./operation-effects.js";
 import { guestOsFor, type GuestOs } from "./os-catalog.js";
 import { RequestLog } from "./request-log.js";
+import { recordArmWrite, REALISTIC_GRAPH_LAG_S, ResourceGraph } from "./resource-graph.js";
 import { resourceEvent, type EventGridEvent } from "./resource-events.js";
 import { isAtOrAbove } from "./scope.js";
 import { EmulatorState, stableGuid, vmKey, type EmulatorLimits, type PowerState, type Principal, type PrincipalType, type VmRecord } from "./state.js";
 import { Throttle } from "./throttling.js";
+import { ComputeThrottle } from "./compute-throttling.js";
 import {
   EVENT_GRID_LATER_RETRY_S,
   EVENT_GRID_RESPONSE_TIMEOUT_S,
@@ -67,6 +69,8 @@ export class EmulatorCore {
   readonly delivery: EventDelivery;
   readonly timing: Timing;
   readonly events: EventGridEvent[] = [];
+  readonly resourceGraph: ResourceGraph;
+  readonly computeThrottle = new ComputeThrottle(() => this.limits.computeThrottleScale);
   private readonly listeners = new Set<(event: EventGridEvent) => void>();
   private seeding = false;
   /** Set when the state is persisted (stateDir + persist). */
@@ -83,6 +87,11 @@ export class EmulatorCore {
   ) {
     this.state = new EmulatorState(tenantId);
     this.timing = new Timing(timingDefaults);
+    this.resourceGraph = new ResourceGraph(
+      this.state,
+      () => this.context([], undefined, true),
+      () => this.limits.resourceGraphLagMs ?? (this.timing.realistic ? this.timing.scaledMs(REALISTIC_GRAPH_LAG_S) : 0),
+    );
     this.throttle = new Throttle(limits.throttleScale);
     this.delivery = new EventDelivery(() => this.deliveryTiming(), () => this.now());
     this.delivery.onChange = () => {
@@ -93,6 +102,7 @@ export class EmulatorCore {
     // A settlement reaches the file with the answer of the request that settled it, else within 200 ms:
     // one lost to a crash is harmless, the restored operation is past due and settles the same way at once.
     this.lro.onSettled = (op) => {
+      if (!this.seeding) this.resourceGraph.recordVm(vmKey(op.target.subscriptionId, op.target.resourceGroup, op.target.vmName), this.now());
       this.changes?.markVm(vmKey(op.target.subscriptionId, op.target.resourceGroup, op.target.vmName));
       this.changes?.flushSoon();
     };
@@ -129,7 +139,9 @@ export class EmulatorCore {
 
   /** Records what an ARM write touched, for the state file: the VM under the path, or everything else. */
   changedByRequest(method: string, path: string): void {
-    if (!this.changes || method === "GET" || method === "HEAD") return;
+    if (method === "GET" || method === "HEAD") return;
+    recordArmWrite(this.resourceGraph, method, path, this.now());
+    if (!this.changes) return;
     const vm = UNDER_VM.exec(path);
     if (vm?.[1] && vm[2] && vm[3]) this.changes.markVm(vmKey(vm[1], vm[2], vm[3]));
     else if (method === "DELETE" && RG_ID.test(path)) this.changes.markAllVms();
@@ -236,6 +248,7 @@ export class EmulatorCore {
       return { id: input.id, pending: true, ...changes } as Json;
     }
     Object.assign(existing.simulation, changes);
+    if (!this.seeding) this.resourceGraph.recordVm(vmKey(existing.subscriptionId, existing.resourceGroup, existing.name), this.now());
     this.changes?.markVm(vmKey(existing.subscriptionId, existing.resourceGroup, existing.name));
     return this.describeSimulation(existing);
   }
@@ -265,6 +278,11 @@ export class EmulatorCore {
       return this.seedNow(raw as SeedInput);
     } finally {
       this.seeding = false;
+      // Seeded resources exist already: Resource Graph has them from the start, whatever its lag.
+      for (const v of (raw as SeedInput).vms ?? []) {
+        const m = VM_ID.exec(typeof v?.id === "string" ? v.id : "");
+        if (m?.[1] && m[2] && m[3]) this.resourceGraph.recordVm(vmKey(m[1], m[2], m[3]), 0);
+      }
     }
   }
 
@@ -343,6 +361,8 @@ export class EmulatorCore {
       limits: this.limits,
       timing: instant ? INSTANT_VIEW : this.timing,
       lro: this.lro,
+      resourceGraph: this.resourceGraph,
+      computeThrottle: this.computeThrottle,
       baseUrl: this.baseUrl,
       now: () => this.now(),
       emit: (e) => events.push(e),
@@ -395,6 +415,26 @@ export class EmulatorCore {
     this.limits.lroDelayMs = num("lroDelayMs") ?? this.limits.lroDelayMs;
     this.limits.retryAfterSeconds = num("retryAfterSeconds") ?? this.limits.retryAfterSeconds;
     this.limits.principalReplicationDelayMs = num("principalReplicationDelayMs") ?? this.limits.principalReplicationDelayMs;
+    if (input["variablePageSizes"] !== undefined) {
+      if (typeof input["variablePageSizes"] !== "boolean") throw badRequest("InvalidRequestContent", "'variablePageSizes' must be true or false.");
+      this.limits.variablePageSizes = input["variablePageSizes"];
+    }
+    if (input["computeThrottleScale"] !== undefined) {
+      const v = input["computeThrottleScale"];
+      if (v !== false && (typeof v !== "number" || v <= 0)) throw badRequest("InvalidRequestContent", "'computeThrottleScale' must be a positive number or false.");
+      this.limits.computeThrottleScale = v as number | false;
+      this.computeThrottle.clear();
+    }
+    this.limits.roleAssignmentsPerSubscription = Math.floor(num("roleAssignmentsPerSubscription") ?? this.limits.roleAssignmentsPerSubscription);
+    this.limits.resourceGraphQueriesPerWindow = Math.floor(num("resourceGraphQueriesPerWindow") ?? this.limits.resourceGraphQueriesPerWindow);
+    this.limits.resourceGraphWindowMs = Math.max(1, num("resourceGraphWindowMs") ?? this.limits.resourceGraphWindowMs);
+    // null returns the lag to the timing profile's default.
+    if (input["resourceGraphLagMs"] === null) delete this.limits.resourceGraphLagMs;
+    else {
+      const lag = num("resourceGraphLagMs");
+      if (lag !== undefined) this.limits.resourceGraphLagMs = lag;
+    }
+    if (input["resourceGraphQueriesPerWindow"] !== undefined || input["resourceGraphWindowMs"] !== undefined) this.resourceGraph.quota.clear();
     this.changes?.markCore();
     return { ...this.limits };
   }
@@ -402,11 +442,14 @@ export class EmulatorCore {
   reset(): void {
     this.state.clear();
     this.lro.clear();
+    this.resourceGraph.clear();
+    this.computeThrottle.clear();
     this.throttle.clear();
     this.faults.clear();
     this.log.clear();
     this.delivery.reset();
     this.events.length = 0;
+    delete this.limits.resourceGraphLagMs;
     Object.assign(this.limits, this.defaults);
     this.timing.replace(this.timingDefaults);
     this.throttle.setScale(this.limits.throttleScale);

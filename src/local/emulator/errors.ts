@@ -9,12 +9,13 @@ export class ArmError extends Error {
     message: string,
     readonly headers: Record<string, string> = {},
     readonly target?: string,
+    readonly details?: ReadonlyArray<Record<string, unknown>>,
   ) {
     super(message);
   }
 
-  toBody(): { error: { code: string; message: string; target?: string } } {
-    return { error: { code: this.code, message: this.message, ...(this.target ? { target: this.target } : {}) } };
+  toBody(): { error: { code: string; message: string; target?: string; details?: ReadonlyArray<Record<string, unknown>> } } {
+    return { error: { code: this.code, message: this.message, ...(this.target ? { target: this.target } : {}), ...(this.details ? { details: this.details } : {}) } };
   }
 }
 

@@ -28,7 +28,8 @@
  *   POST /reset   GET /snapshot   GET /events   GET/POST /eventSubscriptions {url, filter?}   DELETE /eventSubscriptions/{id}
  *   POST /eventDelivery {duplicate?, reorder?, paused?, maxAttempts?, initialBackoffMs?}   GET /deadLetters
  *   POST /faults {seed, rules: [{match?, status?, rate?, count?, retryAfterSeconds?, latencyMs?}], lroFailures?}   DELETE /faults
- *   PUT /limits {throttleScale?, pageSize?, lroDelayMs?, retryAfterSeconds?, principalReplicationDelayMs?}   GET /limits
+ *   PUT /limits {throttleScale?, pageSize?, lroDelayMs?, retryAfterSeconds?, principalReplicationDelayMs?,
+ *                variablePageSizes? (false), computeThrottleScale? (false), roleAssignmentsPerSubscription? (4000), resourceGraphQueriesPerWindow?, resourceGraphWindowMs?, resourceGraphLagMs? (null: profile default)}   GET /limits
  *   PUT /timing {profile?: "instant"|"realistic", timeScale?, seed?}   GET /timing
  *
  * Chosen behaviours: resource events are raised when ARM accepts a write (the 200/201/202), not when its
@@ -37,6 +38,9 @@
  * durations (scaled by `timeScale`, seeded), refuses a second write on a VM while one runs (409
  * OperationNotAllowed), delays role-assignment answers, keeps new principals unknown for a while and
  * delivers Event Grid with its latency, 30 s timeout and retry schedule.
+ * Resource Graph (resource-graph.ts): POST /providers/Microsoft.ResourceGraph/resources runs a KQL subset
+ * (kql.ts, kql-eval.ts) over a lagged history of VM, extension and role-assignment rows, with the per-user
+ * query quota and paging; see the README's "Local Azure".
  * Persistence (persistence.ts): with `stateDir` + `persist`, the whole ARM state lives in
  * `<stateDir>/arm-emulator-state.json`, written before each answer; a new emulator on the same directory resumes.
  */
@@ -100,6 +104,15 @@ export interface ArmEmulatorOptions {
   /** ARM's bucket sizes and refill rates times `scale`; false disables throttling. Default scale 1. */
   readonly throttle?: { scale?: number } | false;
   readonly principalReplicationDelayMs?: number;
+  /**
+   * Resource Graph: queries per user per window (default 15 per 5,000 ms; 0 = no quota) and its lag behind
+   * ARM (default: 0 under instant timing, 5 s × timeScale under realistic).
+   */
+  /** Pages of 1…pageSize items, as Compute sizes its own pages; default false (pageSize each). */
+  readonly variablePageSizes?: boolean;
+  /** Compute's read throttles (per VM and per subscription) times `scale`; default off (false). */
+  readonly computeThrottle?: { scale?: number } | false;
+  readonly resourceGraph?: { readonly queriesPerWindow?: number; readonly windowMs?: number; readonly lagMs?: number };
   readonly managedIdentity?: { principalId?: string; clientId?: string };
   readonly identityHeader?: string;
   readonly signingKey?: string;
@@ -193,6 +206,12 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
     lroDelayMs: options.lroDelayMs ?? 50,
     retryAfterSeconds: options.retryAfterSeconds ?? 0,
     principalReplicationDelayMs: options.principalReplicationDelayMs ?? 0,
+    variablePageSizes: options.variablePageSizes ?? false,
+    computeThrottleScale: options.computeThrottle === undefined || options.computeThrottle === false ? false : (options.computeThrottle.scale ?? 1),
+    roleAssignmentsPerSubscription: 4000,
+    resourceGraphQueriesPerWindow: options.resourceGraph?.queriesPerWindow ?? 15,
+    resourceGraphWindowMs: options.resourceGraph?.windowMs ?? 5000,
+    ...(options.resourceGraph?.lagMs !== undefined ? { resourceGraphLagMs: options.resourceGraph.lagMs } : {}),
   };
   const signingKey = saved?.signingKey ?? options.signingKey ?? DEFAULT_SIGNING_KEY;
   const core = new EmulatorCore(tenantId, limits, signingKey, managedIdentity, { ...limits }, timingDefaults);
@@ -203,7 +222,11 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
   const identityHeader = saved?.identityHeader ?? options.identityHeader ?? randomUUID();
   let persistence: StatePersistence | undefined;
   if (stateFile) {
-    if (saved) restoreCore(core, saved);
+    if (saved) {
+      restoreCore(core, saved);
+      // What the file held existed before this process: Resource Graph has it from the start.
+      core.resourceGraph.recordAll(0);
+    }
     persistence = new StatePersistence(stateFile, core, {
       tenantId,
       signingKey,

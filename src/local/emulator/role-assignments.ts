@@ -103,6 +103,7 @@ export function putRoleAssignment(ctx: HandlerContext, req: ArmRequest, scope: s
     }
     return { status: 200, body: renderAssignment(existing) };
   }
+  checkAssignmentLimit(ctx, scope);
   const stamp = new Date(now).toISOString();
   const record: RoleAssignmentRecord = {
     name,
@@ -121,6 +122,27 @@ export function putRoleAssignment(ctx: HandlerContext, req: ArmRequest, scope: s
   ctx.state.roleAssignments.set(assignmentKey(scope, name), record);
   ctx.emit({ kind: "Write", resourceUri: roleAssignmentId(record), operationName: `${ROLE_ASSIGNMENT_TYPE}/write`, subscriptionId: subscriptionOf(scope) ?? "" });
   return { status: 201, body: renderAssignment(record) };
+}
+
+/**
+ * A subscription holds at most 4,000 role assignments, at every scope inside it together, and the limit
+ * cannot be raised (Microsoft, "Azure subscription and service limits" and RBAC troubleshooting:
+ * "No more role assignments can be created (code: RoleAssignmentLimitExceeded)"). Some subscriptions
+ * were reported at 2,000: `limits.roleAssignmentsPerSubscription` sets it.
+ */
+function checkAssignmentLimit(ctx: HandlerContext, scope: string): void {
+  const sub = subscriptionOf(scope)?.toLowerCase();
+  if (!sub) return;
+  const limit = ctx.limits.roleAssignmentsPerSubscription;
+  let count = 0;
+  for (const a of ctx.state.roleAssignments.values()) if (subscriptionOf(a.scope)?.toLowerCase() === sub) count += 1;
+  if (count >= limit) {
+    throw badRequest(
+      "RoleAssignmentLimitExceeded",
+      `No more role assignments can be created: subscription '${subscriptionOf(scope)}' holds ${count} role assignments, its limit is ${limit}. ` +
+        "Remove assignments that are no longer needed, or assign to groups instead of individual principals.",
+    );
+  }
 }
 
 export function getRoleAssignment(ctx: HandlerContext, _req: ArmRequest, scope: string, name: string): ArmResponse {

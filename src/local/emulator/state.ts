@@ -94,6 +94,17 @@ export interface EmulatorLimits {
   lroDelayMs: number;
   retryAfterSeconds: number;
   principalReplicationDelayMs: number;
+  /** Resource Graph: queries a user may send per window (0: no quota) and the window's length. */
+  resourceGraphQueriesPerWindow: number;
+  resourceGraphWindowMs: number;
+  /** How far Resource Graph lags ARM; absent: the timing profile's default (instant 0, realistic 5 s × timeScale). */
+  resourceGraphLagMs?: number;
+  /** Pages of 1…pageSize items (deterministic per offset) instead of pageSize each. */
+  variablePageSizes: boolean;
+  /** Compute's read throttles (per VM, per subscription) times this; false (the default) never refuses. */
+  computeThrottleScale: number | false;
+  /** Role assignments a subscription may hold (all scopes inside it together); Azure's is 4,000. */
+  roleAssignmentsPerSubscription: number;
 }
 
 const key = (...parts: string[]): string => parts.map((p) => p.toLowerCase()).join("/");

@@ -6,7 +6,7 @@ import { mergePatch } from "./merge-patch.js";
 import { guestOsFor, osTypeOf } from "./os-catalog.js";
 import { page } from "./paging.js";
 import { requireResourceGroup, requireSubscription } from "./resource-groups.js";
-import type { PowerState, VmRecord } from "./state.js";
+import { vmKey, type PowerState, type VmRecord } from "./state.js";
 import { renderExtension, extensionInstanceViews } from "./vm-extensions.js";
 import { applyIdentity } from "./vm-identity.js";
 
@@ -250,23 +250,74 @@ export function patchVm(ctx: HandlerContext, req: ArmRequest, sub: string, rg: s
   return { status: 200, body: renderVm(ctx, vm), headers };
 }
 
+/** Compute's per-VM and per-subscription read throttle for a single-VM read (GET, instance view, extensions). */
+export const vmReadThrottle = (ctx: HandlerContext, sub: string, rg: string, name: string): Record<string, string> =>
+  ctx.computeThrottle.take("vm-read", sub, vmKey(sub, rg, name), ctx.now());
+
 export function getVm(ctx: HandlerContext, req: ArmRequest, sub: string, rg: string, name: string): ArmResponse {
+  const headers = vmReadThrottle(ctx, sub, rg, name);
   const vm = requireVm(ctx, sub, rg, name);
-  return { status: 200, body: renderVm(ctx, vm, req.query.get("$expand") ?? "") };
+  return { status: 200, body: renderVm(ctx, vm, req.query.get("$expand") ?? ""), headers };
 }
 
 export function getInstanceView(ctx: HandlerContext, _req: ArmRequest, sub: string, rg: string, name: string): ArmResponse {
-  return { status: 200, body: instanceView(ctx, requireVm(ctx, sub, rg, name)) };
+  const headers = vmReadThrottle(ctx, sub, rg, name);
+  return { status: 200, body: instanceView(ctx, requireVm(ctx, sub, rg, name)), headers };
 }
 
+/** The scale set a list's `$filter` names: `virtualMachineScaleSet/id eq '<id>'` is the only filter Compute documents. */
+function scaleSetFilter(filter: string | null): string | undefined {
+  if (filter === null) return undefined;
+  const m = /^\s*'?virtualMachineScaleSet\/id'?\s+eq\s+'?([^']+?)'?\s*$/i.exec(filter);
+  if (!m?.[1]) {
+    throw badRequest(
+      "InvalidParameter",
+      `The $filter '${filter}' is not supported. The only filter is virtualMachineScaleSet/id eq '/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachineScaleSets/{name}'.`,
+    );
+  }
+  return m[1];
+}
+
+/**
+ * `statusOnly=true` (subscription lists): each VM's run-time status only, no model (so no tags) and no
+ * guest OS; our reading of the spec ("enables fetching run time status of all Virtual Machines").
+ */
+function renderVmStatus(ctx: HandlerContext, vm: VmRecord): Json {
+  const view = instanceView(ctx, vm);
+  return {
+    name: vm.name,
+    id: vmResourceId(vm),
+    type: VM_TYPE,
+    location: vm.model["location"],
+    properties: { instanceView: { hyperVGeneration: view["hyperVGeneration"], statuses: view["statuses"] } },
+  };
+}
+
+/**
+ * Lists a subscription's or a resource group's VMs. `$expand=instanceView` is refused without a scale-set
+ * `$filter`, as Compute does (the spec: "this can only be specified if a valid $filter option is
+ * specified"; Azure answers "Expand Instance View is only supported when Virtual Machine Scale Set resource
+ * filter is applied").
+ */
 export function listVms(ctx: HandlerContext, req: ArmRequest, sub: string, rg?: string): ArmResponse {
+  const headers = ctx.computeThrottle.take("vm-list", sub, undefined, ctx.now());
   if (rg === undefined) requireSubscription(ctx, sub);
   else requireResourceGroup(ctx, sub, rg);
   const expand = req.query.get("$expand") ?? "";
+  const scaleSet = scaleSetFilter(req.query.get("$filter"));
+  if (expand.toLowerCase() === "instanceview" && scaleSet === undefined) {
+    throw badRequest("BadRequest", "Expand Instance View is only supported when Virtual Machine Scale Set resource filter is applied");
+  }
+  const statusOnly = rg === undefined && (req.query.get("statusOnly") ?? "").toLowerCase() === "true";
   const vms = [...ctx.state.vms.values()]
     .filter((vm) => vm.subscriptionId.toLowerCase() === sub.toLowerCase() && (rg === undefined || vm.resourceGroup.toLowerCase() === rg.toLowerCase()))
+    .filter((vm) => {
+      if (scaleSet === undefined) return true;
+      const ref = vm.properties["virtualMachineScaleSet"];
+      return isObject(ref) && String(ref["id"] ?? "").toLowerCase() === scaleSet.toLowerCase();
+    })
     .sort((a, b) => vmResourceId(a).localeCompare(vmResourceId(b)));
-  return { status: 200, body: page(ctx, req, vms.map((vm) => renderVm(ctx, vm, expand))) };
+  return { status: 200, body: page(ctx, req, vms.map((vm) => (statusOnly ? renderVmStatus(ctx, vm) : renderVm(ctx, vm, expand)))), headers };
 }
 
 export function deleteVm(ctx: HandlerContext, req: ArmRequest, sub: string, rg: string, name: string): ArmResponse {

@@ -6,7 +6,7 @@ import { isObject, type Json } from "./http-io.js";
 import { mergePatch } from "./merge-patch.js";
 import { requireResourceGroup } from "./resource-groups.js";
 import type { ExtensionRecord, VmRecord } from "./state.js";
-import { VM_TYPE, vmResourceId, vmTarget } from "./virtual-machines.js";
+import { VM_TYPE, vmReadThrottle, vmResourceId, vmTarget } from "./virtual-machines.js";
 
 export const EXTENSION_TYPE = "Microsoft.Compute/virtualMachines/extensions";
 
@@ -94,19 +94,21 @@ export function putExtension(ctx: HandlerContext, req: ArmRequest, sub: string, 
 }
 
 export function getExtension(ctx: HandlerContext, req: ArmRequest, sub: string, rg: string, vmName: string, name: string): ArmResponse {
+  const headers = vmReadThrottle(ctx, sub, rg, vmName);
   const vm = requireParentVm(ctx, sub, rg, vmName);
   const ext = vm.extensions.get(name.toLowerCase());
   if (!ext) {
     throw notFound("NotFound", `The Resource '${VM_TYPE}/${vm.name}/extensions/${name}' under resource group '${rg}' was not found.`);
   }
-  return { status: 200, body: renderExtension(vm, ext, (req.query.get("$expand") ?? "").toLowerCase() === "instanceview") };
+  return { status: 200, body: renderExtension(vm, ext, (req.query.get("$expand") ?? "").toLowerCase() === "instanceview"), headers };
 }
 
 /** Not pageable in the spec: one `{value}` document. */
 export function listExtensions(ctx: HandlerContext, req: ArmRequest, sub: string, rg: string, vmName: string): ArmResponse {
+  const headers = vmReadThrottle(ctx, sub, rg, vmName);
   const vm = requireParentVm(ctx, sub, rg, vmName);
   const expand = (req.query.get("$expand") ?? "").toLowerCase() === "instanceview";
-  return { status: 200, body: { value: [...vm.extensions.values()].map((x) => renderExtension(vm, x, expand)) } };
+  return { status: 200, body: { value: [...vm.extensions.values()].map((x) => renderExtension(vm, x, expand)) }, headers };
 }
 
 export function deleteExtension(ctx: HandlerContext, req: ArmRequest, sub: string, rg: string, vmName: string, name: string): ArmResponse {
