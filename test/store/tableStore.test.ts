@@ -231,6 +231,32 @@ describe("listVms", () => {
   it("rejects an unknown state filter, listing the valid ones", async () => {
     await expect(listStore.listVms({ state: "green" as never })).rejects.toThrow(/unknown state filter "green"; expected one of compliant/);
   });
+
+  it.each([
+    ["no filter", {}, 2, ["a1", "a2", "a3", "b1", "b2"]],
+    ["a state, one a page", { state: "compliant" as const }, 1, ["a1", "a3", "b1"]],
+    ["a subscription", { subscriptionId: SUB_A }, 2, ["a1", "a2", "a3"]],
+  ])("listVmsPage pages %s with continuation tokens, each VM once", async (_label, filter, top, expected) => {
+    const seen: VmRecord[] = [];
+    let token: string | undefined;
+    let pages = 0;
+    do {
+      const page = await listStore.listVmsPage(filter, { top, ...(token ? { continuationToken: token } : {}) });
+      expect(page.vms.length).toBeLessThanOrEqual(top);
+      seen.push(...page.vms);
+      token = page.continuationToken;
+      pages++;
+    } while (token && pages < 10);
+    expect(names(seen)).toEqual(expected);
+    expect(pages).toBe(Math.ceil(expected.length / top));
+  });
+
+  it("listVmsPage refuses a token from another filter and a top out of bounds", async () => {
+    const first = await listStore.listVmsPage({ subscriptionId: SUB_A }, { top: 1 });
+    await expect(listStore.listVmsPage({ subscriptionId: SUB_B }, { top: 1, continuationToken: first.continuationToken! }))
+      .rejects.toMatchObject({ code: "InvalidContinuationToken", message: expect.stringMatching(/belongs to other filters/) });
+    await expect(listStore.listVmsPage({}, { top: 1001 })).rejects.toThrow(/top must be a whole number from 1 to 1000, got 1001/);
+  });
 });
 
 describe("log", () => {

@@ -2,7 +2,7 @@ import type { Action } from "../../src/domain/action.js";
 import { roleDefinitionId, LOGIN_ROLES } from "../../src/domain/roles.js";
 import type { ObservedAssignment, ObservedVm } from "../../src/domain/vm.js";
 import { loadEnforcerConfig } from "../../src/config/policy.js";
-import { ArmFailure, type ArmPort, type AuditRun, type LogEntry, type LogEntryInput, type QueuePort, type ReconcileRequest, type StorePort, type VmRecord, type VmTarget } from "../../src/orchestrator/ports.js";
+import { ArmFailure, type ArmPort, type AuditRun, type LogEntry, type LogEntryInput, type QueuePort, type ReconcileRequest, type StorePort, type VmListFilter, type VmPageOptions, type VmRecord, type VmTarget } from "../../src/orchestrator/ports.js";
 import type { ReconcileDeps } from "../../src/orchestrator/reconcile.js";
 
 /**
@@ -113,6 +113,13 @@ export class MemoryStore implements StorePort {
   }
   async listVms() {
     return [...this.rows.values()];
+  }
+  async listVmsPage(_filter: VmListFilter, options: VmPageOptions) {
+    // The orchestrator never pages; a plain offset keeps the contract for callers that do.
+    const start = options.continuationToken === undefined ? 0 : Number(options.continuationToken);
+    const all = [...this.rows.values()];
+    const vms = all.slice(start, start + options.top);
+    return start + options.top < all.length ? { vms, continuationToken: String(start + options.top) } : { vms };
   }
   async appendLog(entry: LogEntryInput) {
     const stored = { ...entry, id: String(this.log.length) };
