@@ -3,16 +3,15 @@ import { loadEnforcerConfig } from "../config/policy.js";
 import { armConnectionFromSettings } from "../azure/armConnection.js";
 import { AzureArm } from "../azure/azureArm.js";
 import { createServices } from "../app/services.js";
-import { decideEligibility, describeOs } from "../domain/eligibility.js";
-import { desiredAccessFromTags, isGuid } from "../domain/access.js";
-import { findLoginExtension, planActions } from "../domain/plan.js";
-import { diagnoseExtension } from "../domain/diagnosis.js";
+import { describeOs } from "../domain/eligibility.js";
+import { isGuid } from "../domain/access.js";
 import { tryParseVmId, vmTarget } from "../domain/resourceId.js";
 import { COMPLIANCE_STATES, type ComplianceState } from "../domain/outcome.js";
 import { createEnforcerStore, storeOptionsFromSettings } from "../store/tableStore.js";
 import { listAuditTargets } from "../orchestrator/driftAudit.js";
 import { describeAction, type PassResult } from "../orchestrator/reconcile.js";
 import { runLeasedPass } from "../orchestrator/leasedPass.js";
+import { explainVm } from "../orchestrator/explain.js";
 import { ArmFailure } from "../orchestrator/ports.js";
 import { formatTable, progressReporter } from "./table.js";
 import { loadSettingsFile } from "./settingsFile.js";
@@ -152,17 +151,12 @@ async function explain(args: readonly string[]): Promise<number> {
   if (!tryParseVmId(vmId)) throw new UsageError(`"${vmId.slice(0, 200)}" is not a VM resource id (/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}).`);
   const config = loadEnforcerConfig();
   const arm = new AzureArm(armConnectionFromSettings());
-  const target = vmTarget(vmId);
-  const vm = await arm.getVm(target);
-  if (!vm) {
+  const explained = await explainVm(vmTarget(vmId), { arm, config, clock: () => new Date() });
+  if (!explained) {
     process.stderr.write(`aadlogin-enforcer: VM ${vmId} was not found (or this identity cannot read it).\n`);
     return 1;
   }
-  const assignments = await arm.listVmAssignments(target);
-  const eligibility = decideEligibility(vm, config.eligibility);
-  const desired = desiredAccessFromTags(vm.tags, config.access, new Date());
-  const plan = planActions({ vm, eligibility, desired, assignments, extension: config.extension });
-  const diagnosis = diagnoseExtension(findLoginExtension(vm, config.extension), vm);
+  const { eligibility, desired, plan, diagnosis } = explained;
   let lastRecord: unknown;
   let storeNote: string | undefined;
   try {
@@ -170,7 +164,7 @@ async function explain(args: readonly string[]): Promise<number> {
   } catch (error) {
     storeNote = `Table Storage not reachable (${(error as Error).message.split("\n")[0]}); no recorded history shown.`;
   }
-  const report = { vmId, mode: config.mode, eligibility, desired, plan: plan.map((a) => ({ ...a, summary: describeAction(a) })), diagnosis, assignmentsAtVmScope: assignments, lastRecord, armRequests: arm.requestCount() };
+  const report = { ...explained, lastRecord, armRequests: arm.requestCount() };
   if (values.json) {
     process.stdout.write(`${JSON.stringify(report)}\n`);
     return 0;
@@ -184,7 +178,7 @@ async function explain(args: readonly string[]): Promise<number> {
   for (const r of desired.rejected) out.push(`  reject ${r.reason.padEnd(18)} ${r.tag}: ${JSON.stringify(r.entry)} — ${r.message}`);
   if (desired.grants.length === 0 && desired.rejected.length === 0) out.push("  (none requested)");
   out.push(`Plan (${config.mode} mode)${plan.length === 0 ? ": nothing to do" : ":"}`);
-  plan.forEach((a, i) => out.push(`  ${i + 1}. ${describeAction(a)}`));
+  plan.forEach((a, i) => out.push(`  ${i + 1}. ${a.summary}`));
   out.push(`Diagnosis:   ${diagnosis ? `${diagnosis.code}: ${diagnosis.meaning} ${diagnosis.remediation}` : "none (extension not failed)"}`);
   if (storeNote) out.push(storeNote);
   else if (lastRecord) {
