@@ -11,6 +11,8 @@ import type { VmTarget } from "./ports.js";
 export interface Explanation {
   readonly vmId: string;
   readonly mode: "enforce" | "report";
+  /** The tags the plan was made from, as ARM returned them (written by whoever may tag the VM: untrusted). */
+  readonly tags: Readonly<Record<string, string>>;
   readonly eligibility: Eligibility;
   readonly desired: DesiredAccess;
   readonly plan: readonly (Action & { readonly summary: string })[];
@@ -34,6 +36,7 @@ export async function explainVm(vm: VmTarget, deps: Pick<ReconcileDeps, "arm" | 
   return {
     vmId: vm.id,
     mode: config.mode,
+    tags: observed.tags,
     eligibility,
     desired,
     plan: plan.map((action) => ({ ...action, summary: describeAction(action) })),
