@@ -135,6 +135,32 @@ describe("compliance (GET /api/compliance)", () => {
   });
 });
 
+describe("dashboard (GET /api/dashboard)", () => {
+  it("needs a function key, and answers HTML under a nonce CSP with the recorded VMs", async () => {
+    expect((await get("/api/dashboard", null)).status).toBe(401);
+    const page = await get("/api/dashboard");
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    const nonce = /script-src 'nonce-([^']+)'/.exec(page.headers.get("content-security-policy") ?? "")?.[1];
+    expect(nonce).toBeDefined();
+    expect(page.body).toContain(`<script nonce="${nonce}">`);
+    for (const name of ["web-01", "legacy-01", "db-01"]) expect(page.body).toContain(`>${name}</a>`);
+    expect(page.body).not.toContain(">fresh-01</a>");
+    // A new nonce on every response.
+    expect((await get("/api/dashboard")).headers.get("content-security-policy")).not.toContain(nonce);
+  });
+
+  it("one VM's page, and 400/404 pages that say what was wrong", async () => {
+    expect(String((await get(`/api/dashboard?vm=${encodeURIComponent(web)}`)).body)).toMatch(/<h2 id="vm-heading">web-01<\/h2>/);
+    const missing = await get(`/api/dashboard?vm=${encodeURIComponent(fresh)}`);
+    expect(missing.status).toBe(404);
+    expect(missing.body).toContain("has not seen this VM yet");
+    const bad = await get("/api/dashboard?sort=%3Cb%3E");
+    expect(bad.status).toBe(400);
+    expect(bad.body).toContain("sort &quot;&lt;b&gt;&quot; is not one of name, state");
+  });
+});
+
 describe("reconcileNow (POST /api/reconcile)", () => {
   it("needs a function key", async () => {
     expect((await post(JSON.stringify({ vmId: fresh }), null)).status).toBe(401);

@@ -20,7 +20,8 @@ export interface DemoStackOptions {
 
 /**
  * The demo fleet of `npm start` on its own local stack (free ports, instant timing, no timers),
- * created by its owner and converged: what the browser tests and `npm run screenshots` look at.
+ * created by its owner and converged, then one drift audit: what the browser tests and `npm run
+ * screenshots` look at.
  */
 export async function startDemoStack(options: DemoStackOptions = {}): Promise<DemoStack> {
   const demo = demoFleet(new Date());
@@ -45,6 +46,9 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
     await createFleet(stack, fleet, options.log ?? (() => {}));
     const { converged } = await waitForConvergence(stack, fleet, options.timeoutMs ?? 120_000);
     const host = stack.host!;
+    // One drift audit over the converged fleet, as the timer would run it, so the audits table has a row.
+    await host.fireTimer("driftAudit");
+    await host.drainQueues({ timeoutInMs: 30_000, includeDelayed: false });
     return { ...stack, fleet, converged, dashboardUrl: `${host.url}/api/dashboard?code=${encodeURIComponent(host.functionKey)}` };
   } catch (error) {
     await stack.close();
