@@ -18,7 +18,7 @@
  * --only a,b         BENCH_ONLY               all      scenarios: new-vm, recheck, audit, events, burst
  * --verbose          BENCH_VERBOSE=1                   per-operation breakdowns on stderr
  */
-export const SCENARIOS = ["new-vm", "recheck", "audit", "events", "burst", "realistic"] as const;
+export const SCENARIOS = ["new-vm", "recheck", "audit", "dashboard", "events", "burst", "realistic"] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {

@@ -22,6 +22,11 @@ try {
     await page.screenshot({ path: resolve(out, file), fullPage: true });
     process.stdout.write(`  ${resolve(out, file)}\n`);
   }
+  // A small one for the README (docs/dashboard.jpg is a copy of it): the first screen of the overview.
+  await page.setViewportSize({ width: 1280, height: 820 });
+  await page.goto(views[0][1]);
+  await page.screenshot({ path: resolve(out, "overview-small.jpg"), type: "jpeg", quality: 70 });
+  process.stdout.write(`  ${resolve(out, "overview-small.jpg")}\n`);
 } finally {
   await browser.close();
   await stack.close();

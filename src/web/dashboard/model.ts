@@ -10,10 +10,8 @@ import type { ReconcileDeps } from "../../orchestrator/reconcile.js";
  * VM, from the same observe-and-plan as `explain`). Rendering is elsewhere and pure.
  */
 
-export type DashboardDeps = Pick<ReconcileDeps, "store" | "arm" | "config" | "clock"> & {
-  /** Object id (lower case) → display name, where the operator told us (PRINCIPAL_NAMES). */
-  readonly names?: ReadonlyMap<string, string>;
-};
+/** The enforcer has no directory (Graph) permission, so principals are shown by object id. */
+export type DashboardDeps = Pick<ReconcileDeps, "store" | "arm" | "config" | "clock">;
 
 export const SORT_KEYS = ["name", "state", "subscription", "reason", "updated"] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
@@ -52,7 +50,6 @@ export interface OverviewModel {
   readonly matched: number;
   readonly total: number;
   readonly audits: readonly AuditRun[];
-  readonly names: ReadonlyMap<string, string>;
 }
 
 export interface GrantView {
@@ -76,7 +73,6 @@ export interface VmModel {
   readonly explanation?: Explanation;
   /** Why there is no explanation (ARM unreachable, the VM is gone). */
   readonly explanationNote?: string;
-  readonly names: ReadonlyMap<string, string>;
 }
 
 export type Loaded<T> = { readonly model: T } | { readonly error: string; readonly status: 400 | 404 };
@@ -110,8 +106,7 @@ export async function loadOverview(params: URLSearchParams, deps: DashboardDeps)
   // One read of every record serves the per-subscription counts and the filtered, sorted table; the
   // text filter and the sort need them all anyway (Table Storage can do neither).
   const [all, audits] = await Promise.all([deps.store.listVms(), deps.store.listAuditRuns(AUDIT_LIMIT)]);
-  const names = deps.names ?? new Map<string, string>();
-  const matching = all.filter((vm) => matches(vm, query, names)).sort(comparator(query));
+  const matching = all.filter((vm) => matches(vm, query)).sort(comparator(query));
   const start = (query.page - 1) * query.top;
   const code = params.get("code") ?? undefined;
   return {
@@ -125,7 +120,6 @@ export async function loadOverview(params: URLSearchParams, deps: DashboardDeps)
       matched: matching.length,
       total: all.length,
       audits,
-      names,
     },
   };
 }
@@ -158,7 +152,6 @@ export async function loadVm(params: URLSearchParams, deps: DashboardDeps): Prom
       grants: (record?.access ?? []).map((grant) => ({ ...grant, ...grantOrigin(grant.principalId, grant.role, log) })),
       ...(explanation ? { explanation } : {}),
       ...(explanationNote ? { explanationNote } : {}),
-      names: deps.names ?? new Map<string, string>(),
     },
   };
 }
@@ -188,14 +181,14 @@ export function summarize(vms: readonly VmRecord[]): SubscriptionSummary[] {
   });
 }
 
-function matches(vm: VmRecord, query: TableQuery, names: ReadonlyMap<string, string>): boolean {
+function matches(vm: VmRecord, query: TableQuery): boolean {
   if (query.state && vm.state !== query.state) return false;
   if (query.subscription && vm.subscriptionId.toLowerCase() !== query.subscription) return false;
   if (!query.q) return true;
   const needle = query.q.toLowerCase();
   const haystack = [
     vm.name, vm.resourceGroup, vm.subscriptionId, vm.state, vm.reason, vm.message, vm.os, vm.location, vm.diagnosis?.code,
-    ...vm.access.flatMap((a) => [a.principalId, names.get(a.principalId.toLowerCase())]),
+    ...vm.access.map((a) => a.principalId),
   ];
   return haystack.some((value) => value !== undefined && value.toLowerCase().includes(needle));
 }

@@ -168,7 +168,7 @@ function vmRow(vm: VmRecord, model: OverviewModel): SafeHtml {
 
 function accessList(vm: VmRecord, model: OverviewModel): SafeHtml {
   if (vm.access.length === 0 && vm.rejected.length === 0) return html`<span class="muted">none</span>`;
-  return html`<ul class="plain">${vm.access.map((a) => html`<li>${a.role}: ${principal(a.principalId, model.names)}${a.expiresAt ? html` <span class="small${isExpiring(a.expiresAt, model.now) ? " flag" : " muted"}">until ${formatTime(a.expiresAt)}</span>` : ""}</li>`)}${vm.rejected.length > 0 ? html`<li class="muted">${vm.rejected.length} tag ${vm.rejected.length === 1 ? "entry" : "entries"} rejected</li>` : ""}</ul>`;
+  return html`<ul class="plain">${vm.access.map((a) => html`<li>${a.role}: ${principal(a.principalId)}${a.expiresAt ? html` <span class="small${isExpiring(a.expiresAt, model.now) ? " flag" : " muted"}">until ${formatTime(a.expiresAt)}</span>` : ""}</li>`)}${vm.rejected.length > 0 ? html`<li class="muted">${vm.rejected.length} tag ${vm.rejected.length === 1 ? "entry" : "entries"} rejected</li>` : ""}</ul>`;
 }
 
 function auditsSection(audits: readonly AuditRun[], now: Date): SafeHtml {
@@ -233,7 +233,7 @@ function recordSection(r: VmRecord, model: VmModel): SafeHtml {
     ["Identity", r.identityType ? `${r.identityType}${r.identityPrincipalId ? ` (${r.identityPrincipalId})` : ""}` : undefined],
     ["Extension", r.extensionStatus],
     ["Last trigger", r.lastTrigger],
-    ["Last requested by", r.lastRequestedBy ? principal(r.lastRequestedBy, model.names) : undefined],
+    ["Last requested by", r.lastRequestedBy ? principal(r.lastRequestedBy) : undefined],
     ["Passes", String(r.passCount)],
     ["First seen", formatTime(r.firstSeenAt)],
     ["Last pass", html`${formatTime(r.updatedAt)} <span class="muted">(${ago(r.updatedAt, model.now)})</span>`],
@@ -248,9 +248,9 @@ function grantsSection(model: VmModel): SafeHtml {
     : html`<table><caption class="sr-only">Login role assignments the enforcer holds on this VM</caption>
 <thead><tr><th scope="col">Role</th><th scope="col">Principal</th><th scope="col">Expires</th><th scope="col">Requested by</th><th scope="col">Granted</th></tr></thead>
 <tbody>${model.grants.map((g: GrantView) => html`<tr${isExpiring(g.expiresAt, model.now) ? html` class="attention"` : ""}>
-<td>${g.role}</td><td>${principal(g.principalId, model.names)}${g.principalType ? html` <span class="small muted">${g.principalType}</span>` : ""}</td>
+<td>${g.role}</td><td>${principal(g.principalId)}${g.principalType ? html` <span class="small muted">${g.principalType}</span>` : ""}</td>
 <td>${g.expiresAt ? html`${formatTime(g.expiresAt)}${isExpiring(g.expiresAt, model.now) ? html` <span class="flag">expiring</span>` : ""}` : html`<span class="muted">no expiry</span>`}</td>
-<td>${g.requestedBy ? principal(g.requestedBy, model.names) : html`<span class="muted">not in the recent log</span>`}</td>
+<td>${g.requestedBy ? principal(g.requestedBy) : html`<span class="muted">not in the recent log</span>`}</td>
 <td>${g.grantedAt ? formatTime(g.grantedAt) : "—"}</td></tr>`)}</tbody></table>`;
   const refused = rejected.length === 0 ? "" : html`<h3>Tag entries not granted</h3><table><caption class="sr-only">Tag entries the enforcer refused</caption>
 <thead><tr><th scope="col">Tag</th><th scope="col">Entry</th><th scope="col">Reason</th></tr></thead>
@@ -265,7 +265,7 @@ function planSection(model: VmModel): SafeHtml {
   return html`<section aria-labelledby="plan-heading">
 <p><strong>Eligibility:</strong> ${e.eligibility.verdict} (<code>${e.eligibility.reason}</code>)${e.eligibility.os ? ` — ${describeOs(e.eligibility.os)}` : ""}. ${e.eligibility.message}</p>
 <p><strong>Access the tags ask for</strong>${e.desired.expiresAt ? html` (until ${formatTime(e.desired.expiresAt)}${e.desired.expired ? ", expired" : ""})` : ""}:</p>
-<ul class="plain">${e.desired.grants.map((g) => html`<li>${g.role}: ${principal(g.principalId, model.names)} <span class="small muted">${g.principalType}</span></li>`)}${e.desired.rejected.map((r) => html`<li>refused <code>${r.entry}</code> from tag <code>${r.tag}</code>: ${r.message}</li>`)}${e.desired.grants.length + e.desired.rejected.length === 0 ? html`<li class="muted">none</li>` : ""}</ul>
+<ul class="plain">${e.desired.grants.map((g) => html`<li>${g.role}: ${principal(g.principalId)} <span class="small muted">${g.principalType}</span></li>`)}${e.desired.rejected.map((r) => html`<li>refused <code>${r.entry}</code> from tag <code>${r.tag}</code>: ${r.message}</li>`)}${e.desired.grants.length + e.desired.rejected.length === 0 ? html`<li class="muted">none</li>` : ""}</ul>
 <p><strong>Plan in ${e.mode} mode:</strong> ${e.plan.length === 0 ? "nothing to do; the VM is as it should be." : e.mode === "report" ? "a pass would record these steps and change nothing:" : "a pass would take these steps, in order:"}</p>
 ${e.plan.length > 0 ? html`<ol class="plan">${e.plan.map((a) => html`<li>${a.summary}</li>`)}</ol>` : ""}
 ${e.diagnosis ? html`<p><strong>Extension diagnosis:</strong> <code>${e.diagnosis.code}</code> ${e.diagnosis.meaning} <strong>Fix:</strong> ${e.diagnosis.remediation}</p>` : ""}
@@ -285,7 +285,7 @@ function logSection(log: readonly LogEntry[], model: VmModel): SafeHtml {
 <td>${l.trigger}</td>
 <td>${[l.state, l.reason, l.action, l.result, l.errorCode].filter(Boolean).map((v, i) => html`${i > 0 ? " · " : ""}<code>${v}</code>`)}</td>
 <td>${l.message}</td>
-<td>${l.requestedBy ? principal(l.requestedBy, model.names) : ""}</td>
+<td>${l.requestedBy ? principal(l.requestedBy) : ""}</td>
 </tr>`)}</tbody></table></section>`;
 }
 
@@ -306,9 +306,8 @@ function stateBadge(state: ComplianceState): SafeHtml {
   return html`<span class="badge s-${state}">${state}</span>`;
 }
 
-function principal(id: string, names: ReadonlyMap<string, string>): SafeHtml {
-  const name = names.get(id.toLowerCase());
-  return name ? html`${name} <span class="small muted id">${id}</span>` : html`<span class="id">${id}</span>`;
+function principal(id: string): SafeHtml {
+  return html`<span class="id">${id}</span>`;
 }
 
 function isExpiring(expiresAt: string | undefined, now: Date): boolean {

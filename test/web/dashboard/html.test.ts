@@ -51,10 +51,10 @@ describe("pages", () => {
   });
   const overview: OverviewModel = {
     now, mode: "enforce", code: `k"ey<`, query: { q: HOSTILE[1]!, sort: "name", dir: "asc", page: 1, top: 100 },
-    summaries: summarize([hostile, record()]), rows: [hostile], matched: 1, total: 2, audits: [], names: new Map([[HOSTILE[3]!.toLowerCase(), HOSTILE[0]!]]),
+    summaries: summarize([hostile, record()]), rows: [hostile], matched: 1, total: 2, audits: [],
   };
 
-  it("the overview carries no markup from a record, the names or the key, and marks the row for attention", () => {
+  it("the overview carries no markup from a record or the key, and marks the row for attention", () => {
     const page = overviewPage(overview, "NONCE");
     expect(page.match(/<script/g)).toHaveLength(1);
     expect(page).toContain('<script nonce="NONCE">');
@@ -76,7 +76,6 @@ describe("pages", () => {
         desired: { grants: [], rejected: [{ tag: HOSTILE[0]!, entry: HOSTILE[1]!, reason: "not-a-guid", message: HOSTILE[0]! }], expired: false },
         plan: [], assignmentsAtVmScope: [],
       } as unknown as NonNullable<VmModel["explanation"]>,
-      names: new Map(),
     };
     const page = vmPage(model, "N");
     expect(page.match(/<script/g)).toHaveLength(1);
