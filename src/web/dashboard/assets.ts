@@ -105,6 +105,7 @@ export const SCRIPT = `
     event.preventDefault();
     load(link.getAttribute("href"), true);
   });
-  setInterval(() => { if (!document.hidden) load(location.href, false); }, 4000);
+  const every = Number(document.body.dataset.refreshSeconds || 0) * 1000;
+  if (every > 0) setInterval(() => { if (!document.hidden) load(location.href, false); }, every);
 })();
 `;

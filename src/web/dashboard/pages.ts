@@ -14,6 +14,10 @@ import { EXPIRING_WITHIN_MS, type GrantView, type OverviewModel, type SortKey, t
 
 /** Seconds between reloads when JavaScript is off (with it, the script refreshes the live regions). */
 const NO_SCRIPT_REFRESH_SECONDS = 15;
+/** The overview is one table read; fast enough to follow the demo converging. */
+const OVERVIEW_REFRESH_SECONDS = 5;
+/** A VM's page also reads ARM (explain's two GETs): slower, to stay far from ARM's read limits. */
+const VM_REFRESH_SECONDS = 15;
 
 export function contentSecurityPolicy(nonce: string): string {
   return [
@@ -34,6 +38,8 @@ interface Layout {
   readonly mode?: "enforce" | "report";
   readonly now?: Date;
   readonly home?: string;
+  /** How often the script refreshes the live regions; none on error pages. */
+  readonly refreshSeconds?: number;
   readonly body: SafeHtml;
 }
 
@@ -45,10 +51,10 @@ function layout(page: Layout): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>${page.title}</title>
-<noscript><meta http-equiv="refresh" content="${NO_SCRIPT_REFRESH_SECONDS}"></noscript>
+${page.refreshSeconds ? html`<noscript><meta http-equiv="refresh" content="${NO_SCRIPT_REFRESH_SECONDS}"></noscript>` : ""}
 <style nonce="${page.nonce}">${inlineAsset(STYLE)}</style>
 </head>
-<body>
+<body${page.refreshSeconds ? html` data-refresh-seconds="${page.refreshSeconds}"` : ""}>
 <header>
 <h1>${page.home ? html`<a href="${page.home}">aadlogin-enforcer</a>` : "aadlogin-enforcer"}</h1>
 ${page.mode ? html`<span>mode <span class="mode">${page.mode}</span>${page.mode === "report" ? " (records what it would do, changes nothing)" : ""}</span>` : ""}
@@ -73,6 +79,7 @@ export function overviewPage(model: OverviewModel, nonce: string): string {
     mode: model.mode,
     now: model.now,
     home,
+    refreshSeconds: OVERVIEW_REFRESH_SECONDS,
     body: html`
 <h2 id="summary-heading">Compliance by subscription</h2>
 ${summarySection(model)}
@@ -201,6 +208,7 @@ export function vmPage(model: VmModel, nonce: string): string {
     mode: model.mode,
     now: model.now,
     home,
+    refreshSeconds: VM_REFRESH_SECONDS,
     body: html`
 <p><a href="${home}">← all VMs</a></p>
 <h2 id="vm-heading">${name}</h2>

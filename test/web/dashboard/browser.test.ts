@@ -125,6 +125,19 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
     await page.context().close();
   });
 
+  it("follows the fleet without a reload: a VM created while the page is open appears with its state", async () => {
+    const page = await open(`${stack.dashboardUrl}&q=late-`);
+    expect(await page.locator("#vms tbody tr").count()).toBe(0);
+    let navigations = 0;
+    page.on("framenavigated", () => navigations++);
+    const id = `/subscriptions/${HOSTILE_SUB}/resourceGroups/rg-access/providers/Microsoft.Compute/virtualMachines/late-01`;
+    await stack.userFor(DEMO_PRINCIPALS.owner.id).putVm(id, vmBody({ sku: "2022-datacenter-g2" }));
+    await expect.poll(async () => (await rows(page)).map((r) => `${r.name} ${r.state}`), { timeout: 30_000, interval: 500 })
+      .toEqual(["late-01 remediated"]);
+    expect(navigations).toBe(0);
+    await page.context().close();
+  });
+
   it("works without JavaScript: the GET form filters, the header links sort, the pager pages", async () => {
     const page = await open(stack.dashboardUrl, { javaScriptEnabled: false });
     await page.getByLabel("State", { exact: true }).selectOption("failed");
