@@ -153,16 +153,20 @@ export function createEnforcerStore(options: StoreOptions): EnforcerStore {
       }
       const queryOptions = vmQuery(filter);
       const fingerprint = filterFingerprint(filter);
-      const continuationToken = options.continuationToken === undefined ? undefined : readPageToken(options.continuationToken, fingerprint);
-      const pages = vms.listEntities<Record<string, unknown>>({ queryOptions }).byPage({ maxPageSize: top, ...(continuationToken ? { continuationToken } : {}) });
-      // Table Storage may answer a page with fewer entities than asked (or none) and a token: keep reading to fill it.
+      let continuationToken = options.continuationToken === undefined ? undefined : readPageToken(options.continuationToken, fingerprint);
+      // Table Storage may answer with fewer entities than asked (or none) and a token: ask again for
+      // the rest, never for more, so a page holds at most `top`.
       const records: VmRecord[] = [];
-      for await (const page of pages) {
+      for (;;) {
+        const pages = vms.listEntities<Record<string, unknown>>({ queryOptions })
+          .byPage({ maxPageSize: top - records.length, ...(continuationToken ? { continuationToken } : {}) });
+        const { value: page, done } = await pages.next();
+        if (done || !page) return { vms: records };
         for (const entity of page) records.push(vmFromEntity(entity, `${tableNames.vms}(${entity.rowKey})`));
-        if (!page.continuationToken) return { vms: records };
-        if (records.length >= top) return { vms: records, continuationToken: writePageToken(page.continuationToken, fingerprint) };
+        continuationToken = page.continuationToken;
+        if (!continuationToken) return { vms: records };
+        if (records.length >= top) return { vms: records, continuationToken: writePageToken(continuationToken, fingerprint) };
       }
-      return { vms: records };
     },
 
     async appendLog(entry) {
