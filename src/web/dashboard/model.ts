@@ -1,7 +1,7 @@
 import { COMPLIANCE_STATES, type ComplianceState } from "../../domain/outcome.js";
 import { tryParseVmId, vmTarget } from "../../domain/resourceId.js";
 import { explainVm, type Explanation } from "../../orchestrator/explain.js";
-import { vmFilter } from "../../orchestrator/httpApi.js";
+import { COMPLIANCE_PAGE_SIZE, vmFilter } from "../../orchestrator/httpApi.js";
 import { ArmFailure, type AuditRun, type LogEntry, type VmRecord } from "../../orchestrator/ports.js";
 import type { ReconcileDeps } from "../../orchestrator/reconcile.js";
 
@@ -16,8 +16,8 @@ export type DashboardDeps = Pick<ReconcileDeps, "store" | "arm" | "config" | "cl
 export const SORT_KEYS = ["name", "state", "subscription", "reason", "updated"] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
 
-/** Rows a table page holds when `top` is not given, and the most it may hold. */
-export const DASHBOARD_PAGE_SIZE = { default: 100, max: 1000 } as const;
+/** Rows a table page holds when `top` is not given, and the most it may hold: as the compliance API's pages. */
+export const DASHBOARD_PAGE_SIZE = COMPLIANCE_PAGE_SIZE;
 /** A grant whose expiry is this close is highlighted as expiring. */
 export const EXPIRING_WITHIN_MS = 24 * 60 * 60 * 1000;
 

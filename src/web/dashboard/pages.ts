@@ -4,7 +4,7 @@ import type { AuditRun, LogEntry, VmRecord } from "../../orchestrator/ports.js";
 import { SCRIPT, STYLE } from "./assets.js";
 import { stateBar, STATE_COLOURS } from "./chart.js";
 import { html, inlineAsset, query, type SafeHtml } from "./html.js";
-import { EXPIRING_WITHIN_MS, type GrantView, type OverviewModel, type SortKey, type SubscriptionSummary, type TableQuery, type VmModel } from "./model.js";
+import { DASHBOARD_PAGE_SIZE, EXPIRING_WITHIN_MS, type GrantView, type OverviewModel, type SortKey, type SubscriptionSummary, type TableQuery, type VmModel } from "./model.js";
 
 /**
  * The dashboard's pages as pure functions of their model and the response's nonce. Every value
@@ -134,7 +134,7 @@ function resultsSection(model: OverviewModel): SafeHtml {
   const pages = Math.max(1, Math.ceil(model.matched / q.top));
   const first = model.matched === 0 ? 0 : (q.page - 1) * q.top + 1;
   const last = Math.min(model.matched, q.page * q.top);
-  const base = { state: q.state, subscription: q.subscription, q: q.q || undefined, sort: q.sort === "name" ? undefined : q.sort, dir: q.dir === "asc" ? undefined : q.dir, top: q.top === 100 ? undefined : q.top, code: model.code };
+  const base = { state: q.state, subscription: q.subscription, q: q.q || undefined, sort: q.sort === "name" ? undefined : q.sort, dir: q.dir === "asc" ? undefined : q.dir, top: q.top === DASHBOARD_PAGE_SIZE.default ? undefined : q.top, code: model.code };
   const pager = pages > 1
     ? html`<nav class="pager" aria-label="Pages">
 ${q.page > 1 ? html`<a href="${query({ ...base, page: q.page - 1 })}" data-nav rel="prev">previous page</a>` : ""}
