@@ -15,10 +15,10 @@
  * --lro-delay-ms N   BENCH_LRO_DELAY_MS       0        how long the emulator keeps an LRO InProgress
  * --realistic-vms N  BENCH_REALISTIC_VMS      20       VMs a user creates under the emulator's realistic timing (scenario realistic)
  * --time-scale-pct N BENCH_TIME_SCALE_PCT     5        realistic durations × N/100 (5: an extension install of 90–180 s takes 4.5–9 s)
- * --only a,b         BENCH_ONLY               all      scenarios: new-vm, recheck, audit, events, burst
+ * --only a,b         BENCH_ONLY               all      scenarios: new-vm, recheck, audit, dashboard, events, burst
  * --verbose          BENCH_VERBOSE=1                   per-operation breakdowns on stderr
  */
-export const SCENARIOS = ["new-vm", "recheck", "audit", "events", "burst", "realistic"] as const;
+export const SCENARIOS = ["new-vm", "recheck", "audit", "dashboard", "events", "burst", "realistic"] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {

@@ -6,6 +6,7 @@
  *
  * Scenarios (run in this order; recheck and events reuse new-vm's VMs):
  *   audit    seed compliant-or-ineligible VMs, fire the drift audit, drain the queue: requests per 1,000
+ *   dashboard the dashboard over the audit's records: bytes, server time, Chromium's first contentful paint
  *   new-vm   a user creates Windows Server 2019 VMs with an admin tag: the enforcer's requests per VM
  *   recheck  one more pass over each converged VM: reads only (asserted)
  *   events   tag writes that change nothing relevant, through the real webhook: events per second
@@ -19,6 +20,7 @@
  */
 import { startLocalStack } from "../src/local/stack.js";
 import { parseOptions, UsageError, USAGE, type ScenarioName } from "./options.js";
+import { dashboardScenario } from "./dashboard.js";
 import { ALICE, BenchFailure, line, OWNER, SUB_AUDIT, SUB_BURST, SUB_MAIN } from "./support.js";
 import { auditScenario, burstScenario, eventsScenario, newVmScenario, realisticScenario, recheckScenario, type BenchContext, type ScenarioResult } from "./scenarios.js";
 
@@ -72,7 +74,8 @@ async function main(): Promise<number> {
 
     const wants = (name: ScenarioName) => options.only.has(name);
     const steps: { name: ScenarioName; run: (c: BenchContext) => Promise<ScenarioResult>; needed: boolean }[] = [
-      { name: "audit", run: auditScenario, needed: wants("audit") },
+      { name: "audit", run: auditScenario, needed: wants("audit") || wants("dashboard") },
+      { name: "dashboard", run: dashboardScenario, needed: wants("dashboard") },
       { name: "new-vm", run: newVmScenario, needed: wants("new-vm") || wants("recheck") || wants("events") },
       { name: "recheck", run: recheckScenario, needed: wants("recheck") },
       { name: "events", run: eventsScenario, needed: wants("events") },

@@ -7,7 +7,7 @@ import { tryParseVmId, vmTarget } from "../domain/resourceId.js";
 import { selectAuditTargets } from "../orchestrator/auditTargets.js";
 import { describeAction, type PassResult } from "../orchestrator/reconcile.js";
 import { explainVm } from "../orchestrator/explain.js";
-import { complianceQuery } from "../orchestrator/httpApi.js";
+import { COMPLIANCE_PAGE_SIZE, complianceQuery } from "../orchestrator/httpApi.js";
 import { runLeasedPass } from "../orchestrator/leasedPass.js";
 import { ArmFailure, type VmRecord } from "../orchestrator/ports.js";
 import { formatTable, progressReporter } from "./table.js";
@@ -190,10 +190,17 @@ async function status(args: readonly string[]): Promise<number> {
   const query = new URLSearchParams();
   if (values.subscription) query.set("subscription", values.subscription);
   if (values.state) query.set("state", values.state);
-  const response = await complianceQuery(query, services);
-  if (response.status === 400) throw new UsageError((response.body as { error: { message: string } }).error.message);
-  if (response.status !== 200) throw new Error(`status: ${JSON.stringify(response.body).slice(0, 300)}`);
-  const { vms } = response.body as { vms: VmRecord[] };
+  query.set("top", String(COMPLIANCE_PAGE_SIZE.max));
+  const vms: VmRecord[] = [];
+  for (;;) {
+    const response = await complianceQuery(query, services);
+    if (response.status === 400) throw new UsageError((response.body as { error: { message: string } }).error.message);
+    if (response.status !== 200) throw new Error(`status: ${JSON.stringify(response.body).slice(0, 300)}`);
+    const page = response.body as { vms: VmRecord[]; continuationToken?: string };
+    vms.push(...page.vms);
+    if (!page.continuationToken) break;
+    query.set("continuationToken", page.continuationToken);
+  }
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ count: vms.length, vms })}\n`);
     return 0;

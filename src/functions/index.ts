@@ -4,3 +4,4 @@ import "./driftAudit.js";
 import "./reconcileVm.js";
 import "./compliance.js";
 import "./reconcileNow.js";
+import "./dashboard.js";

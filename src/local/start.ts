@@ -222,6 +222,7 @@ async function main(argv: string[]): Promise<number> {
     arm: stack.emulator.armUrl, caFile: stack.emulator.caFile, admin: stack.emulator.adminUrl, functions: host.url,
     subscriptions: stack.settings["WATCHED_SUBSCRIPTION_IDS"]?.split(",") ?? [], functionKey: host.functionKey, settingsFile,
     mode: stack.settings["ENFORCER_MODE"], timing: args.timing, stateDir: stack.stateDir ?? null,
+    dashboard: `${host.url}/api/dashboard?code=${encodeURIComponent(host.functionKey)}`,
   };
   if (args.json) process.stdout.write(`${JSON.stringify(endpoints)}\n`);
   else {
@@ -230,6 +231,7 @@ async function main(argv: string[]): Promise<number> {
     out(`  emulator admin   ${endpoints.admin}`);
     out(`  Functions host   ${endpoints.functions}   (function key: ${endpoints.functionKey})`);
     out(`  Azurite          ${stack.azurite.tableUrl} (tables), ${stack.azurite.queueUrl} (queues)`);
+    out(`  dashboard        ${endpoints.dashboard}   (open it now: it follows the fleet as it converges)`);
     out(`  timing           ${args.timing.profile === "realistic" ? `realistic, Azure's durations x ${args.timing.timeScale}` : "instant"}`);
     if (stack.stateDir) out(`  state            ${stack.stateDir}${stack.resumed ? " (resumed)" : ""}`);
   }
@@ -294,7 +296,8 @@ async function main(argv: string[]): Promise<number> {
   }
   out("");
   out("Where to look next:");
-  out(`  compliance API   curl '${host.url}/api/compliance?code=${host.functionKey}'   (&state=failed, &vmId=<id>)`);
+  out(`  dashboard        ${endpoints.dashboard}`);
+  out(`  compliance API   curl '${host.url}/api/compliance?code=${host.functionKey}'   (&state=failed, &vmId=<id>, &top=N&continuationToken=…)`);
   out(`  one VM, explained  npx aadlogin-enforcer explain <vmId> --settings ${settingsFile}`);
   out(`  table            npx aadlogin-enforcer status --settings ${settingsFile}`);
   out(`  ARM calls        curl -s --cacert ${stack.emulator.caFile} ${stack.emulator.adminUrl}/requests   (per operation and caller)`);

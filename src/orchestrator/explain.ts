@@ -12,6 +12,8 @@ import { describeAction, observe, type ObserveDeps } from "./reconcile.js";
 export interface Explanation {
   readonly vmId: string;
   readonly mode: "enforce" | "report";
+  /** The tags the plan was made from, as ARM returned them (written by whoever may tag the VM: untrusted). */
+  readonly tags: Readonly<Record<string, string>>;
   readonly eligibility: Eligibility;
   readonly desired: DesiredAccess;
   readonly plan: readonly (Action & { readonly summary: string })[];
@@ -43,6 +45,7 @@ export function explainVm(target: VmTarget, deps: ObserveDeps): Promise<Explanat
     return {
       vmId: target.id,
       mode: deps.config.mode,
+      tags: seen.vm.tags,
       eligibility: seen.eligibility,
       desired: seen.desired,
       plan: seen.plan.map((a) => ({ ...a, summary: describeAction(a) })),

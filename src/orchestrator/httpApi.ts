@@ -1,7 +1,7 @@
 import { tryParseVmId, vmTarget } from "../domain/resourceId.js";
 import { COMPLIANCE_STATES, type ComplianceState } from "../domain/outcome.js";
 import { runLeasedPass } from "./leasedPass.js";
-import { ArmFailure } from "./ports.js";
+import { ArmFailure, INVALID_CONTINUATION_TOKEN, MAX_VM_PAGE_SIZE, type VmListFilter } from "./ports.js";
 import type { ReconcileDeps } from "./reconcile.js";
 
 /** Plain request/response shapes, so the HTTP functions stay two lines and the CLI can reuse these. */
@@ -20,17 +20,43 @@ export async function complianceQuery(query: URLSearchParams, deps: Pick<Reconci
     const limit = boundedInt(query.get("log"), 20, 200);
     return { status: 200, body: { vm: record, log: await deps.store.listLog(vmId, limit) } };
   }
-  const state = query.get("state");
-  if (state && !COMPLIANCE_STATES.includes(state as ComplianceState)) {
-    return badRequest(`state "${state.slice(0, 50)}" is not one of ${COMPLIANCE_STATES.join(", ")}.`);
+  const filter = vmFilter(query);
+  if ("error" in filter) return badRequest(filter.error);
+  const top = pageSize(query.get("top"));
+  if (typeof top === "string") return badRequest(top);
+  const continuationToken = query.get("continuationToken") ?? undefined;
+  try {
+    const page = await deps.store.listVmsPage(filter.filter, { top, ...(continuationToken !== undefined ? { continuationToken } : {}) });
+    return { status: 200, body: { count: page.vms.length, vms: page.vms, ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) } };
+  } catch (error) {
+    if ((error as { code?: unknown }).code === INVALID_CONTINUATION_TOKEN) return badRequest((error as Error).message);
+    throw error;
   }
-  const subscriptionId = query.get("subscription");
-  if (subscriptionId && !/^[0-9a-f-]{36}$/i.test(subscriptionId)) return badRequest(`subscription "${subscriptionId.slice(0, 50)}" is not a subscription id (a GUID).`);
-  const vms = await deps.store.listVms({
-    ...(subscriptionId ? { subscriptionId } : {}),
-    ...(state ? { state: state as ComplianceState } : {}),
-  });
-  return { status: 200, body: { count: vms.length, vms } };
+}
+
+/** Records per page of `GET /api/compliance` when `top` is not given, and the most it may ask for. */
+export const COMPLIANCE_PAGE_SIZE = { default: 100, max: MAX_VM_PAGE_SIZE } as const;
+
+/** The `subscription` and `state` query parameters, checked: shared by the compliance API and the dashboard. */
+export function vmFilter(query: URLSearchParams): { filter: VmListFilter } | { error: string } {
+  const state = query.get("state") || undefined;
+  if (state && !COMPLIANCE_STATES.includes(state as ComplianceState)) {
+    return { error: `state "${state.slice(0, 50)}" is not one of ${COMPLIANCE_STATES.join(", ")}.` };
+  }
+  const subscriptionId = query.get("subscription") || undefined;
+  if (subscriptionId && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(subscriptionId)) {
+    return { error: `subscription "${subscriptionId.slice(0, 50)}" is not a subscription id (a GUID).` };
+  }
+  return { filter: { ...(subscriptionId ? { subscriptionId } : {}), ...(state ? { state: state as ComplianceState } : {}) } };
+}
+
+function pageSize(raw: string | null): number | string {
+  if (raw === null) return COMPLIANCE_PAGE_SIZE.default;
+  const n = /^[0-9]{1,7}$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > COMPLIANCE_PAGE_SIZE.max) {
+    return `top "${raw.slice(0, 20)}" is not a whole number from 1 to ${COMPLIANCE_PAGE_SIZE.max}: ask for at most ${COMPLIANCE_PAGE_SIZE.max} VMs a page and follow continuationToken for the rest.`;
+  }
+  return n;
 }
 
 export async function reconcileNowRequest(body: unknown, deps: ReconcileDeps, requestedBy?: string): Promise<ApiResponse> {

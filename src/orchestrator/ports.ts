@@ -86,12 +86,36 @@ export interface VmListFilter {
   readonly state?: VmRecord["state"];
 }
 
+export interface VmPageOptions {
+  /** Records in the page (1 to MAX_VM_PAGE_SIZE). */
+  readonly top: number;
+  /** From the previous page of the same filter; absent for the first page. */
+  readonly continuationToken?: string;
+}
+
+export interface VmPage {
+  readonly vms: VmRecord[];
+  /** Absent on the last page. Opaque: only meaningful to the store that made it, with the same filter. */
+  readonly continuationToken?: string;
+}
+
+/** The largest page a caller may ask for: Table Storage returns at most 1,000 entities per request. */
+export const MAX_VM_PAGE_SIZE = 1000;
+
+/** A continuation token that this store did not make, or made for another filter: `code` tells it apart. */
+export const INVALID_CONTINUATION_TOKEN = "InvalidContinuationToken";
+
 /** What the orchestrator keeps in Table Storage. */
 export interface StorePort {
   getVm(vmId: string): Promise<VmRecord | undefined>;
   /** ETag read-modify-write; `mutate` may run more than once, so it must be pure. */
   updateVm(vmId: string, mutate: (current: VmRecord | undefined) => VmRecord): Promise<VmRecord>;
   listVms(filter?: VmListFilter): Promise<VmRecord[]>;
+  /**
+   * One page of `listVms`, in the store's own order. A token that does not belong to this filter is
+   * refused with an error whose `code` is INVALID_CONTINUATION_TOKEN.
+   */
+  listVmsPage(filter: VmListFilter, options: VmPageOptions): Promise<VmPage>;
   /** Insert-only; the entry's `at` orders the log (the store never reads the clock). */
   appendLog(entry: LogEntryInput): Promise<LogEntry>;
   /** Newest first. Without a VM id: the entries not tied to a VM (malformed events and the like). */

@@ -368,7 +368,13 @@ async function scheduleTimers(pass: Pass, seen: Observation, executed: Settled, 
     return Number.isFinite(t) && t > now + 500 && t <= target;
   };
   const timers: { followUpAt?: string; expiryCheckAt?: string } = {};
-  const base = { vmId: request.vm.id, ...(request.correlationId ? { correlationId: request.correlationId } : {}), ...(pass.mode !== deps.config.mode ? { mode: pass.mode } : {}) };
+  // A follow-up carries on the same person's request: its grants are recorded as theirs.
+  const base = {
+    vmId: request.vm.id,
+    ...(request.correlationId ? { correlationId: request.correlationId } : {}),
+    ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}),
+    ...(pass.mode !== deps.config.mode ? { mode: pass.mode } : {}),
+  };
 
   if (followUp) {
     const delay = followUpDelayMs(followUp.attempt, deps.config.timing.followUp);

@@ -16,7 +16,7 @@ import {
 } from "./entities.js";
 import { encodeKey, vmKey } from "./keys.js";
 import { parseVmId } from "../domain/resourceId.js";
-import type { StorePort, VmListFilter } from "../orchestrator/ports.js";
+import { INVALID_CONTINUATION_TOKEN, MAX_VM_PAGE_SIZE, type StorePort, type VmListFilter } from "../orchestrator/ports.js";
 import {
   LOG_KINDS,
   type AuditRun,
@@ -143,23 +143,34 @@ export function createEnforcerStore(options: StoreOptions): EnforcerStore {
     updateVm,
 
     async listVms(filter = {}) {
-      const clauses: string[] = [];
-      if (filter.subscriptionId !== undefined) {
-        if (filter.subscriptionId.trim() === "") throw new Error("listVms: subscriptionId filter is empty.");
-        clauses.push(odata`PartitionKey eq ${encodeKey(filter.subscriptionId.toLowerCase())}`);
-      }
-      if (filter.state !== undefined) {
-        if (!COMPLIANCE_STATES.includes(filter.state)) {
-          throw new Error(`listVms: unknown state filter "${filter.state}"; expected one of ${COMPLIANCE_STATES.join(", ")}.`);
-        }
-        clauses.push(odata`state eq ${filter.state}`);
-      }
-      const queryOptions = clauses.length > 0 ? { filter: clauses.join(" and ") } : {};
       const records: VmRecord[] = [];
-      for await (const entity of vms.listEntities<Record<string, unknown>>({ queryOptions })) {
+      for await (const entity of vms.listEntities<Record<string, unknown>>({ queryOptions: vmQuery(filter) })) {
         records.push(vmFromEntity(entity, `${tableNames.vms}(${entity.rowKey})`));
       }
       return records;
+    },
+
+    async listVmsPage(filter, options) {
+      const { top } = options;
+      if (!Number.isInteger(top) || top < 1 || top > MAX_VM_PAGE_SIZE) {
+        throw new Error(`listVmsPage: top must be a whole number from 1 to ${MAX_VM_PAGE_SIZE}, got ${top}.`);
+      }
+      const queryOptions = vmQuery(filter);
+      const fingerprint = filterFingerprint(filter);
+      let continuationToken = options.continuationToken === undefined ? undefined : readPageToken(options.continuationToken, fingerprint);
+      // Table Storage may answer with fewer entities than asked (or none) and a token: ask again for
+      // the rest, never for more, so a page holds at most `top`.
+      const records: VmRecord[] = [];
+      for (;;) {
+        const pages = vms.listEntities<Record<string, unknown>>({ queryOptions })
+          .byPage({ maxPageSize: top - records.length, ...(continuationToken ? { continuationToken } : {}) });
+        const { value: page, done } = await pages.next();
+        if (done || !page) return { vms: records };
+        for (const entity of page) records.push(vmFromEntity(entity, `${tableNames.vms}(${entity.rowKey})`));
+        continuationToken = page.continuationToken;
+        if (!continuationToken) return { vms: records };
+        if (records.length >= top) return { vms: records, continuationToken: writePageToken(continuationToken, fingerprint) };
+      }
     },
 
     async appendLog(entry) {
@@ -232,6 +243,65 @@ export function createEnforcerStore(options: StoreOptions): EnforcerStore {
       return entities.map((e) => auditRunFromEntity(e, `${tableNames.auditRuns}(${String(e.rowKey)})`));
     },
   };
+}
+
+function vmQuery(filter: VmListFilter): { filter?: string } {
+  const clauses: string[] = [];
+  if (filter.subscriptionId !== undefined) {
+    if (filter.subscriptionId.trim() === "") throw new Error("listVms: subscriptionId filter is empty.");
+    clauses.push(odata`PartitionKey eq ${encodeKey(filter.subscriptionId.toLowerCase())}`);
+  }
+  if (filter.state !== undefined) {
+    if (!COMPLIANCE_STATES.includes(filter.state)) {
+      throw new Error(`listVms: unknown state filter "${filter.state}"; expected one of ${COMPLIANCE_STATES.join(", ")}.`);
+    }
+    clauses.push(odata`state eq ${filter.state}`);
+  }
+  return clauses.length > 0 ? { filter: clauses.join(" and ") } : {};
+}
+
+// --- page tokens -----------------------------------------------------------------------------
+
+/**
+ * A page token is the next partition and row key with the filter they were read under, so a token
+ * cannot be replayed against another filter (it would skip rows silently). The keys are checked
+ * before they go into a request header: the token comes from a client.
+ */
+interface PageToken {
+  readonly p: string;
+  readonly r?: string;
+  readonly f: string;
+}
+
+/** The service's next keys are opaque (Azure: `1!8!…`, Azurite: base64) and travel in headers: printable ASCII only. */
+const KEY_ALPHABET = /^[\x21-\x7e]{1,1024}$/;
+
+function filterFingerprint(filter: VmListFilter): string {
+  return `${filter.subscriptionId?.toLowerCase() ?? "*"}/${filter.state ?? "*"}`;
+}
+
+function writePageToken(sdkToken: string, fingerprint: string): string {
+  const { nextPartitionKey, nextRowKey } = JSON.parse(Buffer.from(sdkToken, "base64").toString("utf8")) as { nextPartitionKey: string; nextRowKey?: string };
+  const token: PageToken = { p: nextPartitionKey, ...(nextRowKey ? { r: nextRowKey } : {}), f: fingerprint };
+  return Buffer.from(JSON.stringify(token), "utf8").toString("base64url");
+}
+
+function readPageToken(raw: string, fingerprint: string): string {
+  const invalid = (why: string) =>
+    Object.assign(new Error(`continuationToken ${JSON.stringify(raw.slice(0, 60))}${raw.length > 60 ? "…" : ""} ${why}: pass the continuationToken of the previous page unchanged, with the same filters, or leave it out to start again.`), { code: INVALID_CONTINUATION_TOKEN });
+  if (raw.length > 3000 || !/^[A-Za-z0-9_-]+$/.test(raw)) throw invalid("is not a token this API made");
+  let token: Partial<PageToken>;
+  try {
+    token = JSON.parse(Buffer.from(raw, "base64url").toString("utf8")) as Partial<PageToken>;
+  } catch {
+    throw invalid("is not a token this API made");
+  }
+  if (typeof token !== "object" || token === null || typeof token.p !== "string" || !KEY_ALPHABET.test(token.p) ||
+      (token.r !== undefined && (typeof token.r !== "string" || !KEY_ALPHABET.test(token.r))) || typeof token.f !== "string") {
+    throw invalid("is not a token this API made");
+  }
+  if (token.f !== fingerprint) throw invalid("belongs to other filters (subscription/state)");
+  return Buffer.from(JSON.stringify({ nextPartitionKey: token.p, ...(token.r ? { nextRowKey: token.r } : {}) }), "utf8").toString("base64");
 }
 
 // --- connection ------------------------------------------------------------------------------

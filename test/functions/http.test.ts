@@ -67,6 +67,42 @@ describe("compliance (GET /api/compliance)", () => {
     expect((await get(`/api/compliance?subscription=${SUB_B}&state=ineligible`)).body).toEqual({ count: 0, vms: [] });
   });
 
+  it("pages with top and an opaque continuationToken until every VM was listed once", async () => {
+    const first = await get("/api/compliance?top=2");
+    expect(first.status).toBe(200);
+    const page1 = first.body as { count: number; vms: VmRow[]; continuationToken?: string };
+    expect(page1.count).toBe(2);
+    expect(page1.continuationToken).toMatch(/^[A-Za-z0-9_-]+$/);
+    const second = await get(`/api/compliance?top=2&continuationToken=${encodeURIComponent(page1.continuationToken!)}`);
+    const page2 = second.body as { count: number; vms: VmRow[]; continuationToken?: string };
+    expect(page2.count).toBe(1);
+    expect(page2.continuationToken).toBeUndefined();
+    expect([...page1.vms, ...page2.vms].map((v) => v.vmId).sort()).toEqual([web, legacy, db].sort());
+
+    // Filters page too: SUB_A has two VMs.
+    const filtered = (await get(`/api/compliance?subscription=${SUB_A}&top=1`)).body as { vms: VmRow[]; continuationToken: string };
+    const rest = (await get(`/api/compliance?subscription=${SUB_A}&top=1&continuationToken=${filtered.continuationToken}`)).body as { vms: VmRow[] };
+    expect([...filtered.vms, ...rest.vms].map((v) => v.vmId).sort()).toEqual([web, legacy].sort());
+
+    // A token read under one filter is refused under another (it would silently skip VMs).
+    const replayed = await get(`/api/compliance?subscription=${SUB_B}&continuationToken=${filtered.continuationToken}`);
+    expect(replayed.status).toBe(400);
+    expect((replayed.body as { error: { message: string } }).error.message).toMatch(/belongs to other filters/);
+  });
+
+  it.each([
+    ["top=0", /top "0" is not a whole number from 1 to 1000/],
+    ["top=1001", /top "1001" is not a whole number from 1 to 1000/],
+    ["top=ten", /top "ten" is not a whole number/],
+    ["top=2.5", /top "2.5" is not a whole number/],
+    ["continuationToken=not%20a%20token", /continuationToken "not a token" is not a token this API made/],
+    [`continuationToken=${Buffer.from('{"p":"x\'or 1 eq 1","f":"*/*"}').toString("base64url")}`, /is not a token this API made/],
+  ])("?%s → 400 saying what was wrong", async (query, message) => {
+    const response = await get(`/api/compliance?${query}`);
+    expect(response.status).toBe(400);
+    expect((response.body as { error: { code: string; message: string } }).error).toMatchObject({ code: "BadRequest", message: expect.stringMatching(message) });
+  });
+
   it("?vmId= returns the record and its recent log, newest first", async () => {
     const one = await get(`/api/compliance?vmId=${encodeURIComponent(web)}`);
     expect(one.status).toBe(200);
@@ -96,6 +132,32 @@ describe("compliance (GET /api/compliance)", () => {
     const response = await get(`/api/compliance?${query}`);
     expect(response.status).toBe(400);
     expect((response.body as { error: { code: string; message: string } }).error).toMatchObject({ code: "BadRequest", message: expect.stringMatching(message) });
+  });
+});
+
+describe("dashboard (GET /api/dashboard)", () => {
+  it("needs a function key, and answers HTML under a nonce CSP with the recorded VMs", async () => {
+    expect((await get("/api/dashboard", null)).status).toBe(401);
+    const page = await get("/api/dashboard");
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    const nonce = /script-src 'nonce-([^']+)'/.exec(page.headers.get("content-security-policy") ?? "")?.[1];
+    expect(nonce).toBeDefined();
+    expect(page.body).toContain(`<script nonce="${nonce}">`);
+    for (const name of ["web-01", "legacy-01", "db-01"]) expect(page.body).toContain(`>${name}</a>`);
+    expect(page.body).not.toContain(">fresh-01</a>");
+    // A new nonce on every response.
+    expect((await get("/api/dashboard")).headers.get("content-security-policy")).not.toContain(nonce);
+  });
+
+  it("one VM's page, and 400/404 pages that say what was wrong", async () => {
+    expect(String((await get(`/api/dashboard?vm=${encodeURIComponent(web)}`)).body)).toMatch(/<h2 id="vm-heading">web-01<\/h2>/);
+    const missing = await get(`/api/dashboard?vm=${encodeURIComponent(fresh)}`);
+    expect(missing.status).toBe(404);
+    expect(missing.body).toContain("has not seen this VM yet");
+    const bad = await get("/api/dashboard?sort=%3Cb%3E");
+    expect(bad.status).toBe(400);
+    expect(bad.body).toContain("sort &quot;&lt;b&gt;&quot; is not one of name, state");
   });
 });
 

@@ -21,6 +21,7 @@ const EXPECTED = [
   { name: "reconcileVm", trigger: "queueTrigger" },
   { name: "compliance", trigger: "httpTrigger", methods: ["GET"] },
   { name: "reconcileNow", trigger: "httpTrigger", methods: ["POST"] },
+  { name: "dashboard", trigger: "httpTrigger", methods: ["GET"] },
 ];
 
 interface Loaded {

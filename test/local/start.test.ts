@@ -172,8 +172,9 @@ describe("npm start as a process", () => {
       env: { ...process.env, ...Object.fromEntries(Object.keys(stack.settings).map((k) => [k, ""])), ENFORCER_MODE: "report", ACCESS_ALLOWED_PRINCIPALS: "a11ce000-0000-4000-8000-000000000001" },
     });
     const lines = stdout.trim().split("\n");
-    const first = JSON.parse(lines[0] ?? "") as { mode: string; subscriptions: string[]; settingsFile: string };
+    const first = JSON.parse(lines[0] ?? "") as { mode: string; subscriptions: string[]; settingsFile: string; functions: string; functionKey: string; dashboard: string };
     expect(first.mode).toBe("report");
+    expect(first.dashboard).toBe(`${first.functions}/api/dashboard?code=${encodeURIComponent(first.functionKey)}`);
     const written = JSON.parse(readFileSync(first.settingsFile, "utf8")) as { Values: Record<string, string> };
     expect(written.Values["ACCESS_ALLOWED_PRINCIPALS"]).toBe("a11ce000-0000-4000-8000-000000000001");
     expect(first.subscriptions).toEqual(DEMO_SUBSCRIPTIONS.map((s) => s.id));

@@ -70,6 +70,23 @@ describe("a new VM, one operation at a time, never waiting", () => {
   });
 });
 
+describe("who asked", () => {
+  it("a follow-up carries the requester of the pass that queued it, so the grant it makes is logged as theirs", async () => {
+    const deps = memoryDeps(allow);
+    deps.arm.put(windowsVm({ tags: { "aadlogin-admins": ALICE } }));
+    await pass(deps, { requestedBy: "olga@contoso.example (owner-oid)" });
+    for (let i = 0; i < 2; i++) {
+      const [queued] = deps.queue.take().filter((q) => q.request.trigger === "follow-up");
+      expect(queued?.request.requestedBy).toBe("olga@contoso.example (owner-oid)");
+      deps.arm.finish(VM_ID);
+      deps.advance(queued!.delayInMs);
+      await reconcile({ vm: target, trigger: "follow-up", attempt: queued!.request.attempt ?? 0, requestedBy: queued!.request.requestedBy! }, deps);
+    }
+    const grant = (await deps.store.listLog(VM_ID)).find((l) => l.action === "createAssignment");
+    expect(grant?.requestedBy).toBe("olga@contoso.example (owner-oid)");
+  });
+});
+
 describe("fresh state right before a grant or a revocation", () => {
   it("a tag withdrawn between the plan and the write: nothing is written, the pass re-plans", async () => {
     const deps = memoryDeps(allow);

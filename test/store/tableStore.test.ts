@@ -3,6 +3,7 @@ import { TableClient } from "@azure/data-tables";
 import { startAzurite, type AzuriteInstance } from "../../src/local/azurite.js";
 import { loadAppSettings } from "../../src/app/settings.js";
 import { MAX_STRING_CHARS } from "../../src/store/entities.js";
+import { complianceQuery } from "../../src/orchestrator/httpApi.js";
 import type { LogEntryInput, VmRecord } from "../../src/store/records.js";
 import {
   createEnforcerStore,
@@ -230,6 +231,55 @@ describe("listVms", () => {
 
   it("rejects an unknown state filter, listing the valid ones", async () => {
     await expect(listStore.listVms({ state: "green" as never })).rejects.toThrow(/unknown state filter "green"; expected one of compliant/);
+  });
+
+  it.each([
+    ["no filter", {}, 2, ["a1", "a2", "a3", "b1", "b2"]],
+    ["a state, one a page", { state: "compliant" as const }, 1, ["a1", "a3", "b1"]],
+    ["a subscription", { subscriptionId: SUB_A }, 2, ["a1", "a2", "a3"]],
+  ])("listVmsPage pages %s with continuation tokens, each VM once", async (_label, filter, top, expected) => {
+    const seen: VmRecord[] = [];
+    let token: string | undefined;
+    let pages = 0;
+    do {
+      const page = await listStore.listVmsPage(filter, { top, ...(token ? { continuationToken: token } : {}) });
+      expect(page.vms.length).toBeLessThanOrEqual(top);
+      seen.push(...page.vms);
+      token = page.continuationToken;
+      pages++;
+    } while (token && pages < 10);
+    expect(names(seen)).toEqual(expected);
+    expect(pages).toBe(Math.ceil(expected.length / top));
+  });
+
+  it("listVmsPage refuses a token from another filter and a top out of bounds", async () => {
+    const first = await listStore.listVmsPage({ subscriptionId: SUB_A }, { top: 1 });
+    await expect(listStore.listVmsPage({ subscriptionId: SUB_B }, { top: 1, continuationToken: first.continuationToken! }))
+      .rejects.toMatchObject({ code: "InvalidContinuationToken", message: expect.stringMatching(/belongs to other filters/) });
+    await expect(listStore.listVmsPage({}, { top: 1001 })).rejects.toThrow(/top must be a whole number from 1 to 1000, got 1001/);
+  });
+});
+
+describe("the compliance API's pages over Table Storage", () => {
+  it("without top a page holds 100 VMs; following the tokens lists 250 VMs once each", async () => {
+    const store = await freshStore();
+    const ids = Array.from({ length: 250 }, (_, i) => vmId(i % 2 ? SUB_A : SUB_B, `vm-${String(i).padStart(3, "0")}`));
+    for (let i = 0; i < ids.length; i += 25) {
+      await Promise.all(ids.slice(i, i + 25).map((id) => store.updateVm(id, () => baseRecord(id))));
+    }
+    const seen: string[] = [];
+    const sizes: number[] = [];
+    let token: string | undefined;
+    do {
+      const response = await complianceQuery(new URLSearchParams(token ? { continuationToken: token } : {}), { store });
+      expect(response.status).toBe(200);
+      const body = response.body as { count: number; vms: VmRecord[]; continuationToken?: string };
+      sizes.push(body.count);
+      seen.push(...body.vms.map((v) => v.vmId));
+      token = body.continuationToken;
+    } while (token && sizes.length < 10);
+    expect(sizes).toEqual([100, 100, 50]);
+    expect(seen.sort()).toEqual([...ids].sort());
   });
 });
 

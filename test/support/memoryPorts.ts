@@ -2,7 +2,7 @@ import type { Action } from "../../src/domain/action.js";
 import { roleDefinitionId, LOGIN_ROLES } from "../../src/domain/roles.js";
 import type { ObservedAssignment, ObservedVm } from "../../src/domain/vm.js";
 import { loadEnforcerConfig } from "../../src/config/policy.js";
-import { ArmFailure, type ArmPort, type AuditRun, type EstateSnapshot, type LogEntry, type LogEntryInput, type QueuePort, type ReconcileRequest, type StorePort, type VmListFilter, type VmRecord, type VmTarget } from "../../src/orchestrator/ports.js";
+import { ArmFailure, type ArmPort, type AuditRun, type EstateSnapshot, type LogEntry, type LogEntryInput, type QueuePort, type ReconcileRequest, type StorePort, type VmListFilter, type VmPageOptions, type VmRecord, type VmTarget } from "../../src/orchestrator/ports.js";
 import type { ReconcileDeps } from "../../src/orchestrator/reconcile.js";
 
 /**
@@ -131,6 +131,13 @@ export class MemoryStore implements StorePort {
   async listVms(filter: VmListFilter = {}) {
     return [...this.rows.values()].filter((r) =>
       (!filter.subscriptionId || r.subscriptionId === filter.subscriptionId.toLowerCase()) && (!filter.state || r.state === filter.state));
+  }
+  async listVmsPage(_filter: VmListFilter, options: VmPageOptions) {
+    // The orchestrator never pages; a plain offset keeps the contract for callers that do.
+    const start = options.continuationToken === undefined ? 0 : Number(options.continuationToken);
+    const all = await this.listVms(_filter);
+    const vms = all.slice(start, start + options.top);
+    return start + options.top < all.length ? { vms, continuationToken: String(start + options.top) } : { vms };
   }
   async appendLog(entry: LogEntryInput) {
     const stored = { ...entry, id: String(this.log.length) };
