@@ -19,6 +19,8 @@ export interface Services extends ReconcileDeps {
 
 export async function createServices(source: SettingsSource = process.env, given?: TokenCredential): Promise<Services> {
   const config = loadEnforcerConfig(source);
+  // Once per process (services() builds this once): the enforcer fails closed on scope.
+  if (config.watchedSubscriptions.length === 0) console.warn(NO_WATCHED_SUBSCRIPTIONS);
   // One credential (one token cache, one identity-endpoint round trip per audience) for ARM and storage.
   const credential = given ?? new DefaultAzureCredential();
   const arm = new AzureArm(armConnectionFromSettings(source, credential));
@@ -27,6 +29,10 @@ export async function createServices(source: SettingsSource = process.env, given
   await Promise.all([store.ensureTables(), queue.ensure()]);
   return { config, arm, store, queue, clock: () => new Date() };
 }
+
+/** The startup message of an app (or CLI) with nothing to watch. */
+export const NO_WATCHED_SUBSCRIPTIONS =
+  "WATCHED_SUBSCRIPTION_IDS is empty: the enforcer refuses every VM (events, queue messages, reconcileNow and the CLI alike) until it lists the subscriptions to watch.";
 
 let shared: Promise<Services> | undefined;
 

@@ -2,7 +2,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { loadEnforcerConfig } from "../config/policy.js";
 import { armConnectionFromSettings } from "../azure/armConnection.js";
 import { AzureArm } from "../azure/azureArm.js";
-import { createServices } from "../app/services.js";
+import { createServices, NO_WATCHED_SUBSCRIPTIONS } from "../app/services.js";
 import { decideEligibility, describeOs } from "../domain/eligibility.js";
 import { desiredAccessFromTags, isGuid } from "../domain/access.js";
 import { findLoginExtension, planActions } from "../domain/plan.js";
@@ -11,7 +11,7 @@ import { tryParseVmId, vmTarget } from "../domain/resourceId.js";
 import { COMPLIANCE_STATES, type ComplianceState } from "../domain/outcome.js";
 import { createEnforcerStore, storeOptionsFromSettings } from "../store/tableStore.js";
 import { listAuditTargets } from "../orchestrator/driftAudit.js";
-import { describeAction, type PassResult } from "../orchestrator/reconcile.js";
+import { describeAction, isWatched, type PassResult } from "../orchestrator/reconcile.js";
 import { runLeasedPass } from "../orchestrator/leasedPass.js";
 import { ArmFailure } from "../orchestrator/ports.js";
 import { formatTable, progressReporter } from "./table.js";
@@ -102,9 +102,13 @@ async function audit(args: readonly string[]): Promise<number> {
     if (!isGuid(sub)) throw new UsageError(`--subscription "${sub.slice(0, 60)}" is not a subscription id (a GUID).`);
   }
   const services = await createServices();
+  if (services.config.watchedSubscriptions.length === 0) throw new UsageError(NO_WATCHED_SUBSCRIPTIONS);
+  const unwatched = (values.subscription ?? []).filter((sub) => !isWatched(sub, services.config.watchedSubscriptions));
+  if (unwatched.length > 0) throw new UsageError(`--subscription ${unwatched[0]} is not in WATCHED_SUBSCRIPTION_IDS; the enforcer refuses VMs outside the watched subscriptions.`);
   const subscriptions = values.subscription?.length ? values.subscription : services.config.watchedSubscriptions;
-  if (subscriptions.length === 0) throw new UsageError("No subscription: pass --subscription ID or set WATCHED_SUBSCRIPTION_IDS.");
-  const mode = values.report ? "report" : values.enforce ? "enforce" : services.config.mode;
+  // A request may only lower the mode: --enforce cannot raise a report-mode configuration.
+  if (values.enforce && services.config.mode === "report") throw new UsageError("--enforce cannot raise ENFORCER_MODE=report; set ENFORCER_MODE=enforce to enforce.");
+  const mode = values.report ? "report" : services.config.mode;
 
   const started = Date.now();
   const targets = await listAuditTargets(services, subscriptions);
@@ -151,8 +155,13 @@ async function explain(args: readonly string[]): Promise<number> {
   if (!vmId) throw new UsageError("explain needs a VM id: /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}");
   if (!tryParseVmId(vmId)) throw new UsageError(`"${vmId.slice(0, 200)}" is not a VM resource id (/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}).`);
   const config = loadEnforcerConfig();
-  const arm = new AzureArm(armConnectionFromSettings());
   const target = vmTarget(vmId);
+  if (!isWatched(target.subscriptionId, config.watchedSubscriptions)) {
+    // Refused before any ARM call, as every pass refuses it.
+    process.stderr.write(`aadlogin-enforcer: ${config.watchedSubscriptions.length === 0 ? NO_WATCHED_SUBSCRIPTIONS : `subscription ${target.subscriptionId} is not in WATCHED_SUBSCRIPTION_IDS; the enforcer refuses VMs outside the watched subscriptions.`}\n`);
+    return 1;
+  }
+  const arm = new AzureArm(armConnectionFromSettings());
   const vm = await arm.getVm(target);
   if (!vm) {
     process.stderr.write(`aadlogin-enforcer: VM ${vmId} was not found (or this identity cannot read it).\n`);

@@ -23,6 +23,8 @@ export interface TimingPolicy {
   readonly followUp: FollowUpPolicy;
   readonly leaseDurationMs: number;
   readonly leaseRetryDelayMs: number;
+  /** How long a grant answered PrincipalNotFound stays transient (directory replication), from the first such answer. */
+  readonly principalNotFoundWindowMs: number;
 }
 
 // Azure refuses these in tag names.
@@ -141,6 +143,7 @@ export function loadEnforcerConfig(source: SettingsSource = process.env): Enforc
   const followUpMaxDelayMs = attempt(() => readInteger("FOLLOW_UP_MAX_DELAY_MS", source), 120_000);
   const leaseDurationMs = attempt(() => readInteger("LEASE_DURATION_MS", source), 660_000);
   const leaseRetryDelayMs = attempt(() => readInteger("LEASE_RETRY_DELAY_MS", source), 5_000);
+  const principalNotFoundWindowMs = attempt(() => readInteger("PRINCIPAL_NOT_FOUND_WINDOW_MS", source), 1_800_000);
   if (followUpMaxDelayMs < followUpDelayMs) {
     errors.push(`Setting FOLLOW_UP_MAX_DELAY_MS (${followUpMaxDelayMs}) must be at least FOLLOW_UP_DELAY_MS (${followUpDelayMs}).`);
   }
@@ -160,6 +163,7 @@ export function loadEnforcerConfig(source: SettingsSource = process.env): Enforc
       followUp: { initialDelayMs: followUpDelayMs, maxDelayMs: followUpMaxDelayMs },
       leaseDurationMs,
       leaseRetryDelayMs,
+      principalNotFoundWindowMs,
     },
   };
 }

@@ -2,6 +2,7 @@ import type { Action } from "../../src/domain/action.js";
 import { roleDefinitionId, LOGIN_ROLES } from "../../src/domain/roles.js";
 import type { ObservedAssignment, ObservedVm } from "../../src/domain/vm.js";
 import { loadEnforcerConfig } from "../../src/config/policy.js";
+import { SUB } from "../domain/builders.js";
 import { ArmFailure, type ArmPort, type AuditRun, type LogEntry, type LogEntryInput, type QueuePort, type ReconcileRequest, type StorePort, type VmRecord, type VmTarget } from "../../src/orchestrator/ports.js";
 import type { ReconcileDeps } from "../../src/orchestrator/reconcile.js";
 
@@ -166,7 +167,7 @@ export function memoryDeps(settings: Record<string, string> = {}, start = Date.p
     arm: new MemoryArm(),
     store: new MemoryStore(),
     queue: new MemoryQueue(),
-    config: loadEnforcerConfig({ ENFORCER_MODE: "enforce", FOLLOW_UP_DELAY_MS: "15000", FOLLOW_UP_MAX_DELAY_MS: "120000", ...settings }),
+    config: loadEnforcerConfig({ ENFORCER_MODE: "enforce", WATCHED_SUBSCRIPTION_IDS: SUB, FOLLOW_UP_DELAY_MS: "15000", FOLLOW_UP_MAX_DELAY_MS: "120000", ...settings }),
     clock: () => new Date(now),
     advance: (ms) => {
       now += ms;
