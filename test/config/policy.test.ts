@@ -18,7 +18,7 @@ describe("loadEnforcerConfig", () => {
       extension: extensionPolicy("1.0"),
       ownPrincipalIds: [],
       watchedSubscriptions: [],
-      timing: { followUp: { initialDelayMs: 15_000, maxDelayMs: 120_000 }, leaseDurationMs: 660_000, leaseRetryDelayMs: 5_000 },
+      timing: { followUp: { initialDelayMs: 15_000, maxDelayMs: 120_000 }, leaseDurationMs: 660_000, leaseRetryDelayMs: 5_000, principalNotFoundWindowMs: 1_800_000 },
     });
   });
 
@@ -52,6 +52,7 @@ describe("loadEnforcerConfig", () => {
       FOLLOW_UP_MAX_DELAY_MS: "8000",
       LEASE_DURATION_MS: "90000",
       LEASE_RETRY_DELAY_MS: "250",
+      PRINCIPAL_NOT_FOUND_WINDOW_MS: "600000",
     });
     expect(config).toEqual({
       mode: "enforce",
@@ -69,7 +70,7 @@ describe("loadEnforcerConfig", () => {
       extension: extensionPolicy("2.0", "0000000a-0000-0000-c000-000000000000"),
       ownPrincipalIds: [P1, P2],
       watchedSubscriptions: [SUB1],
-      timing: { followUp: { initialDelayMs: 2000, maxDelayMs: 8000 }, leaseDurationMs: 90_000, leaseRetryDelayMs: 250 },
+      timing: { followUp: { initialDelayMs: 2000, maxDelayMs: 8000 }, leaseDurationMs: 90_000, leaseRetryDelayMs: 250, principalNotFoundWindowMs: 600_000 },
     });
   });
 
@@ -98,6 +99,7 @@ describe("loadEnforcerConfig", () => {
     ["a follow-up maximum below the first delay", { FOLLOW_UP_DELAY_MS: "30000", FOLLOW_UP_MAX_DELAY_MS: "10000" }, /FOLLOW_UP_MAX_DELAY_MS \(10000\) must be at least FOLLOW_UP_DELAY_MS \(30000\)/],
     ["a lease too short for a pass", { LEASE_DURATION_MS: "10" }, /LEASE_DURATION_MS must be at least 1000/],
     ["a negative lease retry delay", { LEASE_RETRY_DELAY_MS: "-5" }, /LEASE_RETRY_DELAY_MS must be a non-negative whole number/],
+    ["a principal-not-found window that is not a number", { PRINCIPAL_NOT_FOUND_WINDOW_MS: "30m" }, /PRINCIPAL_NOT_FOUND_WINDOW_MS must be a non-negative whole number/],
   ])("refuses %s with an error naming the setting and the value", (_label, source, message) => {
     expect(() => loadEnforcerConfig(source)).toThrow(message);
   });
