@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { Action } from "../domain/action.js";
 import { decideEligibility, describeOs, type Eligibility } from "../domain/eligibility.js";
 import { desiredAccessFromTags, type DesiredAccess } from "../domain/access.js";
@@ -66,7 +67,10 @@ const MAX_ROUNDS = 3;
  * A transient failure that a follow-up cannot absorb is rethrown (ArmFailure) so the platform
  * retries; a terminal one is recorded and the pass ends `failed`.
  */
-export function reconcile(request: PassRequest, deps: ReconcileDeps): Promise<PassResult> {
+export function reconcile(input: PassRequest, deps: ReconcileDeps): Promise<PassResult> {
+  // A pass not run from a queue message (HTTP, CLI) gets an id of its own: the row always names the
+  // request whose pass wrote it last, so the poison handler never mistakes a newer row for its own.
+  const request: PassRequest = input.requestId ? input : { ...input, requestId: randomUUID() };
   return deps.arm.metered((armRequests) => {
     const pass: Pass = { request, deps, mode: effectiveMode(request.mode, deps.config.mode), log: contextOf(request), armRequests };
     // Scope is checked here, in the pass itself, whatever routed the request (event, queue, HTTP, CLI).

@@ -254,3 +254,18 @@ describe("the poison handler never overwrites a newer row", () => {
     expect(await deps.store.getVm(VM_ID)).toMatchObject({ state: "failed", reason: "retries-exhausted" });
   });
 });
+
+describe("the row always names the request whose pass wrote it", () => {
+  it("a pass run directly (HTTP, CLI) after a queued one replaces the queued request's id, so that request's poison message cannot overwrite it", async () => {
+    const deps = memoryDeps(allow);
+    deps.arm.put(ready({}));
+    await pass(deps, { requestId: "queued-1" });
+    expect((await deps.store.getVm(VM_ID))?.lastRequestId).toBe("queued-1");
+    deps.advance(1000);
+    await reconcileNowRequest({ vmId: VM_ID }, deps, "ops");
+    const row = await deps.store.getVm(VM_ID);
+    expect(row?.lastRequestId).toMatch(/^[0-9a-f-]{36}$/);
+    await handlePoisonMessage({ vmId: VM_ID, trigger: "event", requestId: "queued-1", requestedAt: "2026-12-01T09:59:00.000Z" }, {}, deps, 5);
+    expect((await deps.store.getVm(VM_ID))?.state).toBe("compliant");
+  });
+});
