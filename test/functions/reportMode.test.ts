@@ -119,4 +119,15 @@ describe("report mode", () => {
     expect(await response.json()).toMatchObject({ mode: "report", state: "would-remediate" });
     expect((await stack.services.store.getVm(target!.id))?.lastRequestedBy).toBe("function key holder at 203.0.113.8");
   });
+
+  it("a client cannot name itself: x-ms-client-principal-* headers are App Service's, not the caller's", async () => {
+    const [target] = fleet;
+    const response = await fetch(`${stack.host.url}/api/reconcile`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-functions-key": stack.host.functionKey, "x-forwarded-for": "203.0.113.9", "x-ms-client-principal-name": "ceo@contoso.com" },
+      body: JSON.stringify({ vmId: target!.id }),
+    });
+    expect(response.status).toBe(200);
+    expect((await stack.services.store.getVm(target!.id))?.lastRequestedBy).toBe("function key holder at 203.0.113.9");
+  });
 });

@@ -191,7 +191,9 @@ export async function startLocalHost(options: StartLocalHostOptions): Promise<Lo
         if (!allowed) return refuse(unauthorized(binding.authLevel === "admin" ? "the master key" : "a function key"));
         const read = await body();
         if (!Buffer.isBuffer(read)) return refuse(read);
-        const outcome = await execute(binding.fn, toRpcHttpRequest(method, requestUrl, req.headers, read, params));
+        // App Service sets these from its authentication and lets no client set them; neither does this host.
+        const headers = Object.fromEntries(Object.entries(req.headers).filter(([name]) => !name.toLowerCase().startsWith("x-ms-client-principal")));
+        const outcome = await execute(binding.fn, toRpcHttpRequest(method, requestUrl, headers, read, params));
         if (!outcome.ok) return send(res, { status: 500 });
         return writeRpcHttpResponse(res, outcome.result.returnValue);
       }
