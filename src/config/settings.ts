@@ -79,7 +79,7 @@ export const SETTINGS = [
   { name: "LEASE_DURATION_MS", default: "660000",
     description: "How long a pass holds its VM's lease (one pass per VM at a time). Longer than the function timeout, so only a crashed pass's lease ever runs out." },
   { name: "PRINCIPAL_NOT_FOUND_WINDOW_MS", default: "1800000",
-    description: "How long a grant that ARM answers PrincipalNotFound is retried (directory replication; Microsoft says role changes can take up to 30 minutes), counted from the first such answer for that principal on that VM; after it the grant is rejected (principal-not-found) and follow-ups stop for that principal." },
+    description: "How long a grant that ARM answers PrincipalNotFound is retried (directory replication: Microsoft's RBAC guidance gives up to 10 minutes for role changes, and has said up to 30), counted from the first such answer for that principal on that VM; after it the grant is rejected (principal-not-found) and follow-ups stop for that principal." },
   { name: "LEASE_RETRY_DELAY_MS", default: "5000",
     description: "A request for a VM whose lease is held is re-queued with this delay, not dropped." },
 ] as const satisfies readonly SettingSpec[];
