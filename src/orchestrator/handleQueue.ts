@@ -1,7 +1,7 @@
 import { tryParseVmId, vmTarget } from "../domain/resourceId.js";
 import type { ReconcileRequest, VmRecord } from "./ports.js";
 import { fromQueued, runLeasedPass, type LeasedOutcome } from "./leasedPass.js";
-import type { ReconcileDeps } from "./reconcile.js";
+import { isWatched, type ReconcileDeps } from "./reconcile.js";
 import { newVmRecord } from "./vmRecord.js";
 
 /**
@@ -28,9 +28,11 @@ export async function recordMalformedMessage(raw: unknown, problem: string, deps
  * this message's), or older than the request; otherwise only a log entry is written. The check is
  * repeated inside the ETag-conditioned update, so a pass that writes meanwhile is not overwritten.
  */
-export async function handlePoisonMessage(request: ReconcileRequest | undefined, raw: unknown, deps: Pick<ReconcileDeps, "store" | "clock">, dequeueCount?: number): Promise<void> {
+export async function handlePoisonMessage(request: ReconcileRequest | undefined, raw: unknown, deps: Pick<ReconcileDeps, "store" | "clock"> & Partial<Pick<ReconcileDeps, "config">>, dequeueCount?: number): Promise<void> {
   const at = deps.clock().toISOString();
-  const vmId = request && tryParseVmId(request.vmId) ? request.vmId : undefined;
+  const parsed = request ? tryParseVmId(request.vmId) : undefined;
+  // A VM outside the watched subscriptions gets no row from here either (fail closed on scope).
+  const vmId = request && parsed && (!deps.config || isWatched(parsed.subscriptionId, deps.config.watchedSubscriptions)) ? request.vmId : undefined;
   const message = `Reconcile request gave up after ${dequeueCount ?? "the maximum number of"} attempts; the next drift audit tries again.`;
   const current = vmId ? await deps.store.getVm(vmId) : undefined;
   const overwrite = vmId !== undefined && request !== undefined && poisonMayOverwrite(request, current);

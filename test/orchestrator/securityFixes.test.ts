@@ -248,6 +248,13 @@ describe("the poison handler never overwrites a newer row", () => {
     expect(await deps.store.getVm(VM_ID)).toMatchObject({ state: "failed", reason: "retries-exhausted" });
   });
 
+  it("a poison message for a VM outside the watched subscriptions makes no row", async () => {
+    const deps = memoryDeps(allow);
+    await handlePoisonMessage({ vmId: OTHER_VM, trigger: "http", requestId: "r9", requestedAt }, {}, deps, 5);
+    expect(await deps.store.getVm(OTHER_VM)).toBeUndefined();
+    expect((await deps.store.listLog(undefined, 1))[0]).toMatchObject({ reason: "retries-exhausted" });
+  });
+
   it("a VM with no row, or a row older than the request, is marked failed", async () => {
     const deps = memoryDeps(allow);
     await handlePoisonMessage({ vmId: VM_ID, trigger: "audit", requestId: "r1", requestedAt }, {}, deps, 5);
