@@ -153,6 +153,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     FOLLOW_UP_DELAY_MS: loadJsonContent('settings.generated.json', '$.defaults.FOLLOW_UP_DELAY_MS')
     FOLLOW_UP_MAX_DELAY_MS: loadJsonContent('settings.generated.json', '$.defaults.FOLLOW_UP_MAX_DELAY_MS')
     LEASE_DURATION_MS: loadJsonContent('settings.generated.json', '$.defaults.LEASE_DURATION_MS')
+    PRINCIPAL_NOT_FOUND_WINDOW_MS: loadJsonContent('settings.generated.json', '$.defaults.PRINCIPAL_NOT_FOUND_WINDOW_MS')
     LEASE_RETRY_DELAY_MS: loadJsonContent('settings.generated.json', '$.defaults.LEASE_RETRY_DELAY_MS')
     AzureWebJobsStorage__credential: 'managedidentity'
     AzureWebJobsStorage__blobServiceUri: 'https://${storageAccountName}.blob.${environment().suffixes.storage}'

@@ -26,12 +26,18 @@ export async function createServices(source: SettingsSource = process.env, given
   // One credential (one token cache, one identity-endpoint round trip per audience) for ARM and storage.
   const credential = given ?? new DefaultAzureCredential();
   const settings = loadAppSettings(source, credential);
+  // Once per process (services() builds this once): the enforcer fails closed on scope.
+  if (settings.config.watchedSubscriptions.length === 0) console.warn(NO_WATCHED_SUBSCRIPTIONS);
   const arm = new AzureArm(settings.arm);
   const store = createEnforcerStore(settings.store);
   const queue = createReconcileQueue(settings.queue);
   if (options.ensure !== false) await Promise.all([store.ensureTables(), queue.ensure()]);
   return { config: settings.config, arm, store, queue, clock: () => new Date() };
 }
+
+/** The startup message of an app (or CLI) with nothing to watch. */
+export const NO_WATCHED_SUBSCRIPTIONS =
+  "WATCHED_SUBSCRIPTION_IDS is empty: the enforcer refuses every VM (events, queue messages, reconcileNow and the CLI alike) until it lists the subscriptions to watch.";
 
 let shared: Promise<Services> | undefined;
 

@@ -1,11 +1,11 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import pMap from "p-map";
-import { createServices } from "../app/services.js";
+import { createServices, NO_WATCHED_SUBSCRIPTIONS } from "../app/services.js";
 import { describeOs } from "../domain/eligibility.js";
 import { isGuid } from "../domain/access.js";
 import { tryParseVmId, vmTarget } from "../domain/resourceId.js";
 import { selectAuditTargets } from "../orchestrator/auditTargets.js";
-import { describeAction, type PassResult } from "../orchestrator/reconcile.js";
+import { describeAction, isWatched, type PassResult } from "../orchestrator/reconcile.js";
 import { explainVm } from "../orchestrator/explain.js";
 import { COMPLIANCE_PAGE_SIZE, complianceQuery } from "../orchestrator/httpApi.js";
 import { runLeasedPass } from "../orchestrator/leasedPass.js";
@@ -105,9 +105,13 @@ async function audit(args: readonly string[]): Promise<number> {
     throw new UsageError(`--source must be "resource-graph" or "arm", got "${values.source.slice(0, 40)}".`);
   }
   const services = await createServices();
+  if (services.config.watchedSubscriptions.length === 0) throw new UsageError(NO_WATCHED_SUBSCRIPTIONS);
+  const unwatched = (values.subscription ?? []).filter((sub) => !isWatched(sub, services.config.watchedSubscriptions));
+  if (unwatched.length > 0) throw new UsageError(`--subscription ${unwatched[0]} is not in WATCHED_SUBSCRIPTION_IDS; the enforcer refuses VMs outside the watched subscriptions.`);
   const subscriptions = values.subscription?.length ? values.subscription : services.config.watchedSubscriptions;
-  if (subscriptions.length === 0) throw new UsageError("No subscription: pass --subscription ID or set WATCHED_SUBSCRIPTION_IDS.");
-  const mode = values.report ? "report" : values.enforce ? "enforce" : services.config.mode;
+  // A request may only lower the mode: --enforce cannot raise a report-mode configuration.
+  if (values.enforce && services.config.mode === "report") throw new UsageError("--enforce cannot raise ENFORCER_MODE=report; set ENFORCER_MODE=enforce to enforce.");
+  const mode = values.report ? "report" : services.config.mode;
 
   const started = Date.now();
   // The timer's own selection: with Resource Graph, only the VMs a snapshot cannot vouch for.
@@ -153,7 +157,14 @@ async function explain(args: readonly string[]): Promise<number> {
   if (!tryParseVmId(vmId)) throw new UsageError(`"${vmId.slice(0, 200)}" is not a VM resource id (/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}).`);
   // Reads only: no table or queue is created for an explanation.
   const services = await createServices(process.env, undefined, { ensure: false });
-  const report = await explainVm(vmTarget(vmId), services);
+  const target = vmTarget(vmId);
+  const watched = services.config.watchedSubscriptions;
+  if (!isWatched(target.subscriptionId, watched)) {
+    // Refused before any ARM call, as every pass refuses it.
+    process.stderr.write(`aadlogin-enforcer: ${watched.length === 0 ? NO_WATCHED_SUBSCRIPTIONS : `subscription ${target.subscriptionId} is not in WATCHED_SUBSCRIPTION_IDS; the enforcer refuses VMs outside the watched subscriptions.`}\n`);
+    return 1;
+  }
+  const report = await explainVm(target, services);
   if (!report) {
     process.stderr.write(`aadlogin-enforcer: VM ${vmId} was not found (or this identity cannot read it).\n`);
     return 1;

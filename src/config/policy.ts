@@ -30,6 +30,8 @@ export interface TimingPolicy {
   readonly followUp: FollowUpPolicy;
   readonly leaseDurationMs: number;
   readonly leaseRetryDelayMs: number;
+  /** How long a grant answered PrincipalNotFound stays transient (directory replication), from the first such answer. */
+  readonly principalNotFoundWindowMs: number;
 }
 
 // Azure refuses these in tag names.
@@ -155,6 +157,7 @@ export function readEnforcerConfig(reader: SettingsReader): EnforcerConfig {
   const followUpMaxDelayMs = reader.integer("FOLLOW_UP_MAX_DELAY_MS");
   const leaseDurationMs = reader.integer("LEASE_DURATION_MS", 1000, "a pass must be able to finish under it");
   const leaseRetryDelayMs = reader.integer("LEASE_RETRY_DELAY_MS");
+  const principalNotFoundWindowMs = reader.integer("PRINCIPAL_NOT_FOUND_WINDOW_MS");
   if (followUpMaxDelayMs < followUpDelayMs) {
     problem(`Setting FOLLOW_UP_MAX_DELAY_MS (${followUpMaxDelayMs}) must be at least FOLLOW_UP_DELAY_MS (${followUpDelayMs}).`);
   }
@@ -169,6 +172,7 @@ export function readEnforcerConfig(reader: SettingsReader): EnforcerConfig {
       followUp: { initialDelayMs: followUpDelayMs, maxDelayMs: followUpMaxDelayMs },
       leaseDurationMs,
       leaseRetryDelayMs,
+      principalNotFoundWindowMs,
     },
     audit: { source: auditSource === "arm" ? "arm" : "resource-graph", confirmSlices },
   };

@@ -27,7 +27,7 @@ export const SETTINGS = [
   { name: "ENFORCER_MODE", default: "report",
     description: "enforce: make changes; report: dry-run, record what would be done and write nothing to ARM." },
   { name: "WATCHED_SUBSCRIPTION_IDS", default: "",
-    description: "Comma-separated subscription ids the drift audit lists VMs in; events from other subscriptions are ignored." },
+    description: "Comma-separated subscription ids the enforcer may act in: the drift audit lists their VMs, and every pass (event, queue, HTTP, CLI) refuses a VM outside them. Empty: every VM is refused." },
   { name: "ENFORCER_PRINCIPAL_ID", default: "",
     description: "Object id of the enforcer's own managed identity: events it caused do not start a pass (loop guard)." },
   { name: "ENFORCER_APP_ID", default: "",
@@ -88,6 +88,8 @@ export const SETTINGS = [
     description: "Longest delay between two looks at an operation in flight (Compute allows 12 reads of one VM per minute)." },
   { name: "LEASE_DURATION_MS", default: "660000",
     description: "How long a pass holds its VM's lease (one pass per VM at a time). Longer than the function timeout, so only a crashed pass's lease ever runs out." },
+  { name: "PRINCIPAL_NOT_FOUND_WINDOW_MS", default: "1800000",
+    description: "How long a grant that ARM answers PrincipalNotFound is retried (directory replication: Microsoft's RBAC guidance gives up to 10 minutes for role changes, and has said up to 30), counted from the first such answer for that principal on that VM; after it the grant is rejected (principal-not-found) and follow-ups stop for that principal." },
   { name: "LEASE_RETRY_DELAY_MS", default: "5000",
     description: "A request for a VM whose lease is held is re-queued with this delay, not dropped." },
 ] as const satisfies readonly SettingSpec[];

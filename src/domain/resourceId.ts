@@ -27,12 +27,25 @@ const VM_SEGMENTS = 9; // "" + 8 segments: the leading slash makes the first one
 // Names never contain these; accepting them would let a query string or a second path ride along.
 const BAD_NAME_CHARS = /[\s?#%\\\u0000-\u001f\u007f]/u;
 
+/**
+ * ARM's naming limits (Microsoft's "Naming rules and restrictions for Azure resources"): a resource
+ * group name has at most 90 characters, a VM name at most 64 (15 for a Windows computer name); a
+ * subscription id is a GUID (36; 64 leaves room for placeholders). Longer is not an ARM id, and would
+ * not fit a Table Storage key (1 KiB) once encoded.
+ */
+const MAX_SEGMENT: ReadonlyArray<readonly [index: number, max: number]> = [[2, 64], [4, 90], [8, 64]];
+/** Longer than any VM id or id beneath one; refused before it is even split. */
+const MAX_ID_LENGTH = 2048;
+
 function segmentsOf(id: string): string[] | undefined {
-  if (typeof id !== "string" || !id.startsWith("/")) return undefined;
+  if (typeof id !== "string" || !id.startsWith("/") || id.length > MAX_ID_LENGTH) return undefined;
   const segments = id.split("/");
   if (segments.length < VM_SEGMENTS) return undefined;
   for (const [index, literal] of LITERALS) {
     if (segments[index]?.toLowerCase() !== literal.toLowerCase()) return undefined;
+  }
+  for (const [index, max] of MAX_SEGMENT) {
+    if ((segments[index]?.length ?? 0) > max) return undefined;
   }
   for (let i = 1; i < segments.length; i++) {
     const s = segments[i] ?? "";

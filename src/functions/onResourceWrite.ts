@@ -1,7 +1,7 @@
 import { app } from "@azure/functions";
 import { services } from "../app/services.js";
 import { parseResourceEvent } from "../azure/resourceEvent.js";
-import { handleResourceEvent, recordMalformedEvent } from "../orchestrator/handleEvent.js";
+import { boundedId, handleResourceEvent, recordMalformedEvent } from "../orchestrator/handleEvent.js";
 
 // Answers within Event Grid's 30 s: parse, route, queue. The pass runs from the queue (reconcileVm).
 app.eventGrid("onResourceWrite", {
@@ -10,6 +10,6 @@ app.eventGrid("onResourceWrite", {
     const event = await parseResourceEvent(raw).catch((error: Error) => error);
     if (event instanceof Error) return void (await recordMalformedEvent(raw, event.message, s));
     const outcome = await handleResourceEvent(event, s);
-    context.log(`event ${event.id}: ${outcome.handled}${"reason" in outcome ? ` (${outcome.reason})` : ""}`);
+    context.log(`event ${boundedId(event.id)}: ${outcome.handled}${"reason" in outcome ? ` (${outcome.reason})` : ""}`);
   },
 });

@@ -38,6 +38,8 @@ export const TIMED_SETTINGS = {
   LEASE_DURATION_MS: { azure: 660_000, instant: 10_000 },
   /** Delay of a request re-enqueued because its VM is leased. */
   LEASE_RETRY_DELAY_MS: { azure: 5_000, instant: 100 },
+  /** How long a PrincipalNotFound grant is retried before it is rejected (directory replication). */
+  PRINCIPAL_NOT_FOUND_WINDOW_MS: { azure: 1_800_000, instant: 5_000 },
 } as const satisfies Record<string, { azure: number; instant: number }>;
 
 /** A queue message's invisibility while its function runs: the host's 10 minutes (its function timeout), and under `instant`. */

@@ -37,7 +37,16 @@ export async function runDriftAudit(deps: AuditDeps, options: AuditOptions): Pro
   const requests: ReconcileRequest[] = selection.targets.map(({ vmId }) => ({
     vmId, trigger: "audit", runId, ...(options.mode ? { mode: options.mode } : {}),
   }));
-  const enqueued = requests.length > 0 ? await deps.queue.sendMany(requests) : 0;
+  // A partial failure still leaves the run's row, with its error count; then the audit fails.
+  let enqueued = 0;
+  let enqueueError: unknown;
+  try {
+    enqueued = requests.length > 0 ? await deps.queue.sendMany(requests) : 0;
+  } catch (error) {
+    enqueueError = error;
+    const sent = (error as { sent?: unknown } | null)?.sent;
+    enqueued = typeof sent === "number" && Number.isInteger(sent) && sent >= 0 ? Math.min(sent, requests.length) : 0;
+  }
   const finishedAt = deps.clock();
   const run: AuditRun = {
     runId,
@@ -66,5 +75,16 @@ export async function runDriftAudit(deps: AuditDeps, options: AuditOptions): Pro
     },
   };
   await deps.store.recordAuditRun(run);
+  if (enqueueError !== undefined) {
+    throw new AuditEnqueueError(run, enqueueError);
+  }
   return run;
+}
+
+/** The audit listed its VMs but could not queue all of them; its run row is written, with the count. */
+export class AuditEnqueueError extends Error {
+  constructor(readonly run: AuditRun, override readonly cause: unknown) {
+    super(`Drift audit ${run.runId}: enqueued ${run.enqueued} of ${run.enqueued + run.errors} reconcile requests; ${run.errors} failed: ${(cause as Error)?.message ?? String(cause)}`);
+    this.name = "AuditEnqueueError";
+  }
 }

@@ -25,8 +25,9 @@ export function routeEvent(event: ResourceEvent, options: { ownPrincipalIds: rea
   const subject = event.subject.replace(TAGS_SUFFIX, "");
   const ref = tryParseVmId(subject);
   if (!ref) return { kind: "ignore", reason: `subject ${truncate(event.subject)} is not a virtual machine` };
-  if (options.watchedSubscriptions.length > 0 && !options.watchedSubscriptions.some((s) => s.toLowerCase() === ref.subscriptionId.toLowerCase())) {
-    return { kind: "ignore", reason: `subscription ${ref.subscriptionId} is not watched` };
+  // Fail closed: an empty list watches nothing (the pass checks it again, whatever routed it).
+  if (!options.watchedSubscriptions.some((s) => s.toLowerCase() === ref.subscriptionId.toLowerCase())) {
+    return { kind: "ignore", reason: options.watchedSubscriptions.length === 0 ? "no subscription is watched (WATCHED_SUBSCRIPTION_IDS is empty)" : `subscription ${ref.subscriptionId} is not watched` };
   }
   // A delete is reconciled like any change: the pass finds the VM gone and records it so.
   if (isDelete) {

@@ -67,6 +67,15 @@ export async function reconcileNowRequest(body: unknown, deps: ReconcileDeps, re
   if (input.mode !== undefined && input.mode !== "enforce" && input.mode !== "report") {
     return badRequest(`mode must be "enforce" or "report", got ${JSON.stringify(input.mode).slice(0, 50)}.`);
   }
+  if (input.mode === "enforce" && deps.config.mode === "report") {
+    // A request may only lower a pass to report: refused, and the attempt is recorded with its caller.
+    const message = `Refused: the app runs in report mode and a request cannot raise a pass to enforce (asked by ${requestedBy ?? "an unknown caller"}). Change ENFORCER_MODE to enforce.`;
+    await deps.store.appendLog({
+      vmId: input.vmId, kind: "error", trigger: "http", reason: "mode-escalation-refused", message,
+      ...(requestedBy ? { requestedBy } : {}), details: { requestedMode: "enforce", configuredMode: "report" }, at: deps.clock().toISOString(),
+    });
+    return { status: 403, body: { error: { code: "ModeEscalationRefused", message } } };
+  }
   try {
     const outcome = await runLeasedPass(
       { vm: vmTarget(input.vmId), trigger: "http", ...(input.mode ? { mode: input.mode } : {}), ...(requestedBy ? { requestedBy } : {}) },

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { Action } from "../domain/action.js";
 import { decideEligibility, describeOs, type Eligibility } from "../domain/eligibility.js";
 import { desiredAccessFromTags, type DesiredAccess } from "../domain/access.js";
@@ -28,6 +29,8 @@ export interface PassRequest {
   readonly runId?: string;
   /** Follow-ups: how many looks at the same operation came before this one. */
   readonly attempt?: number;
+  /** The queue message's own id (stamped when queued): the poison handler tells its pass from later ones by it. */
+  readonly requestId?: string;
 }
 
 export interface PassResult {
@@ -64,11 +67,30 @@ const MAX_ROUNDS = 3;
  * A transient failure that a follow-up cannot absorb is rethrown (ArmFailure) so the platform
  * retries; a terminal one is recorded and the pass ends `failed`.
  */
-export function reconcile(request: PassRequest, deps: ReconcileDeps): Promise<PassResult> {
+export function reconcile(input: PassRequest, deps: ReconcileDeps): Promise<PassResult> {
+  // A pass not run from a queue message (HTTP, CLI) gets an id of its own: the row always names the
+  // request whose pass wrote it last, so the poison handler never mistakes a newer row for its own.
+  const request: PassRequest = input.requestId ? input : { ...input, requestId: randomUUID() };
   return deps.arm.metered((armRequests) => {
-    const pass: Pass = { request, deps, mode: request.mode ?? deps.config.mode, log: contextOf(request), armRequests };
+    const pass: Pass = { request, deps, mode: effectiveMode(request.mode, deps.config.mode), log: contextOf(request), armRequests };
+    // Scope is checked here, in the pass itself, whatever routed the request (event, queue, HTTP, CLI).
+    if (!isWatched(request.vm.subscriptionId, deps.config.watchedSubscriptions)) return recordOutOfScope(pass);
     return runPass(pass);
   });
+}
+
+/**
+ * The mode a pass runs in: a request may lower it to `report`, never raise it. An app configured
+ * for report mode never writes to ARM, whatever a message, an HTTP caller or the CLI asks for.
+ */
+export function effectiveMode(requested: "enforce" | "report" | undefined, configured: "enforce" | "report"): "enforce" | "report" {
+  return requested === "report" || configured === "report" ? "report" : "enforce";
+}
+
+/** Fail closed: a VM is in scope only when its subscription is listed; an empty list watches nothing. */
+export function isWatched(subscriptionId: string, watched: readonly string[]): boolean {
+  const sub = subscriptionId.toLowerCase();
+  return watched.some((w) => w.toLowerCase() === sub);
 }
 
 /** Everything one pass carries, instead of threading it through every helper. */
@@ -151,7 +173,14 @@ interface Execution {
   readonly stale?: string;
   /** A role-assignment write that cannot be made yet (PrincipalNotFound while replicating, throttled). */
   readonly retryLater?: ClassifiedError;
+  /** Principals ARM answered PrincipalNotFound for, with the first such answer on this VM (kept on the row). */
+  readonly principalNotFound?: Readonly<Record<string, string>>;
+  /** Grants rejected by this pass (principal-not-found past its replication window), recorded like refused tag entries. */
+  readonly rejected?: readonly { tag: string; entry: string; reason: string }[];
 }
+
+/** The reason code of a grant whose principal ARM still did not know after the replication window. */
+export const PRINCIPAL_NOT_FOUND = "principal-not-found";
 
 async function execute(pass: Pass, seen: Observation): Promise<Execution> {
   const { deps, request } = pass;
@@ -175,6 +204,15 @@ async function execute(pass: Pass, seen: Observation): Promise<Execution> {
   const ourInstallFailed = row?.started?.op === "extension" && extensionStatus(vm, policy) === "failed";
   const repairing = row?.started?.selfRepair === true;
   const routine = request.trigger === "follow-up" || request.trigger === "expiry";
+  // PrincipalNotFound: transient while the directory may still be replicating, counted from the
+  // first such answer for that principal on this VM; then a terminal rejection of that grant only.
+  const notFoundSince: Record<string, string> = {};
+  const rejected: { tag: string; entry: string; reason: string }[] = [];
+  const windowMs = deps.config.timing.principalNotFoundWindowMs;
+  const firstNotFound = (principalId: string): string | undefined => row?.principalNotFound?.[principalId.toLowerCase()];
+  const pastWindow = (since: string | undefined): boolean => since !== undefined && deps.clock().getTime() - Date.parse(since) >= windowMs;
+  const reject = (action: Extract<Action, { kind: "createAssignment" }>) =>
+    rejected.push({ tag: action.role === "admin" ? deps.config.access.adminsTag : deps.config.access.usersTag, entry: action.principalId, reason: PRINCIPAL_NOT_FOUND });
 
   for (const action of seen.plan) {
     if (action.kind === "enableIdentity" || action.kind === "installExtension") {
@@ -251,23 +289,52 @@ async function execute(pass: Pass, seen: Observation): Promise<Execution> {
     // Grants wait until the VM can honour them; revocations never wait.
     if (action.kind === "createAssignment" && (waitingFor || started)) continue;
 
+    if (action.kind === "createAssignment" && routine && pastWindow(firstNotFound(action.principalId))) {
+      // Rejected already: follow-ups do not ask again (an event, the audit or an operator does, once).
+      notFoundSince[action.principalId.toLowerCase()] = firstNotFound(action.principalId) as string;
+      reject(action);
+      await settle({ action, result: { status: "skipped" } }, `skipped: ${PRINCIPAL_NOT_FOUND} since ${firstNotFound(action.principalId)}`);
+      continue;
+    }
+
     // Fresh state right before the write: the tags (and the clock, for expiry) must still want it.
     const tags = await deps.arm.getVmTags(request.vm);
     const now = desiredAccessFromTags(tags ?? {}, deps.config.access, deps.clock());
     if (!tags || !stillWanted(action, now)) {
-      return { outcomes, stale: `${describeAction(action)} is no longer wanted`, ...(started ? { started } : {}) };
+      return { outcomes, stale: `${describeAction(action)} is no longer wanted`, ...(started ? { started } : {}), ...(row?.principalNotFound ? { principalNotFound: row.principalNotFound } : {}) };
     }
     try {
       const status = action.kind === "createAssignment" ? await deps.arm.createAssignment(request.vm, action) : await deps.arm.deleteAssignment(request.vm, action);
       await settle({ action, result: { status } });
     } catch (error) {
       const classified = classify(error);
+      if (action.kind === "createAssignment" && classified.code === "PrincipalNotFound") {
+        const since = firstNotFound(action.principalId) ?? deps.clock().toISOString();
+        notFoundSince[action.principalId.toLowerCase()] = since;
+        if (pastWindow(since)) {
+          reject(action);
+          const minutes = Math.round((deps.clock().getTime() - Date.parse(since)) / 60_000);
+          const terminal: ClassifiedError = { class: "terminal", code: PRINCIPAL_NOT_FOUND, message: `ARM has not known principal ${action.principalId} since ${since} (${minutes} min, more than the replication window): ${classified.message}` };
+          await settle({ action, result: { status: "failed", error: terminal } });
+          continue;
+        }
+      }
       await settle({ action, result: { status: "failed", error: classified } });
       // One grant that cannot be made yet must not hold back the others: finish them, then look again.
       if (classified.class === "transient") retryLater ??= classified;
     }
   }
+  // Principals still wanted but not granted by this pass keep their first PrincipalNotFound instant.
+  for (const action of seen.plan) {
+    if (action.kind !== "createAssignment") continue;
+    const key = action.principalId.toLowerCase();
+    const granted = outcomes.some((o) => o.action === action && (o.result.status === "created" || o.result.status === "unchanged"));
+    const since = firstNotFound(key);
+    if (!granted && since && !notFoundSince[key]) notFoundSince[key] = since;
+  }
   return {
+    principalNotFound: notFoundSince,
+    ...(rejected.length ? { rejected } : {}),
     outcomes,
     ...(diagnosis ? { diagnosis } : {}),
     ...(stoppedMidPass ? { stoppedMidPass } : {}),
@@ -411,9 +478,10 @@ function finalState(mode: "enforce" | "report", eligibility: Eligibility, plan: 
   const base = baseState(eligibility);
   if (plan.length === 0) return base;
   if (mode === "report") return "would-remediate";
-  if (outcomes.some((o) => o.result.status === "failed")) return "failed";
+  // A rejected grant (principal-not-found) is recorded like a refused tag entry; it does not fail the VM.
+  if (outcomes.some((o) => o.result.status === "failed" && o.result.error.code !== PRINCIPAL_NOT_FOUND)) return "failed";
   if (diagnosis && eligibility.verdict === "eligible" && !outcomes.some((o) => o.result.status === "started")) return "failed";
-  const acted = outcomes.some((o) => o.result.status !== "skipped" && o.result.status !== "unchanged");
+  const acted = outcomes.some((o) => o.result.status !== "skipped" && o.result.status !== "unchanged" && o.result.status !== "failed");
   return eligibility.verdict === "eligible" && acted ? "remediated" : base;
 }
 
@@ -424,7 +492,7 @@ function baseState(eligibility: Eligibility): ComplianceState {
 function stateMessage(state: ComplianceState, eligibility: Eligibility, outcomes: readonly ActionOutcome[], diagnosis?: Diagnosis): string {
   if (state === "failed") {
     if (diagnosis) return `${diagnosis.meaning} ${diagnosis.remediation}`;
-    const first = outcomes.find((o) => o.result.status === "failed");
+    const first = outcomes.find((o) => o.result.status === "failed" && o.result.error.code !== PRINCIPAL_NOT_FOUND);
     return first && first.result.status === "failed" ? `${first.action.kind} failed: ${first.result.error.message}` : eligibility.message;
   }
   if (state === "would-remediate") return `Report mode: ${outcomes.length} action(s) would run: ${outcomes.map((o) => o.action.kind).join(", ")}. ${eligibility.message}`;
@@ -502,7 +570,8 @@ async function record(pass: Pass, vm: ObservedVm, result: PassResult, eligibilit
     reason: result.reason,
     message: result.message,
     details: {
-      mode: result.mode, armRequests: result.armRequests, plan: result.plan.map(describeAction), rejected: seen.desired.rejected, os: eligibility.os,
+      mode: result.mode, armRequests: result.armRequests, plan: result.plan.map(describeAction), rejected: [...seen.desired.rejected, ...(executed.rejected ?? [])], os: eligibility.os,
+      ...(pass.request.mode && pass.request.mode !== result.mode ? { requestedMode: pass.request.mode, modeNote: "a request may only lower the mode to report" } : {}),
       ...(result.diagnosis ? { diagnosis: result.diagnosis.code } : {}),
       ...(timers.followUpAt ? { followUpAt: timers.followUpAt } : {}),
       ...(timers.expiryCheckAt ? { expiryCheckAt: timers.expiryCheckAt } : {}),
@@ -516,7 +585,8 @@ async function record(pass: Pass, vm: ObservedVm, result: PassResult, eligibilit
   // What we started stays on the row while something is in flight, so the follow-up knows it is ours.
   const started = executed.started ?? (result.waitingFor ? seen.row?.started : undefined);
   await deps.store.updateVm(vm.id, (current) => {
-    const { diagnosis: _d, started: _s, waitingFor: _w, followUpAt: _f, expiryCheckAt: _e, ...kept } = baseRecord(pass, current);
+    const { diagnosis: _d, started: _s, waitingFor: _w, followUpAt: _f, expiryCheckAt: _e, principalNotFound: _p, ...kept } = baseRecord(pass, current);
+    const notFound = executed.principalNotFound ?? seen.row?.principalNotFound ?? {};
     return {
       ...kept,
       state: result.state,
@@ -529,7 +599,8 @@ async function record(pass: Pass, vm: ObservedVm, result: PassResult, eligibilit
       ...(vm.identity.principalId ? { identityPrincipalId: vm.identity.principalId } : {}),
       extensionStatus,
       access: accessAfterPass(vm.id, seen.assignments, result.outcomes, seen.desired),
-      rejected: seen.desired.rejected.map((r) => ({ tag: r.tag, entry: r.entry, reason: r.reason })),
+      rejected: [...seen.desired.rejected.map((r) => ({ tag: r.tag, entry: r.entry, reason: r.reason })), ...(executed.rejected ?? [])],
+      ...(Object.keys(notFound).length ? { principalNotFound: notFound } : {}),
       ...(result.diagnosis
         ? { diagnosis: { code: result.diagnosis.code, message: result.diagnosis.meaning, remediation: result.diagnosis.remediation, ...(result.diagnosis.exitCode !== undefined ? { exitCode: result.diagnosis.exitCode } : {}) } }
         : resolved(seen.row, extension?.provisioningState)),
@@ -590,6 +661,31 @@ async function recordGone(pass: Pass): Promise<PassResult> {
   return { vmId, state: "gone", reason: "not-found", message, mode: pass.mode, plan: [], outcomes: [], armRequests: pass.armRequests() };
 }
 
+/** The reason code of a VM refused because its subscription is not watched. */
+export const NOT_WATCHED = "subscription-not-watched";
+
+/**
+ * A VM outside the watched subscriptions: refused before any ARM call, whatever asked for it. The
+ * refusal is logged; a row is updated only when the VM already has one (it was watched before), so
+ * a caller cannot fill the compliance table with VMs the enforcer does not govern.
+ */
+async function recordOutOfScope(pass: Pass): Promise<PassResult> {
+  const { deps, request } = pass;
+  const vmId = request.vm.id;
+  const watched = deps.config.watchedSubscriptions;
+  const message = watched.length === 0
+    ? `Refused: WATCHED_SUBSCRIPTION_IDS is empty, so the enforcer acts on no VM (subscription ${request.vm.subscriptionId}).`
+    : `Refused: subscription ${request.vm.subscriptionId} is not in WATCHED_SUBSCRIPTION_IDS; the enforcer does not read or change this VM.`;
+  await deps.store.appendLog({ ...pass.log, vmId, kind: "decision", state: "ineligible", reason: NOT_WATCHED, message, details: { mode: pass.mode, armRequests: 0 }, at: deps.clock().toISOString() });
+  if (await deps.store.getVm(vmId)) {
+    await deps.store.updateVm(vmId, (current) => {
+      const { started: _s, waitingFor: _w, followUpAt: _f, expiryCheckAt: _e, ...kept } = baseRecord(pass, current);
+      return { ...kept, state: "ineligible", reason: NOT_WATCHED, message, ...passMeta(pass, current) };
+    });
+  }
+  return { vmId, state: "ineligible", reason: NOT_WATCHED, message, mode: pass.mode, plan: [], outcomes: [], armRequests: pass.armRequests() };
+}
+
 /**
  * A pass that could not finish. Transient: the VM shows up deferred (with the error as its reason)
  * while the platform retries the request, even when its very first pass could not finish.
@@ -629,6 +725,7 @@ function passMeta(pass: Pass, current: VmRecord | undefined) {
     ...(request.eventId ? { lastEventId: request.eventId } : {}),
     ...(request.correlationId ? { lastCorrelationId: request.correlationId } : {}),
     ...(request.requestedBy ? { lastRequestedBy: request.requestedBy } : {}),
+    ...(request.requestId ? { lastRequestId: request.requestId } : {}),
     updatedAt: pass.deps.clock().toISOString(),
   };
 }

@@ -62,6 +62,8 @@ export function vmToEntity(record: VmRecord): EntityProperties {
   setOptional(props, "lastEventId", record.lastEventId);
   setOptional(props, "lastCorrelationId", record.lastCorrelationId);
   setOptional(props, "lastRequestedBy", record.lastRequestedBy);
+  setOptional(props, "lastRequestId", record.lastRequestId);
+  if (record.principalNotFound && Object.keys(record.principalNotFound).length > 0) props["principalNotFound"] = fitString(JSON.stringify(record.principalNotFound));
   setOptional(props, "waitingFor", record.waitingFor);
   if (record.started) props["started"] = JSON.stringify(record.started);
   setOptional(props, "followUpAt", record.followUpAt);
@@ -97,6 +99,8 @@ export function vmFromEntity(entity: StoredEntity, where: string): VmRecord {
     ...optionalField("lastEventId", read.optionalString("lastEventId")),
     ...optionalField("lastCorrelationId", read.optionalString("lastCorrelationId")),
     ...optionalField("lastRequestedBy", read.optionalString("lastRequestedBy")),
+    ...optionalField("lastRequestId", read.optionalString("lastRequestId")),
+    ...(read.optionalString("principalNotFound") !== undefined ? { principalNotFound: read.json("principalNotFound") as Record<string, string> } : {}),
     ...optionalField("waitingFor", read.optionalString("waitingFor")),
     ...(read.optionalString("started") !== undefined ? { started: read.json("started") as StartedOperation } : {}),
     ...optionalField("followUpAt", read.optionalString("followUpAt")),

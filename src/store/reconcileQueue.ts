@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { QueueClient } from "@azure/storage-queue";
 import pMap from "p-map";
 import type { TokenCredential } from "@azure/identity";
@@ -74,7 +75,7 @@ export function createReconcileQueue(options: ReconcileQueueOptions): ReconcileQ
     const delay = Math.min(Math.max(0, sendOptions.delayInMs ?? 0), MAX_QUEUE_DELAY_MS);
     // Rounded up: a follow-up must never run before the moment it was asked for.
     const visibilityTimeout = Math.ceil(delay / 1000);
-    await client.sendMessage(encodeQueueMessage(request), visibilityTimeout > 0 ? { visibilityTimeout } : {});
+    await client.sendMessage(encodeQueueMessage(stamped(request)), visibilityTimeout > 0 ? { visibilityTimeout } : {});
   }
 
   return {
@@ -88,7 +89,7 @@ export function createReconcileQueue(options: ReconcileQueueOptions): ReconcileQ
 
     async sendMany(requests) {
       // Encoding first: a malformed request fails the whole batch before anything is sent.
-      const messages = requests.map((r) => encodeQueueMessage(r));
+      const messages = requests.map((r) => encodeQueueMessage(stamped(r)));
       let sent = 0;
       const errors: unknown[] = [];
       await pMap(messages, async (message) => {
@@ -100,11 +101,13 @@ export function createReconcileQueue(options: ReconcileQueueOptions): ReconcileQ
         }
       }, { concurrency });
       if (errors.length > 0) {
-        throw new AggregateError(
+        const failure = new AggregateError(
           errors,
           `Enqueued ${sent} of ${messages.length} reconcile requests on ${queueName}; ${errors.length} failed: ` +
             `${(errors[0] as Error)?.message ?? String(errors[0])}`,
         );
+        // How many did go out: the drift audit records it in its run row.
+        throw Object.assign(failure, { sent });
       }
       return sent;
     },
@@ -124,4 +127,9 @@ function queueClient(options: ReconcileQueueOptions): QueueClient {
     throw new Error(`The reconcile queue at ${endpoint} needs a credential (identity-based connection).`);
   }
   return new QueueClient(`${endpoint.replace(/\/+$/, "")}/${options.queueName}`, options.credential);
+}
+
+/** A request keeps its id and first-sent instant through re-queues; a new request gets both here. */
+function stamped(request: ReconcileRequest): ReconcileRequest {
+  return { ...request, requestId: request.requestId ?? randomUUID(), requestedAt: request.requestedAt ?? new Date().toISOString() };
 }

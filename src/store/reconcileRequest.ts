@@ -13,6 +13,10 @@ export interface ReconcileRequest {
   readonly attempt?: number;
   /** Follow-ups: what the pass that scheduled it was waiting for. */
   readonly waitingFor?: string;
+  /** Stamped by the queue when the request is first sent: the message's own id, kept when re-queued. */
+  readonly requestId?: string;
+  /** Stamped by the queue when the request is first sent (ISO). */
+  readonly requestedAt?: string;
 }
 
 /**
@@ -23,7 +27,7 @@ export interface ReconcileRequest {
 export const RECONCILE_TRIGGERS = ["audit", "event", "http", "cli", "follow-up", "expiry"] as const;
 export type ReconcileTrigger = (typeof RECONCILE_TRIGGERS)[number];
 const MODES = ["enforce", "report"] as const;
-const OPTIONAL_STRINGS = ["runId", "eventId", "correlationId", "requestedBy", "waitingFor"] as const;
+const OPTIONAL_STRINGS = ["runId", "eventId", "correlationId", "requestedBy", "waitingFor", "requestId", "requestedAt"] as const;
 
 /** Queue messages are limited to 64 KiB; a request is a few hundred bytes, so this only stops garbage. */
 export const MAX_QUEUE_MESSAGE_CHARS = 64 * 1024;

@@ -59,6 +59,10 @@ export interface VmRecord {
   readonly lastEventId?: string;
   readonly lastCorrelationId?: string;
   readonly lastRequestedBy?: string;
+  /** Id of the queue message whose pass wrote this row (the poison handler overwrites only its own pass's row). */
+  readonly lastRequestId?: string;
+  /** Principal id (lower case) → when ARM first answered PrincipalNotFound for its grant on this VM (ISO). */
+  readonly principalNotFound?: Readonly<Record<string, string>>;
   /** What an in-progress VM waits for (`vm-provisioning`, `identity`, `extension`). */
   readonly waitingFor?: string;
   /** The long-running operation the enforcer itself started and has not yet seen finish. */

@@ -18,7 +18,7 @@ describe("loadEnforcerConfig", () => {
       extension: extensionPolicy("1.0"),
       ownPrincipalIds: [],
       watchedSubscriptions: [],
-      timing: { followUp: { initialDelayMs: 15_000, maxDelayMs: 120_000 }, leaseDurationMs: 660_000, leaseRetryDelayMs: 5_000 },
+      timing: { followUp: { initialDelayMs: 15_000, maxDelayMs: 120_000 }, leaseDurationMs: 660_000, leaseRetryDelayMs: 5_000, principalNotFoundWindowMs: 1_800_000 },
       audit: { source: "resource-graph", confirmSlices: 500 },
     });
   });
@@ -55,6 +55,7 @@ describe("loadEnforcerConfig", () => {
       LEASE_RETRY_DELAY_MS: "250",
       AUDIT_SOURCE: "ARM",
       AUDIT_CONFIRM_SLICES: "7",
+      PRINCIPAL_NOT_FOUND_WINDOW_MS: "600000",
     });
     expect(config).toEqual({
       mode: "enforce",
@@ -72,7 +73,7 @@ describe("loadEnforcerConfig", () => {
       extension: extensionPolicy("2.0", "0000000a-0000-0000-c000-000000000000"),
       ownPrincipalIds: [P1, P2],
       watchedSubscriptions: [SUB1],
-      timing: { followUp: { initialDelayMs: 2000, maxDelayMs: 8000 }, leaseDurationMs: 90_000, leaseRetryDelayMs: 250 },
+      timing: { followUp: { initialDelayMs: 2000, maxDelayMs: 8000 }, leaseDurationMs: 90_000, leaseRetryDelayMs: 250, principalNotFoundWindowMs: 600_000 },
       audit: { source: "arm", confirmSlices: 7 },
     });
   });
@@ -104,6 +105,7 @@ describe("loadEnforcerConfig", () => {
     ["a negative lease retry delay", { LEASE_RETRY_DELAY_MS: "-5" }, /LEASE_RETRY_DELAY_MS must be a non-negative whole number/],
     ["an unknown audit source", { AUDIT_SOURCE: "graph" }, /AUDIT_SOURCE must be "resource-graph" or "arm", got "graph"/],
     ["a negative confirm slice count", { AUDIT_CONFIRM_SLICES: "-1" }, /AUDIT_CONFIRM_SLICES must be a non-negative whole number, got "-1"/],
+    ["a principal-not-found window that is not a number", { PRINCIPAL_NOT_FOUND_WINDOW_MS: "30m" }, /PRINCIPAL_NOT_FOUND_WINDOW_MS must be a non-negative whole number/],
   ])("refuses %s with an error naming the setting and the value", (_label, source, message) => {
     expect(() => loadEnforcerConfig(source)).toThrow(message);
   });

@@ -32,10 +32,21 @@ describe("parseVmId", () => {
     ["surrounding whitespace", ` ${canonical}`],
     ["a control character", `${canonical}\u0000`],
     ["a URL", `https://management.azure.com${canonical}`],
+    ["a VM name over ARM's 64 characters", `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/${"v".repeat(65)}`],
+    ["a resource group name over ARM's 90 characters", `/subscriptions/${SUB}/resourceGroups/${"r".repeat(91)}/providers/Microsoft.Compute/virtualMachines/vm`],
+    ["a subscription segment over 64 characters", `/subscriptions/${"s".repeat(65)}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm`],
+    ["a megabyte of id", `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm/${"x/".repeat(500_000)}`],
   ])("rejects %s with an error naming the input and the expected shape", (_label, id) => {
     expect(tryParseVmId(id)).toBeUndefined();
     expect(() => parseVmId(id)).toThrow(VM_ID_SHAPE);
     expect(() => parseVmId(id)).toThrow(JSON.stringify(id).slice(0, 40));
+  });
+
+  it("accepts names at ARM's limits, which still fit a table key", async () => {
+    const id = `/subscriptions/${SUB}/resourceGroups/${"é".repeat(90)}/providers/Microsoft.Compute/virtualMachines/${"ü".repeat(64)}`;
+    expect(tryParseVmId(id)).toBeDefined();
+    const { vmKey } = await import("../../src/store/keys.js");
+    expect(() => vmKey(id)).not.toThrow();
   });
 
   it("cuts a very long bad input short in the message", () => {

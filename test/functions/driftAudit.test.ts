@@ -93,6 +93,8 @@ describe("an expiring tag grant", () => {
     const revokedAt = Date.now();
     expect(await ourAndHumanAssignments(id)).toEqual([`${ADMIN_ROLE}:${BOB}`]);
     expect(revokedAt - expiresAt.getTime()).toBeLessThan(60_000);
+    // The pass records the VM after its DELETE: under load the row may lag the ARM read above.
+    await waitUntil(async () => ((await stack.services.store.getVm(id))?.rejected.length ?? 0) > 0, 10_000);
     const revoke = (await stack.services.store.listLog(id, 20)).find((l) => l.kind === "action" && l.action === "deleteAssignment");
     expect(revoke?.trigger).toBe("expiry");
     expect(JSON.stringify(revoke?.details)).toContain('"why":"expired"');

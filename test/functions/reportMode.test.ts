@@ -80,32 +80,54 @@ describe("report mode", () => {
     }
   });
 
-  it('reconcileNow with mode "enforce" remediates that one VM and leaves the others alone', async () => {
-    const [target, ...others] = fleet;
+  it('reconcileNow with mode "enforce" cannot raise report mode: 403, nothing written, the caller recorded', async () => {
+    const [target] = fleet;
     const before = stack.requestSeq();
     const response = await fetch(`${stack.host.url}/api/reconcile`, {
       method: "POST",
-      headers: { "content-type": "application/json", "x-functions-key": stack.host.functionKey },
+      headers: { "content-type": "application/json", "x-functions-key": stack.host.functionKey, "x-forwarded-for": "203.0.113.7" },
       body: JSON.stringify({ vmId: target!.id, mode: "enforce" }),
     });
+    expect(response.status).toBe(403);
+    expect(await response.json()).toMatchObject({ error: { code: "ModeEscalationRefused" } });
+    await stack.settle();
+    // Not one ARM request, let alone a write (before the fix: PATCH, PUT, PUT).
+    expect(stack.enforcerRequests(before)).toEqual([]);
+    expect((await stack.services.store.getVm(target!.id))?.state).toBe("would-remediate");
+    const [refusal] = await stack.services.store.listLog(target!.id, 1);
+    expect(refusal).toMatchObject({ kind: "error", trigger: "http", reason: "mode-escalation-refused", requestedBy: "function key holder at 203.0.113.7" });
+  });
+
+  it("a queue message asking for enforce runs in report mode", async () => {
+    const [target] = fleet;
+    const before = stack.requestSeq();
+    await stack.services.queue.send({ vmId: target!.id, trigger: "follow-up", mode: "enforce" });
+    await stack.settle();
+    expect(stack.enforcerWrites(before)).toEqual([]);
+    const decision = (await stack.services.store.listLog(target!.id, 5)).find((l) => l.kind === "decision");
+    expect(decision).toMatchObject({ state: "would-remediate", trigger: "follow-up", details: { mode: "report", requestedMode: "enforce" } });
+  });
+
+  it("reconcileNow in report mode records who asked on the row", async () => {
+    const [target] = fleet;
+    const response = await fetch(`${stack.host.url}/api/reconcile`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-functions-key": stack.host.functionKey, "x-forwarded-for": "203.0.113.8" },
+      body: JSON.stringify({ vmId: target!.id }),
+    });
     expect(response.status).toBe(200);
-    const body = (await response.json()) as { state: string; mode: string };
-    // The pass started the identity PATCH and queued a follow-up (in the same enforce mode) to carry on.
-    expect(body).toMatchObject({ state: "in-progress", mode: "enforce" });
-    await stack.settle();
-    expect((await stack.services.store.getVm(target!.id))?.state).toBe("remediated");
+    expect(await response.json()).toMatchObject({ mode: "report", state: "would-remediate" });
+    expect((await stack.services.store.getVm(target!.id))?.lastRequestedBy).toBe("function key holder at 203.0.113.8");
+  });
 
-    const writes = stack.enforcerWrites(before);
-    expect(writes.length).toBe(3);
-    expect(writes.every((w) => w.path.toLowerCase().startsWith(target!.id.toLowerCase()))).toBe(true);
-    expect((await stack.owner.listRoleAssignments(target!.id)).map((a) => a.properties.principalId)).toEqual([ALICE]);
-    for (const { id } of others) expect((await stack.services.store.getVm(id))?.state).toBe("would-remediate");
-
-    // Back in the configured report mode, the converged VM is simply compliant.
-    const audit = stack.requestSeq();
-    await stack.host.fireTimer("driftAudit");
-    await stack.settle();
-    expect((await stack.services.store.getVm(target!.id))?.state).toBe("compliant");
-    expect(stack.enforcerWrites(audit)).toEqual([]);
+  it("a client cannot name itself: x-ms-client-principal-* headers are App Service's, not the caller's", async () => {
+    const [target] = fleet;
+    const response = await fetch(`${stack.host.url}/api/reconcile`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-functions-key": stack.host.functionKey, "x-forwarded-for": "203.0.113.9", "x-ms-client-principal-name": "ceo@contoso.com" },
+      body: JSON.stringify({ vmId: target!.id }),
+    });
+    expect(response.status).toBe(200);
+    expect((await stack.services.store.getVm(target!.id))?.lastRequestedBy).toBe("function key holder at 203.0.113.9");
   });
 });

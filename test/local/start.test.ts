@@ -200,6 +200,7 @@ describe("timed settings scale with the time scale", () => {
   it("realistic × F: round(default × F), at least 50 ms; the queue lease is 600 s × F, at least 1 s; instant: small values", () => {
     expect(timedSettings({ profile: "realistic", timeScale: 0.1 })).toEqual({
       FOLLOW_UP_DELAY_MS: "1500", FOLLOW_UP_MAX_DELAY_MS: "12000", LEASE_DURATION_MS: "66000", LEASE_RETRY_DELAY_MS: "500",
+      PRINCIPAL_NOT_FOUND_WINDOW_MS: "180000",
     });
     expect(timedSettings({ profile: "realistic", timeScale: 0.001 })["LEASE_RETRY_DELAY_MS"]).toBe("50");
     expect(timedSettings({ profile: "realistic" })["FOLLOW_UP_DELAY_MS"]).toBe("1500");

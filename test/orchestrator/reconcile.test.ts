@@ -41,14 +41,15 @@ describe("ARM request metering", () => {
     expect((decision?.details as { armRequests: number }).armRequests).toBe(results[0]?.armRequests);
   });
 
-  it("the audit-run row counts the listing's own ARM calls, not passes running meanwhile", async () => {
+  it("the audit-run row counts the selection's own requests (Resource Graph pages, ARM lists), not passes running meanwhile", async () => {
     const since = stack.requestSeq();
     const busy = Promise.all([1, 2, 3].map(() => reconcile({ vm: vmTarget(vmId(SUB_A, "rg-meter", "m-1")), trigger: "cli" }, stack.services)));
     const run = await runDriftAudit(stack.services, { subscriptions: [SUB_A], trigger: "test" });
     await busy;
     const mi = stack.emulator.managedIdentity.principalId;
-    const lists = stack.emulator.requests(since).requests.filter((r) => r.caller === mi && /\/virtualMachines$/i.test(r.path.split("?")[0] ?? ""));
+    const lists = stack.emulator.requests(since).requests.filter((r) => r.caller === mi && /\/virtualMachines$|^\/providers\/Microsoft\.ResourceGraph\/resources$/i.test(r.path.split("?")[0] ?? ""));
     expect(run.armCalls).toBe(lists.length);
+    expect(run.selection?.requests.resourceGraph).toBe(lists.filter((r) => /ResourceGraph/i.test(r.path)).length);
     expect(run.vmCount).toBeGreaterThanOrEqual(4);
   });
 });

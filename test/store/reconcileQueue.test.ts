@@ -46,8 +46,18 @@ describe("reconcile queue", () => {
     await queue.send(request);
     const [text, ...rest] = await drain(queue.queueName);
     expect(rest).toEqual([]);
-    expect(JSON.parse(Buffer.from(text!, "base64").toString("utf8"))).toEqual(request);
-    expect(parseReconcileRequest(text)).toEqual(request);
+    // Stamped with its own id and first-sent instant (the poison handler tells its pass from later ones by them).
+    const stamped = { ...request, requestId: expect.stringMatching(/^[0-9a-f-]{36}$/), requestedAt: expect.any(String) };
+    expect(JSON.parse(Buffer.from(text!, "base64").toString("utf8"))).toEqual(stamped);
+    expect(parseReconcileRequest(text)).toEqual(stamped);
+  });
+
+  it("a re-queued request keeps its id and first-sent instant", async () => {
+    const queue = createReconcileQueue({ connectionString: azurite.connectionString, queueName: uniqueName() });
+    await queue.ensure();
+    const request: ReconcileRequest = { vmId: vm(1), trigger: "event", requestId: "r-1", requestedAt: "2026-12-01T00:00:00.000Z" };
+    await queue.send(request);
+    expect((await drain(queue.queueName)).map((t) => parseReconcileRequest(t))).toEqual([request]);
   });
 
   it("sendMany delivers every request exactly once", async () => {
@@ -100,6 +110,6 @@ describe("the reconcile queue from app settings", () => {
     const queue = createReconcileQueue(loadAppSettings({ AzureWebJobsStorage: azurite.connectionString, RECONCILE_QUEUE_NAME: uniqueName() }).queue);
     await queue.ensure();
     await queue.send({ vmId: vm(3), trigger: "cli" });
-    expect((await drain(queue.queueName)).map((t) => parseReconcileRequest(t))).toEqual([{ vmId: vm(3), trigger: "cli" }]);
+    expect((await drain(queue.queueName)).map((t) => parseReconcileRequest(t))).toEqual([{ vmId: vm(3), trigger: "cli", requestId: expect.any(String), requestedAt: expect.any(String) }]);
   });
 });

@@ -132,6 +132,8 @@ describe("VM rows", () => {
       lastEventId: "evt-1",
       lastCorrelationId: "corr-1",
       lastRequestedBy: "user-object-id",
+      lastRequestId: "0c1d2e3f-0000-4000-8000-000000000001",
+      principalNotFound: { "90570000-0000-4000-8000-000000000009": "2025-01-31T23:30:00.000Z" },
       passCount: 3,
     });
     const written = await store.updateVm(id, () => full);

@@ -2,6 +2,7 @@ import type { Action } from "../../src/domain/action.js";
 import { roleDefinitionId, LOGIN_ROLES } from "../../src/domain/roles.js";
 import type { ObservedAssignment, ObservedVm } from "../../src/domain/vm.js";
 import { loadEnforcerConfig } from "../../src/config/policy.js";
+import { SUB } from "../domain/builders.js";
 import { ArmFailure, type ArmPort, type AuditRun, type EstateSnapshot, type LogEntry, type LogEntryInput, type QueuePort, type ReconcileRequest, type StorePort, type VmListFilter, type VmPageOptions, type VmRecord, type VmTarget } from "../../src/orchestrator/ports.js";
 import type { ReconcileDeps } from "../../src/orchestrator/reconcile.js";
 
@@ -17,6 +18,8 @@ export class MemoryArm implements ArmPort {
   readonly writes: string[] = [];
   /** Runs before each fresh tag read: a test changes the tags "while the pass runs" here. */
   beforeTagRead?: (vm: VmTarget) => void;
+  /** Principals ARM does not know (yet): a grant to one fails with PrincipalNotFound, as ARM answers it. */
+  readonly unknownPrincipals = new Set<string>();
   /** What the next extension install ends with when finished. */
   extensionOutcome: "Succeeded" | "Failed" = "Succeeded";
   private requests = 0;
@@ -67,6 +70,9 @@ export class MemoryArm implements ArmPort {
   async createAssignment(vm: VmTarget, action: Extract<Action, { kind: "createAssignment" }>) {
     this.requests++;
     this.writes.push(`PUT assignment ${action.role} ${action.principalId}`);
+    if (this.unknownPrincipals.has(action.principalId.toLowerCase())) {
+      throw new ArmFailure({ class: "transient", code: "PrincipalNotFound", statusCode: 400, message: `Principal ${action.principalId} does not exist in the directory.` });
+    }
     this.assignments.push({ id: `${vm.id}/providers/Microsoft.Authorization/roleAssignments/${action.name}`, name: action.name, scope: vm.id, roleDefinitionId: roleDefinitionId(vm.subscriptionId, LOGIN_ROLES[action.role]), principalId: action.principalId, principalType: action.principalType, description: action.description });
     return "created" as const;
   }
@@ -170,8 +176,12 @@ export class MemoryQueue implements QueuePort {
   async send(request: ReconcileRequest, options: { delayInMs?: number } = {}) {
     this.sent.push({ request, delayInMs: options.delayInMs ?? 0 });
   }
+  /** When set, sendMany sends only this many and then fails as the queue adapter does (an error carrying `sent`). */
+  failManyAfter?: number;
   async sendMany(requests: readonly ReconcileRequest[]) {
-    for (const r of requests) await this.send(r);
+    const limit = this.failManyAfter ?? requests.length;
+    for (const r of requests.slice(0, limit)) await this.send(r);
+    if (limit < requests.length) throw Object.assign(new AggregateError([new Error("queue unavailable (injected)")], `Enqueued ${limit} of ${requests.length}`), { sent: limit });
     return requests.length;
   }
   /** Takes what was queued since the last call. */
@@ -194,7 +204,7 @@ export function memoryDeps(settings: Record<string, string> = {}, start = Date.p
     arm: new MemoryArm(),
     store: new MemoryStore(),
     queue: new MemoryQueue(),
-    config: loadEnforcerConfig({ ENFORCER_MODE: "enforce", FOLLOW_UP_DELAY_MS: "15000", FOLLOW_UP_MAX_DELAY_MS: "120000", ...settings }),
+    config: loadEnforcerConfig({ ENFORCER_MODE: "enforce", WATCHED_SUBSCRIPTION_IDS: SUB, FOLLOW_UP_DELAY_MS: "15000", FOLLOW_UP_MAX_DELAY_MS: "120000", ...settings }),
     clock: () => new Date(now),
     advance: (ms) => {
       now += ms;

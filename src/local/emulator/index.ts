@@ -135,7 +135,7 @@ export interface ArmEmulator {
   tokenFor(principalId: string): string;
   seed(input: SeedInput): void;
   setVmSimulation(input: VmSimulationInput): Json;
-  requests(since?: number): { requests: RequestLogEntry[]; counts: { byOperation: Record<string, number>; byCaller: Record<string, number> }; lastSeq: number };
+  requests(since?: number): { requests: RequestLogEntry[]; counts: { byOperation: Record<string, number>; byCaller: Record<string, number> }; lastSeq: number; dropped: number };
   clearRequests(): void;
   /** Every resource event raised so far, in order. */
   events(): EventGridEvent[];

@@ -40,7 +40,15 @@ export interface StartLocalHostOptions {
   readonly queueProcessingVisibilityMs?: number;
   /** Where host lines go (invocations, failures, handler logs); default stdout. */
   readonly log?: (line: string) => void;
+  /**
+   * Largest request body accepted, in bytes (default 1 MiB, Event Grid's cap on a delivery batch);
+   * a larger one is answered 413 without being read. Keys are checked before any body is read.
+   */
+  readonly maxRequestBodyBytes?: number;
 }
+
+/** Event Grid caps a delivery batch (and an event) at 1 MB; no request to this app needs more. */
+export const DEFAULT_MAX_REQUEST_BODY_BYTES = 1024 * 1024;
 
 export interface DrainQueuesOptions {
   /** Give up (and reject, naming the queues) after this long; default 30 s. */
@@ -94,6 +102,8 @@ export async function startLocalHost(options: StartLocalHostOptions): Promise<Lo
     if (binding.kind === "unsupported") log(`Function '${binding.fn.name}' (${binding.fn.trigger.type}) is not supported by the local host and will not run.`);
   }
 
+  const maxBodyBytes = options.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES;
+  if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1) throw new Error(`maxRequestBodyBytes must be a whole number of at least 1, got ${maxBodyBytes}.`);
   const keys: FunctionKeys = {
     masterKey: options.functionKeys?.master ?? generateKey(),
     functionKey: options.functionKeys?.default ?? generateKey(),
@@ -138,22 +148,33 @@ export async function startLocalHost(options: StartLocalHostOptions): Promise<Lo
     const requestUrl = new URL(req.url ?? "/", `http://${req.headers.host ?? hostName}`);
     const path = requestUrl.pathname.replace(/\/+$/, "");
     const method = (req.method ?? "GET").toUpperCase();
-    const body = await readBody(req);
+    // The key first, from the URL and headers only: an unauthenticated caller never gets its body
+    // read (or buffered), and no body is read past the cap.
     const key = presentedKey(requestUrl, req.headers);
+    const body = async (): Promise<Buffer | WebhookResponse> => readBody(req, maxBodyBytes);
+    const refuse = (response: WebhookResponse): void => {
+      // The unread body is not drained: the connection is closed once the answer is out.
+      res.once("finish", () => req.destroy());
+      send(res, { ...response, headers: { "content-type": "text/plain; charset=utf-8", connection: "close" } });
+    };
 
     if (path.toLowerCase() === "/runtime/webhooks/eventgrid") {
       // Extension webhooks take their system key (or the master key), in Azure and here alike.
-      if (!keyMatches(key, keys.systemKeys["eventgrid_extension"], keys.masterKey)) return send(res, unauthorized("the eventgrid_extension system key or the master key"));
-      if (method !== "POST" && method !== "OPTIONS") return send(res, { status: 405, body: "Use POST." });
+      if (!keyMatches(key, keys.systemKeys["eventgrid_extension"], keys.masterKey)) return refuse(unauthorized("the eventgrid_extension system key or the master key"));
+      if (method !== "POST" && method !== "OPTIONS") return refuse({ status: 405, body: "Use POST." });
       const functionName = requestUrl.searchParams.get("functionName") ?? "";
-      return send(res, await handleEventGridWebhook(registry.get(functionName), functionName, method, req.headers, body.toString("utf8"), execute));
+      const read = await body();
+      if (!Buffer.isBuffer(read)) return refuse(read);
+      return send(res, await handleEventGridWebhook(registry.get(functionName), functionName, method, req.headers, read.toString("utf8"), execute));
     }
 
     const admin = /^\/admin\/functions\/([^/]+)$/i.exec(path);
     if (admin?.[1]) {
-      if (!keyMatches(key, keys.masterKey)) return send(res, unauthorized("the master key"));
-      if (method !== "POST") return send(res, { status: 405, body: "Use POST." });
-      return send(res, runNonHttpFunction(decodeURIComponent(admin[1]), body));
+      if (!keyMatches(key, keys.masterKey)) return refuse(unauthorized("the master key"));
+      if (method !== "POST") return refuse({ status: 405, body: "Use POST." });
+      const read = await body();
+      if (!Buffer.isBuffer(read)) return refuse(read);
+      return send(res, runNonHttpFunction(decodeURIComponent(admin[1]), read));
     }
 
     const prefix = hostJson.httpRoutePrefix === "" ? "" : `/${hostJson.httpRoutePrefix}`;
@@ -167,13 +188,17 @@ export async function startLocalHost(options: StartLocalHostOptions): Promise<Lo
           binding.authLevel === "anonymous" ||
           (binding.authLevel === "function" && keyMatches(key, keys.functionKey, keys.masterKey)) ||
           (binding.authLevel === "admin" && keyMatches(key, keys.masterKey));
-        if (!allowed) return send(res, unauthorized(binding.authLevel === "admin" ? "the master key" : "a function key"));
-        const outcome = await execute(binding.fn, toRpcHttpRequest(method, requestUrl, req.headers, body, params));
+        if (!allowed) return refuse(unauthorized(binding.authLevel === "admin" ? "the master key" : "a function key"));
+        const read = await body();
+        if (!Buffer.isBuffer(read)) return refuse(read);
+        // App Service sets these from its authentication and lets no client set them; neither does this host.
+        const headers = Object.fromEntries(Object.entries(req.headers).filter(([name]) => !name.toLowerCase().startsWith("x-ms-client-principal")));
+        const outcome = await execute(binding.fn, toRpcHttpRequest(method, requestUrl, headers, read, params));
         if (!outcome.ok) return send(res, { status: 500 });
         return writeRpcHttpResponse(res, outcome.result.returnValue);
       }
     }
-    return send(res, { status: 404 });
+    return refuse({ status: 404 });
   }
 
   /** `POST /admin/functions/NAME` with `{"input": "..."}`: the host's way to run a non-HTTP function now. */
@@ -278,9 +303,18 @@ function isRegistry(entry: StartLocalHostOptions["entry"]): entry is FunctionApp
   return typeof entry === "object" && !(entry instanceof URL) && "functions" in entry;
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
+/** The body, or a 413 as soon as it is known to be over `max` bytes (by Content-Length, or while streaming). */
+async function readBody(req: IncomingMessage, max: number): Promise<Buffer | WebhookResponse> {
+  const tooLarge = (size: string): WebhookResponse => ({ status: 413, body: `Request body too large: ${size}; this host accepts at most ${max} bytes (Event Grid caps a batch at 1 MB).` });
+  const declared = Number(req.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > max) return tooLarge(`${declared} bytes declared`);
   const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > max) return tooLarge(`more than ${max} bytes sent`);
+    chunks.push(chunk as Buffer);
+  }
   return Buffer.concat(chunks);
 }
 
