@@ -7,6 +7,8 @@ import { LroTracker } from "./lro.js";
 import { createOperationEffects } from "./operation-effects.js";
 import { guestOsFor, type GuestOs } from "./os-catalog.js";
 import { RequestLog } from "./request-log.js";
+import { adminGrant } from "./role-assignments.js";
+import type { Permission } from "./role-definitions.js";
 import { resourceEvent, type EventGridEvent } from "./resource-events.js";
 import { isAtOrAbove } from "./scope.js";
 import { EmulatorState, stableGuid, vmKey, type EmulatorLimits, type PowerState, type Principal, type PrincipalType, type VmRecord } from "./state.js";
@@ -38,13 +40,29 @@ export interface SeedInput {
   readonly subscriptions?: ReadonlyArray<{ id: string; displayName?: string }>;
   readonly resourceGroups?: ReadonlyArray<{ id: string; location?: string; tags?: Record<string, string> }>;
   readonly principals?: ReadonlyArray<{ id: string; type: PrincipalType; displayName?: string; upn?: string; appId?: string }>;
-  readonly roleDefinitions?: ReadonlyArray<{ name: string; roleName: string; description?: string; permissions?: unknown[] }>;
+  readonly roleDefinitions?: ReadonlyArray<{ name: string; roleName: string; description?: string; permissions?: unknown[]; assignableScopes?: string[] }>;
   readonly vms?: ReadonlyArray<{ id: string; body: Json; simulation?: Omit<VmSimulationInput, "id"> }>;
 }
 
 const VM_ID = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Compute\/virtualMachines\/([^/]+)$/i;
 const UNDER_VM = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Compute\/virtualMachines\/([^/]+)(?:\/|$)/i;
 const RG_ID = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)$/i;
+
+/** A custom role's permissions as ARM stores them; anything else is refused (a typo would silently grant nothing). */
+function customPermissions(roleName: string, raw: unknown[] | undefined): Permission[] {
+  if (raw === undefined) return [{ actions: [], notActions: [], dataActions: [], notDataActions: [] }];
+  const list = (p: Record<string, unknown>, key: string): string[] => {
+    const v = p[key] ?? [];
+    if (!Array.isArray(v) || v.some((a) => typeof a !== "string" || a === "")) {
+      throw badRequest("InvalidRequestContent", `Role '${roleName}': permissions[].${key} must be an array of action strings.`);
+    }
+    return v as string[];
+  };
+  return raw.map((p) => {
+    if (!isObject(p)) throw badRequest("InvalidRequestContent", `Role '${roleName}': each permission must be an object {actions, notActions, dataActions, notDataActions}.`);
+    return { actions: list(p, "actions"), notActions: list(p, "notActions"), dataActions: list(p, "dataActions"), notDataActions: list(p, "notDataActions") };
+  });
+}
 
 /** What a state file needs to hear about: something changed (a VM by key, all VMs, or the rest). */
 export interface ChangeSink {
@@ -187,6 +205,13 @@ export class EmulatorCore {
     );
   }
 
+  /** The tenant admin's grant (POST {admin}/roleAssignments): validated, no RBAC check. */
+  grant(input: unknown): { created: boolean; body: Json } {
+    const result = adminGrant(this.state, input, this.now(), "tenant-admin");
+    this.changes?.markCore();
+    return result;
+  }
+
   /** A bearer token acting as the principal; groups cannot sign in. */
   tokenFor(principalId: string, audience = "https://management.azure.com/"): { token: string; expiresOn: number } {
     const principal = this.state.principal(principalId);
@@ -283,8 +308,8 @@ export class EmulatorCore {
         roleName: r.roleName,
         type: "CustomRole",
         description: r.description ?? "",
-        permissions: (r.permissions as never[] | undefined) ?? [{ actions: [], notActions: [], dataActions: [], notDataActions: [] }],
-        assignableScopes: ["/"],
+        permissions: customPermissions(r.roleName, r.permissions),
+        assignableScopes: r.assignableScopes ?? ["/"],
       });
     }
     const vms = input.vms ?? [];

@@ -1,6 +1,6 @@
 /**
- * The built-in roles that matter here, with their real GUIDs and permissions as Azure publishes them
- * (long action lists are abridged to the entries relevant to VMs and role assignments).
+ * The built-in roles that matter here, with their real GUIDs and their full permissions as Microsoft's
+ * "Azure built-in roles" page publishes them (the emulator authorizes every ARM request with these).
  */
 export interface Permission {
   readonly actions: readonly string[];
@@ -85,6 +85,13 @@ export const BUILT_IN_ROLES: readonly RoleDefinitionRecord[] = [
       "Microsoft.Compute/disks/delete",
       "Microsoft.DevTestLab/schedules/*",
       "Microsoft.Insights/alertRules/*",
+      "Microsoft.Network/applicationGateways/backendAddressPools/join/action",
+      "Microsoft.Network/loadBalancers/backendAddressPools/join/action",
+      "Microsoft.Network/loadBalancers/inboundNatPools/join/action",
+      "Microsoft.Network/loadBalancers/inboundNatRules/join/action",
+      "Microsoft.Network/loadBalancers/probes/join/action",
+      "Microsoft.Network/loadBalancers/read",
+      "Microsoft.Network/locations/*",
       "Microsoft.Network/networkInterfaces/*",
       "Microsoft.Network/networkSecurityGroups/join/action",
       "Microsoft.Network/networkSecurityGroups/read",
@@ -92,6 +99,16 @@ export const BUILT_IN_ROLES: readonly RoleDefinitionRecord[] = [
       "Microsoft.Network/publicIPAddresses/read",
       "Microsoft.Network/virtualNetworks/read",
       "Microsoft.Network/virtualNetworks/subnets/join/action",
+      "Microsoft.RecoveryServices/locations/*",
+      "Microsoft.RecoveryServices/Vaults/backupFabrics/backupProtectionIntent/write",
+      "Microsoft.RecoveryServices/Vaults/backupFabrics/protectionContainers/protectedItems/*/read",
+      "Microsoft.RecoveryServices/Vaults/backupFabrics/protectionContainers/protectedItems/read",
+      "Microsoft.RecoveryServices/Vaults/backupFabrics/protectionContainers/protectedItems/write",
+      "Microsoft.RecoveryServices/Vaults/backupPolicies/read",
+      "Microsoft.RecoveryServices/Vaults/backupPolicies/write",
+      "Microsoft.RecoveryServices/Vaults/read",
+      "Microsoft.RecoveryServices/Vaults/usages/read",
+      "Microsoft.RecoveryServices/Vaults/write",
       "Microsoft.ResourceHealth/availabilityStatuses/read",
       "Microsoft.Resources/deployments/*",
       "Microsoft.Resources/subscriptions/resourceGroups/read",
