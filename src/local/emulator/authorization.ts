@@ -53,6 +53,8 @@ export function validateCondition(condition: unknown, conditionVersion: unknown)
     return undefined;
   }
   if (typeof condition !== "string") throw badRequest("InvalidRoleAssignmentCondition", "The condition must be a string.");
+  // Microsoft's conditions FAQ: "A condition can be up to 8 KB long."
+  if (Buffer.byteLength(condition, "utf8") > 8192) throw badRequest("InvalidRoleAssignmentCondition", `The condition is ${Buffer.byteLength(condition, "utf8")} bytes; a condition can be up to 8 KB (8192 bytes) long.`);
   const version = conditionVersion === undefined || conditionVersion === null ? "2.0" : conditionVersion;
   if (version !== "2.0") throw badRequest("InvalidRoleAssignmentCondition", `conditionVersion '${String(version)}' is not supported; use '2.0'.`);
   try {
