@@ -11,7 +11,7 @@ import { adminGrant } from "./role-assignments.js";
 import type { Permission } from "./role-definitions.js";
 import { resourceEvent, type EventGridEvent } from "./resource-events.js";
 import { isAtOrAbove } from "./scope.js";
-import { EmulatorState, stableGuid, vmKey, type EmulatorLimits, type PowerState, type Principal, type PrincipalType, type VmRecord } from "./state.js";
+import { EmulatorState, stableGuid, vmKey, type EmulatorLimits, type PowerState, type Principal, type PrincipalType, type RoleAssignmentRecord, type VmRecord } from "./state.js";
 import { Throttle } from "./throttling.js";
 import {
   EVENT_GRID_LATER_RETRY_S,
@@ -42,6 +42,8 @@ export interface SeedInput {
   readonly principals?: ReadonlyArray<{ id: string; type: PrincipalType; displayName?: string; upn?: string; appId?: string }>;
   readonly roleDefinitions?: ReadonlyArray<{ name: string; roleName: string; description?: string; permissions?: unknown[]; assignableScopes?: string[] }>;
   readonly vms?: ReadonlyArray<{ id: string; body: Json; simulation?: Omit<VmSimulationInput, "id"> }>;
+  /** Grants, as POST /roleAssignments takes them (after the principals, role definitions and subscriptions above). */
+  readonly roleAssignments?: ReadonlyArray<unknown>;
 }
 
 const VM_ID = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Compute\/virtualMachines\/([^/]+)$/i;
@@ -312,6 +314,7 @@ export class EmulatorCore {
         assignableScopes: r.assignableScopes ?? ["/"],
       });
     }
+    for (const g of input.roleAssignments ?? []) this.grant(g);
     const vms = input.vms ?? [];
     for (const v of vms) this.seedVm(v.id, v.body, v.simulation);
     return { subscriptions: input.subscriptions?.length ?? 0, resourceGroups: input.resourceGroups?.length ?? 0, principals: input.principals?.length ?? 0, vms: vms.length };
@@ -376,9 +379,11 @@ export class EmulatorCore {
   }
 
   /** Raises the events of a successful ARM request, in order, to the log, in-process listeners and webhooks. */
-  publish(inputs: ResourceEventInput[], req: ArmRequest): void {
+  publish(inputs: ResourceEventInput[], req: ArmRequest, grantedBy?: RoleAssignmentRecord): void {
+    // The evidence is the assignment that authorized the request, as ARM reports it.
+    const granted = grantedBy ? this.state.roleDefinition(grantedBy.roleDefinitionGuid)?.roleName : undefined;
     for (const input of inputs) {
-      const event = resourceEvent(input, req, this.tenantId, this.evidenceRole(req.caller.principal.id, input.resourceUri), this.now());
+      const event = resourceEvent(input, req, this.tenantId, granted ?? this.evidenceRole(req.caller.principal.id, input.resourceUri), this.now());
       this.events.push(event);
       for (const listener of this.listeners) listener(event);
       this.delivery.publish(event);

@@ -24,7 +24,7 @@
  *   POST /subscriptions {id, displayName?}            POST /principals {id, type: User|Group|ServicePrincipal, displayName}
  *   POST /tokens {principalId} -> {access_token}      GET /requests[?since=seq] -> {requests, counts{byOperation,byCaller}, lastSeq}
  *   POST /roleAssignments {principalId, roleDefinitionId: guid|full id, scope, condition?, conditionVersion?, description?, name?} -> 201 (200 when it updated the same grant)
- *   DELETE /requests                                   POST /seed {subscriptions?, resourceGroups?, principals?, roleDefinitions?, vms:[{id, body, simulation?}]}
+ *   DELETE /requests                                   POST /seed {subscriptions?, resourceGroups?, principals?, roleDefinitions?, roleAssignments?, vms:[{id, body, simulation?}]}
  *   POST /vms/simulation {id, powerState?, agent?: {osName, osVersion}|null, outboundNetwork?}
  *   POST /reset   GET /snapshot   GET /events   GET/POST /eventSubscriptions {url, filter?}   DELETE /eventSubscriptions/{id}
  *   POST /eventDelivery {duplicate?, reorder?, paused?, maxAttempts?, initialBackoffMs?}   GET /deadLetters

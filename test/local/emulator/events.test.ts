@@ -96,6 +96,8 @@ describe("Event Grid resource events", () => {
       tenantId: t.emulator.tenantId,
       authorization: { scope: VM, action: "Microsoft.Compute/virtualMachines/write" },
     });
+    // The evidence names the role of the assignment that authorized the write (Owner on the subscription).
+    expect(raw.data.authorization.evidence.role).toBe("Owner");
     expect(raw.data.claims["http://schemas.microsoft.com/identity/claims/objectidentifier"]).toBe(USER);
     expect(raw.data.claims["http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"]).toBe("ann@contoso.com");
   });

@@ -232,6 +232,7 @@ describe("POST {admin}/roleAssignments (stable): the tenant admin's grant, valid
     ["a subscription the emulator does not have", { principalId: ANN, roleDefinitionId: ROLE.reader, scope: "/subscriptions/00000000-0000-4000-8000-0000000000ee" }, 400, "SubscriptionNotFound", /POST it to \/admin\/subscriptions/],
     ["an unparseable condition", { principalId: ANN, roleDefinitionId: ROLE.reader, scope: RG, condition: "@Request[x] GuidEquals" }, 400, "InvalidRoleAssignmentCondition", /could not be parsed/],
     ["an unsupported conditionVersion", { principalId: ANN, roleDefinitionId: ROLE.reader, scope: RG, condition: "!(ActionMatches{'a/b'})", conditionVersion: "1.0" }, 400, "InvalidRoleAssignmentCondition", /'2.0'/],
+    ["a condition over 8 KB", { principalId: ANN, roleDefinitionId: ROLE.reader, scope: RG, condition: `!(ActionMatches{'${"a".repeat(8200)}'})` }, 400, "InvalidRoleAssignmentCondition", /up to 8 KB/],
     ["an unknown field", { principalId: ANN, roleDefinitionId: ROLE.reader, scope: RG, role: "Reader" }, 400, "InvalidRequestContent", /Unknown field\(s\) 'role'/],
   ])("%s → %i %s", async (_case, body, status, code, message) => {
     const res = await admin(body);
