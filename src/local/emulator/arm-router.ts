@@ -6,7 +6,7 @@ import type { Handler } from "./context.js";
 import { ArmError, notFound } from "./errors.js";
 import { deleteResourceGroup, getResourceGroup, putResourceGroup } from "./resource-groups.js";
 import { deleteRoleAssignment, getRoleAssignment, listRoleAssignments, putRoleAssignment, roleAssignmentAttributes } from "./role-assignments.js";
-import { getRoleDefinition, listRoleDefinitions } from "./role-definition-api.js";
+import { deleteRoleDefinition, getRoleDefinition, listRoleDefinitions, putRoleDefinition } from "./role-definition-api.js";
 import type { EmulatorState } from "./state.js";
 import { deleteTags, getTags, writeTags } from "./tags.js";
 import { deleteExtension, getExtension, listExtensions, putExtension } from "./vm-extensions.js";
@@ -72,6 +72,8 @@ export function routeArm(method: string, path: string): ArmRoute {
           ? { ...base, handle: (c, r) => listRoleDefinitions(c, r, scope) }
           : { ...base, handle: (c, r) => getRoleDefinition(c, r, scope, name) };
       }
+      if (name !== undefined && method === "PUT") return { ...base, handle: (c, r) => putRoleDefinition(c, r, scope, name) };
+      if (name !== undefined && method === "DELETE") return { ...base, handle: (c, r) => deleteRoleDefinition(c, r, scope, name) };
     }
     throw methodNotAllowed(method, path);
   }

@@ -8,7 +8,7 @@ import { createOperationEffects } from "./operation-effects.js";
 import { guestOsFor, type GuestOs } from "./os-catalog.js";
 import { RequestLog } from "./request-log.js";
 import { adminGrant } from "./role-assignments.js";
-import type { Permission } from "./role-definitions.js";
+import { customPermissions } from "./role-definitions.js";
 import { resourceEvent, type EventGridEvent } from "./resource-events.js";
 import { isAtOrAbove } from "./scope.js";
 import { EmulatorState, stableGuid, vmKey, type EmulatorLimits, type PowerState, type Principal, type PrincipalType, type RoleAssignmentRecord, type VmRecord } from "./state.js";
@@ -49,22 +49,6 @@ export interface SeedInput {
 const VM_ID = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Compute\/virtualMachines\/([^/]+)$/i;
 const UNDER_VM = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Compute\/virtualMachines\/([^/]+)(?:\/|$)/i;
 const RG_ID = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)$/i;
-
-/** A custom role's permissions as ARM stores them; anything else is refused (a typo would silently grant nothing). */
-function customPermissions(roleName: string, raw: unknown[] | undefined): Permission[] {
-  if (raw === undefined) return [{ actions: [], notActions: [], dataActions: [], notDataActions: [] }];
-  const list = (p: Record<string, unknown>, key: string): string[] => {
-    const v = p[key] ?? [];
-    if (!Array.isArray(v) || v.some((a) => typeof a !== "string" || a === "")) {
-      throw badRequest("InvalidRequestContent", `Role '${roleName}': permissions[].${key} must be an array of action strings.`);
-    }
-    return v as string[];
-  };
-  return raw.map((p) => {
-    if (!isObject(p)) throw badRequest("InvalidRequestContent", `Role '${roleName}': each permission must be an object {actions, notActions, dataActions, notDataActions}.`);
-    return { actions: list(p, "actions"), notActions: list(p, "notActions"), dataActions: list(p, "dataActions"), notDataActions: list(p, "notDataActions") };
-  });
-}
 
 /** What a state file needs to hear about: something changed (a VM by key, all VMs, or the rest). */
 export interface ChangeSink {

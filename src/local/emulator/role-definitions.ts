@@ -1,3 +1,6 @@
+import { badRequest } from "./errors.js";
+import { isObject } from "./http-io.js";
+
 /**
  * The built-in roles that matter here, with their real GUIDs and their full permissions as Microsoft's
  * "Azure built-in roles" page publishes them (the emulator authorizes every ARM request with these).
@@ -155,3 +158,20 @@ export const BUILT_IN_ROLES: readonly RoleDefinitionRecord[] = [
     ]),
   ], LOGIN_ROLE_CONDITION),
 ];
+
+/** A custom role's permissions as ARM stores them; anything else is refused (a typo would silently grant nothing). */
+export function customPermissions(roleName: string, raw: unknown[] | undefined): Permission[] {
+  if (raw === undefined) return [{ actions: [], notActions: [], dataActions: [], notDataActions: [] }];
+  const list = (p: Record<string, unknown>, key: string): string[] => {
+    const v = p[key] ?? [];
+    if (!Array.isArray(v) || v.some((a) => typeof a !== "string" || a === "")) {
+      throw badRequest("InvalidRequestContent", `Role '${roleName}': permissions[].${key} must be an array of action strings.`);
+    }
+    return v as string[];
+  };
+  return raw.map((p) => {
+    if (!isObject(p)) throw badRequest("InvalidRequestContent", `Role '${roleName}': each permission must be an object {actions, notActions, dataActions, notDataActions}.`);
+    return { actions: list(p, "actions"), notActions: list(p, "notActions"), dataActions: list(p, "dataActions"), notDataActions: list(p, "notDataActions") };
+  });
+}
+

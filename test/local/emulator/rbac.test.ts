@@ -204,6 +204,31 @@ function spare(i: number): string {
   return `fa000000-0000-4000-8000-00000000000${i}`;
 }
 
+describe("custom role definitions (PUT/GET/DELETE through @azure/arm-authorization)", () => {
+  const CUSTOM = "c0570000-0000-4000-8000-0000000000d1";
+  const client = (principalId: string) => {
+    const credential: TokenCredential = { getToken: async (): Promise<AccessToken> => ({ token: t.emulator.tokenFor(principalId), expiresOnTimestamp: Date.now() + 3600_000 }) };
+    return new AuthorizationManagementClient(credential, SUB, { endpoint: t.emulator.armUrl, tlsOptions: { ca: t.emulator.caPem }, credentialScopes: [ARM_SCOPE], retryOptions: { maxRetries: 0 } });
+  };
+  const definition = { roleName: "VM extension installer", description: "test", roleType: "CustomRole", permissions: [{ actions: ["Microsoft.Compute/virtualMachines/read", "Microsoft.Compute/virtualMachines/extensions/*"], notActions: [] }], assignableScopes: [`/subscriptions/${SUB}`] };
+
+  it("an Owner creates one that grants exactly what it lists; a Contributor may not; names are unique; in use it cannot be deleted", async () => {
+    grant(ANN, ROLE.contributor, `/subscriptions/${SUB}`);
+    await expect(client(ANN).roleDefinitions.createOrUpdate(`/subscriptions/${SUB}`, CUSTOM, definition)).rejects.toMatchObject({ statusCode: 403, code: "AuthorizationFailed" });
+    grant(DELEGATE, ROLE.owner, `/subscriptions/${SUB}`);
+    const created = await client(DELEGATE).roleDefinitions.createOrUpdate(`/subscriptions/${SUB}`, CUSTOM, definition);
+    expect(created).toMatchObject({ name: CUSTOM, roleName: "VM extension installer", roleType: "CustomRole", assignableScopes: [`/subscriptions/${SUB}`] });
+    expect((await client(DELEGATE).roleDefinitions.get(`/subscriptions/${SUB}`, CUSTOM)).permissions?.[0]?.actions).toEqual(definition.permissions[0]!.actions);
+    await expect(client(DELEGATE).roleDefinitions.createOrUpdate(`/subscriptions/${SUB}`, "c0570000-0000-4000-8000-0000000000d2", definition)).rejects.toMatchObject({ statusCode: 409, code: "RoleDefinitionWithSameNameExists" });
+    await expect(client(DELEGATE).roleDefinitions.createOrUpdate(`/subscriptions/${SUB}`, ROLE.owner, definition)).rejects.toMatchObject({ statusCode: 400 });
+
+    grant(NOBODY, CUSTOM, RG);
+    expect((await as(NOBODY, "PUT", api(`${VM}/extensions/AADLoginForWindows`), AAD)).status).toBe(201);
+    expect((await as(NOBODY, "PATCH", api(VM), { tags: { a: "1" } })).status).toBe(403);
+    await expect(client(DELEGATE).roleDefinitions.delete(`/subscriptions/${SUB}`, CUSTOM)).rejects.toMatchObject({ statusCode: 400, code: "RoleDefinitionHasAssignments" });
+  });
+});
+
 describe("POST {admin}/roleAssignments (stable): the tenant admin's grant, validated", () => {
   const admin = (body: unknown) => armCall(t.emulator.armUrl, t.emulator.caPem, "POST", "/admin/roleAssignments", { body });
 
