@@ -21,7 +21,7 @@
 import { startLocalStack } from "../src/local/stack.js";
 import { parseOptions, UsageError, USAGE, type ScenarioName } from "./options.js";
 import { dashboardScenario } from "./dashboard.js";
-import { ALICE, BenchFailure, line, OWNER, SUB_AUDIT, SUB_BURST, SUB_MAIN } from "./support.js";
+import { ALICE, BenchFailure, line, OWNER, OWNER_ROLE, SUB_AUDIT, SUB_BURST, SUB_MAIN } from "./support.js";
 import { auditScenario, burstScenario, eventsScenario, newVmScenario, realisticScenario, recheckScenario, type BenchContext, type ScenarioResult } from "./scenarios.js";
 
 const progress = (text: string): void => {
@@ -66,6 +66,8 @@ async function main(): Promise<number> {
   try {
     stack.emulator.addPrincipal({ id: ALICE, type: "User", displayName: "Alice", upn: "alice@contoso.example" });
     stack.emulator.addPrincipal({ id: OWNER, type: "User", displayName: "Olga (VM owner)", upn: "olga@contoso.example" });
+    // A principal holds no role until granted: the owner is Owner of the subscriptions it fills.
+    for (const sub of [SUB_MAIN, SUB_AUDIT, SUB_BURST]) await stack.grant(OWNER, OWNER_ROLE, `/subscriptions/${sub}`);
     const ctx: BenchContext = { stack, owner: stack.userFor(OWNER), options, progress };
     progress(
       `bench: node ${process.version}, new-vms=${options.newVms} audit-vms=${options.auditVms} events=${options.events} burst=${options.burstVms} ` +

@@ -5,7 +5,7 @@ import { ARM_BUCKETS } from "../src/local/emulator/throttling.js";
 import { services as functionServices } from "../src/app/services.js";
 import type { BenchOptions } from "./options.js";
 import {
-  ALICE, OWNER, SUB_AUDIT, SUB_BURST, SUB_MAIN,
+  ALICE, OWNER, OWNER_ROLE, SUB_AUDIT, SUB_BURST, SUB_MAIN,
   breakdown, check, eventsBy, lastSeq, perUnit, recordedStates, requestsSince, round, sleep, vmBody, vmIdOf, waitForStates,
   type RequestBreakdown,
 } from "./support.js";
@@ -373,6 +373,7 @@ export async function realisticScenario(ctx: BenchContext): Promise<ScenarioResu
   try {
     stack.emulator.addPrincipal({ id: ALICE, type: "User", displayName: "Alice" });
     stack.emulator.addPrincipal({ id: OWNER, type: "User", displayName: "Olga (VM owner)" });
+    await stack.grant(OWNER, OWNER_ROLE, `/subscriptions/${SUB_MAIN}`);
     const owner = stack.userFor(OWNER);
     const n = options.realisticVms;
     const rg = "rg-bench-real";

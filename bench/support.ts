@@ -10,6 +10,8 @@ export const SUB_BURST = "be0c0000-0000-4000-8000-0000000000a3";
 export const ALICE = "a11ce000-0000-4000-8000-000000000001";
 /** The VM owner: a person, so events carry a user's claims and her writes use her own bucket. */
 export const OWNER = "0a4e0000-0000-4000-8000-000000000006";
+/** Owner (built-in): what the bench's VM owner is granted on its subscriptions. */
+export const OWNER_ROLE = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
 
 export function vmIdOf(sub: string, rg: string, name: string): string {
   return `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/${name}`;

@@ -183,6 +183,7 @@ module enforcerRoles 'app/enforcer-roles.bicep' = [
       environmentName: environmentName
       #disable-next-line what-if-short-circuiting
       principalId: function.outputs.principalId
+      allowedPrincipals: allowedPrincipals
     }
   }
 ]

@@ -123,10 +123,12 @@ export class ArmUser {
     return this.write("PUT", `${scope}/providers/Microsoft.Authorization/roleAssignments/${name}`, API_VERSIONS.authorization, { properties });
   }
 
+  /** The assignments made AT the scope (ARM's atScope() also returns the inherited ones above it: left out here). */
   async listRoleAssignments(scope: string): Promise<Array<{ name: string; properties: { roleDefinitionId: string; principalId: string; scope: string; description?: string } }>> {
     const response = await this.request("GET", `${scope}/providers/Microsoft.Authorization/roleAssignments?$filter=${encodeURIComponent("atScope()")}`, API_VERSIONS.authorization);
     if (response.status !== 200) throw armFailure("GET", scope, response);
-    return (response.body as { value: never[] }).value;
+    const all = (response.body as { value: Array<{ name: string; properties: { roleDefinitionId: string; principalId: string; scope: string; description?: string } }> }).value;
+    return all.filter((a) => a.properties.scope.toLowerCase() === scope.toLowerCase());
   }
 
   async getVm(vmId: string, expand = true): Promise<Record<string, unknown> | undefined> {

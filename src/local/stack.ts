@@ -10,6 +10,7 @@ import { DEFAULT_PROCESSING_VISIBILITY_MS } from "./host/queueListener.js";
 import { ArmUser, staticTokenCredential } from "./armUser.js";
 import { createServices, type Services } from "../app/services.js";
 import { SETTINGS } from "../config/settings.js";
+import { enforcerGrants, loadEnforcerRoles } from "./enforcerRoles.js";
 
 /** How long Azure takes, as the emulator plays it: `instant`, or `realistic` durations × `timeScale`. */
 export type TimingProfile = "instant" | "realistic";
@@ -150,6 +151,11 @@ export interface LocalStack {
   readonly userPollIntervalMs: number;
   /** A person acting on ARM with the emulator-issued token of `principalId`. */
   userFor(principalId: string): ArmUser;
+  /**
+   * The tenant admin grants a role (POST {admin}/roleAssignments): a principal holds none until then.
+   * `roleDefinitionId` is a GUID or a full id; the same grant twice is one assignment.
+   */
+  grant(principalId: string, roleDefinitionId: string, scope: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -205,6 +211,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ...options.settings,
     };
     Object.assign(process.env, settings);
+    await grantEnforcerRoles(emulator, options.subscriptions, settings);
     const services = await createServices(settings);
     const functionKeys = saved?.functionKeys ?? { master: generateKey(), default: generateKey(), eventGridExtension: generateKey() };
     if (options.host !== false) {
@@ -251,6 +258,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ...(stateDir !== undefined ? { stateDir } : {}),
       resumed: saved !== undefined,
       userPollIntervalMs,
+      grant: async (principalId, roleDefinitionId, scope) => {
+        await adminRequest(emulator, "POST", "/roleAssignments", { principalId, roleDefinitionId, scope });
+      },
       userFor: (principalId) =>
         new ArmUser({ armUrl: emulator.armUrl, caPem: emulator.caPem, credential: staticTokenCredential(emulator.tokenFor(principalId)), pollIntervalInMs: userPollIntervalMs }),
       async close() {
@@ -287,11 +297,39 @@ async function ensureEventSubscription(emulator: ArmEmulator, url: string, resum
   await emulator.subscribeEvents(url, ENFORCER_EVENT_FILTER);
 }
 
+/** The environment name the local stack deploys the roles module as (it names the custom role). */
+export const LOCAL_ENVIRONMENT_NAME = "local";
+
+/**
+ * Grants the enforcer's identity exactly what infra/app/enforcer-roles.bicep grants it in each watched
+ * subscription (from its compiled form, infra/app/enforcer-roles.generated.json): the custom role and
+ * its conditioned assignment, the allow-list substituted into the condition as the template does. A
+ * resumed state gets the same again (the allow-list may have changed: that is a redeploy in Azure too).
+ */
+async function grantEnforcerRoles(emulator: ArmEmulator, subscriptions: readonly string[], settings: Record<string, string>): Promise<void> {
+  const doc = loadEnforcerRoles();
+  const allowedPrincipals = (settings["ACCESS_ALLOWED_PRINCIPALS"] ?? "").split(",").map((p) => p.trim()).filter(Boolean);
+  for (const subscriptionId of subscriptions) {
+    const grants = enforcerGrants(doc, { subscriptionId, environmentName: LOCAL_ENVIRONMENT_NAME, principalId: emulator.managedIdentity.principalId, allowedPrincipals });
+    await adminRequest(emulator, "POST", "/seed", { roleDefinitions: grants.roleDefinitions.map((d) => ({ name: d.guid, roleName: d.roleName, description: d.description, permissions: d.permissions, assignableScopes: d.assignableScopes })) });
+    for (const a of grants.assignments) {
+      await adminRequest(emulator, "POST", "/roleAssignments", {
+        principalId: emulator.managedIdentity.principalId,
+        roleDefinitionId: a.roleDefinitionGuid,
+        scope: a.scope,
+        description: a.description,
+        ...(a.condition !== undefined ? { condition: a.condition, conditionVersion: a.conditionVersion } : {}),
+      });
+    }
+  }
+}
+
 /** The emulator's admin API (documented at the top of src/local/emulator/index.ts), over its HTTPS with its CA. */
-function adminRequest(emulator: ArmEmulator, method: string, path: string): Promise<unknown> {
+function adminRequest(emulator: ArmEmulator, method: string, path: string, body?: unknown): Promise<unknown> {
   const url = new URL(`${emulator.adminUrl}${path}`);
   return new Promise((resolveRequest, reject) => {
-    const req = httpsRequest(url, { method, ca: emulator.caPem }, (res) => {
+    const headers = body === undefined ? {} : { "content-type": "application/json" };
+    const req = httpsRequest(url, { method, ca: emulator.caPem, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (chunk: Buffer) => chunks.push(chunk));
       res.on("end", () => {
@@ -305,7 +343,7 @@ function adminRequest(emulator: ArmEmulator, method: string, path: string): Prom
       });
     });
     req.on("error", reject);
-    req.end();
+    req.end(body === undefined ? undefined : JSON.stringify(body));
   });
 }
 

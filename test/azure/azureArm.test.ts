@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Action } from "../../src/domain/action.js";
 import { assignmentName, ENFORCER_MARKER } from "../../src/domain/assignmentName.js";
 import { vmTarget } from "../../src/domain/resourceId.js";
-import { ALICE, SUB_A, startEnforcerStack, vmBody, vmId, type EnforcerStack } from "../support/enforcerStack.js";
+import { ArmFailure } from "../../src/orchestrator/ports.js";
+import { ALICE, BOB, MALLORY, SUB_A, startEnforcerStack, vmBody, vmId, type EnforcerStack } from "../support/enforcerStack.js";
 
 const OWNER_ROLE = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
 let stack: EnforcerStack;
@@ -69,5 +70,23 @@ describe("the ARM adapter's last line of defence (whatever the plan says)", () =
     expect(deletes).toEqual([]);
     const owner = (await stack.owner.listRoleAssignments(id)).find((a) => a.properties.roleDefinitionId.endsWith(OWNER_ROLE));
     expect(owner).toBeDefined();
+  });
+
+  it("a grant to a principal outside the allow-list is refused by ARM's ABAC condition (the infra's), even with the code's checks bypassed", async () => {
+    // The tag parser would never ask for Mallory; call the adapter directly, as a bug or a tampered plan would.
+    const forbidden: Create = { ...grant, name: assignmentName(id, "1c0163c0-47e6-4577-8991-ea5c82e286e4", MALLORY), principalId: MALLORY };
+    const since = stack.requestSeq();
+    const failure = await stack.services.arm.createAssignment(target, forbidden).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(ArmFailure);
+    expect((failure as ArmFailure).classified).toMatchObject({ class: "terminal", statusCode: 403, code: "AuthorizationFailed" });
+    expect((failure as Error).message).toMatch(/does not have authorization or an ABAC condition not fulfilled to perform action 'Microsoft\.Authorization\/roleAssignments\/write'/);
+    expect(stack.enforcerWrites(since)).toEqual([{ method: "PUT", path: `${id}/providers/Microsoft.Authorization/roleAssignments/${forbidden.name}`, status: 403 }]);
+    expect((await stack.owner.listRoleAssignments(id)).map((a) => a.properties.principalId)).not.toContain(MALLORY);
+    // The same call for an allowed principal goes through: it is the condition that refused, not the call.
+    const allowed: Create = { ...grant, name: assignmentName(id, "1c0163c0-47e6-4577-8991-ea5c82e286e4", BOB), principalId: BOB };
+    expect(await stack.services.arm.createAssignment(target, allowed)).toBe("created");
   });
 });

@@ -9,6 +9,9 @@ import { SETTINGS } from "../../src/config/settings.js";
 import { LOGIN_ROLES } from "../../src/domain/roles.js";
 import { ADDED_IN_AZURE, OMITTED_IN_AZURE, azureAppSettingNames, generatedSettingsJson } from "../../scripts/app-settings.mjs";
 import { bicepPath } from "../../scripts/tools.mjs";
+import { evaluateArmValue, type ArmValue } from "../../src/local/armExpression.js";
+import { enforcerRolesJson, type CompiledTemplate } from "../../src/local/enforcerRoles.js";
+import { evaluateCondition, parseCondition } from "../../src/local/emulator/abac-condition.js";
 import {
   INFRA_DIR, allResources, bicepFiles, buildAll, guidsIn, lintAll, moduleDeployment, requireTool, resolveVariables,
   resourcesOfType, type ArmResource, type ArmTemplate, type BuildResult, type Json, type Located,
@@ -20,7 +23,6 @@ const withStorage = (settings: Record<string, string | undefined>) => ({ AzureWe
 import { ENFORCER_MARKER } from "../../src/domain/assignmentName.js";
 
 const ROLE = {
-  rbacAdministrator: "f58310d9-a9f6-439a-9e8d-f62e7b41a168",
   storageBlobDataOwner: "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
   storageBlobDataContributor: "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
   storageQueueDataContributor: "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
@@ -28,6 +30,8 @@ const ROLE = {
   monitoringMetricsPublisher: "3913510d-42f4-4e42-8a64-420c390055eb",
 };
 const FORBIDDEN_ROLES = {
+  // Its */read and Microsoft.Support/* are more than the app needs: the custom role replaces it.
+  "Role Based Access Control Administrator": "f58310d9-a9f6-439a-9e8d-f62e7b41a168",
   Owner: "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
   Contributor: "b24988ac-6180-42a0-ab88-20f7382dd24c",
   "User Access Administrator": "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",
@@ -39,9 +43,13 @@ const CUSTOM_ROLE_ACTIONS = [
   "Microsoft.Compute/virtualMachines/write",
   "Microsoft.Compute/virtualMachines/extensions/read",
   "Microsoft.Compute/virtualMachines/extensions/write",
+  "Microsoft.Compute/locations/operations/read",
   "Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action",
   "Microsoft.Authorization/roleAssignments/read",
+  "Microsoft.Authorization/roleAssignments/write",
+  "Microsoft.Authorization/roleAssignments/delete",
 ];
+const ALLOWED = ["a11ce000-0000-4000-8000-000000000001", "0b5e0000-0000-4000-8000-000000000003"];
 
 function defaultOf(name: string): string {
   const spec = SETTINGS.find((s) => s.name === name);
@@ -103,7 +111,7 @@ describe("infra (Bicep compiled by the real compiler)", () => {
       const assignments = resourcesOfType(main, "Microsoft.Authorization/roleAssignments");
       const granted = assignments.map(grantedRole).sort();
       expect(granted).toEqual(
-        ["custom", ROLE.rbacAdministrator, ROLE.storageBlobDataOwner, ROLE.storageQueueDataContributor, ROLE.storageTableDataContributor, ROLE.storageBlobDataContributor, ROLE.monitoringMetricsPublisher].sort(),
+        ["custom", ROLE.storageBlobDataOwner, ROLE.storageQueueDataContributor, ROLE.storageTableDataContributor, ROLE.storageBlobDataContributor, ROLE.monitoringMetricsPublisher].sort(),
       );
       for (const a of assignments) {
         const name = String(resolveVariables(a.resource.name, a.template));
@@ -124,23 +132,39 @@ describe("infra (Bicep compiled by the real compiler)", () => {
       }
     });
 
-    it("gives RBAC Administrator only with the ABAC condition limited to the two login roles", () => {
-      const admin = only(resourcesOfType(main, "Microsoft.Authorization/roleAssignments").filter((a) => grantedRole(a) === ROLE.rbacAdministrator), "RBAC Administrator assignments");
-      expect(props(admin)["conditionVersion"]).toBe("2.0");
-      const condition = String(props(admin)["condition"]);
-      // A literal, not an expression: what is reviewed is what ARM receives.
-      expect(condition.startsWith("[")).toBe(false);
-      expect(guidsIn(condition).sort()).toEqual(LOGIN_GUIDS);
-      const clauses = [
-        /\(!\(ActionMatches\{'Microsoft\.Authorization\/roleAssignments\/write'\}\)\) OR \(@Request\[Microsoft\.Authorization\/roleAssignments:RoleDefinitionId\] ForAnyOfAnyValues:GuidEquals \{([^}]*)\}\)/,
-        /\(!\(ActionMatches\{'Microsoft\.Authorization\/roleAssignments\/delete'\}\)\) OR \(@Resource\[Microsoft\.Authorization\/roleAssignments:RoleDefinitionId\] ForAnyOfAnyValues:GuidEquals \{([^}]*)\}\)/,
-      ];
-      for (const clause of clauses) {
-        const m = clause.exec(condition);
-        expect(m, `condition lacks ${clause}`).not.toBeNull();
-        expect(guidsIn(m![1]!).sort()).toEqual(LOGIN_GUIDS);
-      }
-      expect(condition).toMatch(/\)\) AND \(\(/);
+    it("assigns the custom role only with the ABAC condition: writes of the two login roles for allowed principals, deletes of the two login roles", () => {
+      const assignment = only(resourcesOfType(main, "Microsoft.Authorization/roleAssignments").filter((a) => grantedRole(a) === "custom"), "custom role assignments");
+      expect(props(assignment)["conditionVersion"]).toBe("2.0");
+      const roles = build.templates.get("app/enforcer-roles.json")!;
+      const conditionFor = (allowedPrincipals: string[]) =>
+        String(evaluateArmValue(props(assignment)["condition"] as string, { parameters: { allowedPrincipals }, variables: roles.variables as Record<string, ArmValue> }));
+      expect(conditionFor(ALLOWED)).toBe(
+        `((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${LOGIN_ROLES.admin.guid}, ${LOGIN_ROLES.user.guid}} ` +
+          `AND @Request[Microsoft.Authorization/roleAssignments:PrincipalId] ForAnyOfAnyValues:GuidEquals {${ALLOWED.join(", ")}})) AND ` +
+          `((!(ActionMatches{'Microsoft.Authorization/roleAssignments/delete'})) OR (@Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${LOGIN_ROLES.admin.guid}, ${LOGIN_ROLES.user.guid}}))`,
+      );
+      // What Azure (and the emulator, which uses this same evaluator) decides with it:
+      const allows = (allowedPrincipals: string[], action: string, request: Record<string, string>, resource: Record<string, string> = {}) =>
+        evaluateCondition(parseCondition(conditionFor(allowedPrincipals)), { action, request, resource });
+      const write = "Microsoft.Authorization/roleAssignments/write";
+      const del = "Microsoft.Authorization/roleAssignments/delete";
+      expect(allows(ALLOWED, write, { RoleDefinitionId: LOGIN_ROLES.admin.guid, PrincipalId: ALLOWED[0]! })).toBe(true);
+      expect(allows(ALLOWED, write, { RoleDefinitionId: LOGIN_ROLES.admin.guid, PrincipalId: "ba4d0000-0000-4000-8000-000000000005" })).toBe(false);
+      expect(allows(ALLOWED, write, { RoleDefinitionId: FORBIDDEN_ROLES.Owner, PrincipalId: ALLOWED[0]! })).toBe(false);
+      // Revocation stays possible for a principal no longer on the allow-list; other roles cannot be removed.
+      expect(allows(ALLOWED, del, {}, { RoleDefinitionId: LOGIN_ROLES.user.guid, PrincipalId: "ba4d0000-0000-4000-8000-000000000005" })).toBe(true);
+      expect(allows(ALLOWED, del, {}, { RoleDefinitionId: FORBIDDEN_ROLES.Owner, PrincipalId: ALLOWED[0]! })).toBe(false);
+      // An empty allow-list: no write at all (ABAC has no empty set).
+      expect(allows([], write, { RoleDefinitionId: LOGIN_ROLES.admin.guid, PrincipalId: ALLOWED[0]! })).toBe(false);
+      expect(allows([], "Microsoft.Compute/virtualMachines/write", {})).toBe(true);
+      // The allow-list the condition gets is the app's ACCESS_ALLOWED_PRINCIPALS parameter.
+      const rolesModule = moduleDeployment(main, "aadlogin-roles-");
+      expect((rolesModule.properties?.["parameters"] as Record<string, { value: Json }>)["allowedPrincipals"]).toEqual({ value: "[parameters('allowedPrincipals')]" });
+    });
+
+    it("infra/app/enforcer-roles.generated.json is what the compiled enforcer-roles.bicep gives (npm run gen:roles)", () => {
+      const committed = readFileSync(join(INFRA_DIR, "app", "enforcer-roles.generated.json"), "utf8");
+      expect(committed).toBe(enforcerRolesJson(build.templates.get("app/enforcer-roles.json") as CompiledTemplate));
     });
 
     it("defines the custom role with exactly the compute actions the app uses, assignable in its subscription only", () => {
@@ -167,7 +191,7 @@ describe("infra (Bicep compiled by the real compiler)", () => {
         } else if (role === ROLE.monitoringMetricsPublisher) {
           expect(a.resource.scope).toBe("[resourceId('Microsoft.Insights/components', parameters('applicationInsightsName'))]");
         } else {
-          // The compute role and RBAC Administrator apply to the watched subscription (module scope).
+          // The custom role applies to the watched subscription (module scope).
           expect(a.resource.scope).toBeUndefined();
         }
       }

@@ -7,6 +7,17 @@ import { startArmEmulator, type ArmEmulator, type ArmEmulatorOptions } from "../
 
 export { ARM_SCOPE };
 
+export const OWNER_ROLE = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
+
+/**
+ * The emulator enforces RBAC and a principal holds no role until granted: the tests that exercise
+ * ARM behaviours other than authorization act as a tenant-wide Owner (an assignment at "/", made by
+ * the tenant admin through the emulator's admin grant).
+ */
+export function grantOwnerAtRoot(emulator: ArmEmulator, principalId: string = emulator.managedIdentity.principalId): void {
+  emulator.addRoleAssignment({ principalId, roleDefinitionId: OWNER_ROLE, scope: "/" });
+}
+
 export interface TestEmulator {
   readonly emulator: ArmEmulator;
   /** A credential that acts as the principal (default: the emulator's managed identity). */
@@ -18,6 +29,7 @@ export interface TestEmulator {
 /** Fast settings for tests: short LROs, no Retry-After, small SDK retry delays. */
 export async function startTestEmulator(options: ArmEmulatorOptions = {}): Promise<TestEmulator> {
   const emulator = await startArmEmulator({ lroDelayMs: 5, pageSize: 5, ...options });
+  grantOwnerAtRoot(emulator);
   const credentialFor = (principalId: string = emulator.managedIdentity.principalId): TokenCredential => ({
     async getToken(): Promise<AccessToken> {
       return { token: emulator.tokenFor(principalId), expiresOnTimestamp: Date.now() + 3600_000 };
@@ -39,8 +51,9 @@ export async function startTestEmulator(options: ArmEmulatorOptions = {}): Promi
 }
 
 /**
- * The usual lifecycle for a test file: one emulator for the file, reset before each test and then
- * handed to `setup` (limits, resource groups, principals), closed after the last test.
+ * The usual lifecycle for a test file: one emulator for the file, reset before each test (the managed
+ * identity granted Owner at "/" again) and then handed to `setup` (limits, resource groups,
+ * principals), closed after the last test.
  */
 export function useTestEmulator(setup: (t: TestEmulator) => void | Promise<void>, options: ArmEmulatorOptions = {}): void {
   let started: TestEmulator | undefined;
@@ -53,6 +66,7 @@ export function useTestEmulator(setup: (t: TestEmulator) => void | Promise<void>
   beforeEach(async () => {
     if (!started) throw new Error("The test emulator did not start (see beforeAll's error).");
     started.emulator.reset();
+    grantOwnerAtRoot(started.emulator);
     await setup(started);
   });
 }

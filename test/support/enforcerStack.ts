@@ -24,6 +24,7 @@ export const OWNER = "0a4e0000-0000-4000-8000-000000000006";
 export const GHOST = "90570000-0000-4000-8000-000000000009";
 export const ADMIN_ROLE = "1c0163c0-47e6-4577-8991-ea5c82e286e4";
 export const USER_ROLE = "fb879df8-f326-4884-b1cf-06f3ad86be52";
+export const OWNER_ROLE = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
 
 export interface EnforcerStack {
   readonly emulator: ArmEmulator;
@@ -85,6 +86,8 @@ export async function startEnforcerStack(options: StackOptions = {}): Promise<En
   ] as const) {
     emulator.addPrincipal({ id, type, displayName, ...(type === "User" ? { upn: `${displayName.toLowerCase()}@contoso.example` } : {}) });
   }
+  // The VM owner creates and tags VMs: Owner on both subscriptions, granted by the tenant admin.
+  for (const sub of [SUB_A, SUB_B]) await stack.grant(OWNER, OWNER_ROLE, `/subscriptions/${sub}`);
   let pending: EventGridEvent[] = [];
   const stop = emulator.onEvent((event) => pending.push(event));
   const mi = emulator.managedIdentity.principalId;

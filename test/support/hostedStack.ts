@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { LocalHost } from "../../src/local/host/index.js";
 import { startLocalStack, type LocalStack, type LocalStackOptions } from "../../src/local/stack.js";
-import { ALICE, BOB, MALLORY, OPS_GROUP, OWNER, SUB_A, SUB_B } from "./enforcerStack.js";
+import { ALICE, BOB, MALLORY, OPS_GROUP, OWNER, OWNER_ROLE, SUB_A, SUB_B } from "./enforcerStack.js";
 import type { ArmUser } from "../../src/local/armUser.js";
 
 /**
@@ -48,6 +48,8 @@ export async function startHostedStack(options: Partial<Pick<LocalStackOptions, 
   ] as const) {
     emulator.addPrincipal({ id, type, displayName });
   }
+  // The VM owner creates and tags VMs: Owner on both subscriptions, granted by the tenant admin.
+  for (const sub of [SUB_A, SUB_B]) await stack.grant(OWNER, OWNER_ROLE, `/subscriptions/${sub}`);
   const mi = emulator.managedIdentity.principalId;
   const enforcerRequests = (since = 0) =>
     emulator.requests(since).requests.filter((r) => r.caller === mi).map((r) => ({ method: r.method, path: r.path, status: r.status }));

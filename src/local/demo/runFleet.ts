@@ -11,16 +11,30 @@ import type { Fleet, FleetVm } from "./fleet.js";
  */
 const OWNER_POLLS_PER_SECOND = 20;
 
+/** Built-in roles the demo's people hold (their real GUIDs). */
+export const DEMO_ROLES = {
+  virtualMachineContributor: "9980e02c-c2be-4d73-94e8-173b1dc7cf3c",
+  reader: "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+} as const;
+
 /**
- * Creates a fleet the way its owners would, with ARM PUTs using the owner's token: resource groups,
- * then the VMs. Most VMs are simply created (the PUT is accepted, the VM provisions for its minutes)
+ * Creates a fleet the way its owners would. The platform team (the emulator's admin API) sets up the
+ * landing zone: the resource groups, the owner's Virtual Machine Contributor on each of them (as a real
+ * VM owner holds it: no role-assignment rights) plus Reader on the subscriptions (the status of a
+ * long-running operation the owner waits for is read at the subscription scope), and the role
+ * assignments that exist before the enforcer arrives. The owner then creates the VMs with ARM PUTs
+ * using their own token. Most VMs are simply created (the PUT is accepted, the VM provisions for its minutes)
  * and their Event Grid events drive the enforcer at once, while they are still being created, as in
  * Azure. A VM its owner sets up by hand (own extension install, existing grants) is created, waited
  * for and set up while event delivery is held, so the enforcer first sees it as its owner left it.
  */
 export async function createFleet(stack: LocalStack, fleet: Fleet, log: (line: string) => void, options: { resume?: boolean } = {}): Promise<void> {
   const owner = stack.userFor(fleet.owner.id);
-  for (const group of fleet.resourceGroups) await owner.putResourceGroup(group.subscriptionId, group.name, group.location);
+  for (const group of fleet.resourceGroups) {
+    stack.emulator.addResourceGroup(group.subscriptionId, group.name, group.location);
+    await stack.grant(fleet.owner.id, DEMO_ROLES.virtualMachineContributor, `/subscriptions/${group.subscriptionId}/resourceGroups/${group.name}`);
+  }
+  for (const sub of new Set(fleet.resourceGroups.map((g) => g.subscriptionId))) await stack.grant(fleet.owner.id, DEMO_ROLES.reader, `/subscriptions/${sub}`);
   if (options.resume) {
     // An interrupted run: leave the VMs that exist as they are (a PUT could collide with an operation
     // the enforcer has running on them), create the rest.
@@ -59,13 +73,14 @@ export async function createFleet(stack: LocalStack, fleet: Fleet, log: (line: s
           log(`  (owner's own install of ${ext.name} on ${vm.id.split("/").pop()} failed, as it does in Azure: ${(error as Error).message.slice(0, 160)})`);
         }
       }
+      // Existing grants are the tenant admin's (a VM Contributor cannot assign roles).
       for (const a of vm.assignments ?? []) {
         const ours = a.name === "__ours__";
-        const sub = vm.id.split("/")[2] ?? "";
-        await owner.putRoleAssignment(vm.id, ours ? assignmentName(vm.id, a.roleGuid, a.principalId) : a.name, {
-          roleDefinitionId: `/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions/${a.roleGuid}`,
+        stack.emulator.addRoleAssignment({
+          name: ours ? assignmentName(vm.id, a.roleGuid, a.principalId) : a.name,
+          roleDefinitionId: a.roleGuid,
           principalId: a.principalId,
-          principalType: a.principalType,
+          scope: vm.id,
           // An earlier grant of the enforcer's carries its name and marker.
           description: ours ? assignmentDescription("aadlogin-admins") : (a.description ?? "granted by hand"),
         });

@@ -5,7 +5,8 @@ import { isObject, parseJson, readBody, sendJson } from "./http-io.js";
 
 /**
  * The admin API under `/admin` (never an ARM path, no bearer token: it is local only, and its calls
- * are never counted as ARM requests). Stable contract: POST /principals, POST /tokens, GET /requests.
+ * are never counted as ARM requests). Stable contract: POST /principals, POST /tokens, POST /roleAssignments,
+ * GET /requests, GET/PUT /timing.
  */
 export async function handleAdminRequest(core: EmulatorCore, req: IncomingMessage, res: ServerResponse, subPath: string): Promise<void> {
   const method = (req.method ?? "GET").toUpperCase();
@@ -35,6 +36,10 @@ export async function handleAdminRequest(core: EmulatorCore, req: IncomingMessag
       case "POST /tokens": {
         const b = obj();
         return ok(200, { access_token: core.tokenFor(String(b["principalId"] ?? ""), typeof b["audience"] === "string" ? b["audience"] : undefined).token, token_type: "Bearer" });
+      }
+      case "POST /roleAssignments": {
+        const granted = core.grant(obj());
+        return ok(granted.created ? 201 : 200, granted.body);
       }
       case "GET /requests": {
         const since = Number(url.searchParams.get("since") ?? 0);

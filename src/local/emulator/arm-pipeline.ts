@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { checkApiVersion } from "./api-versions.js";
+import { authorizationFailed, authorize, type AuthorizationCheck } from "./authorization.js";
 import type { ArmRequest, ResourceEventInput } from "./context.js";
 import type { EmulatorCore } from "./emulator-core.js";
 import { ArmError } from "./errors.js";
@@ -84,6 +85,18 @@ export async function handleArmRequest(core: EmulatorCore, req: IncomingMessage,
       );
     }
 
+    const body = method === "GET" || method === "DELETE" ? undefined : parseJson(rawBody);
+    // RBAC before the provider sees the request: a caller without the action gets 403 even for a resource that does not exist.
+    const check: AuthorizationCheck = {
+      principalId: principal.id,
+      action: route.operation,
+      scope: path,
+      ...(route.alternatives ? { alternatives: route.alternatives } : {}),
+      attributes: route.conditionAttributes ? route.conditionAttributes(core.state, body) : {},
+    };
+    const decision = authorize(core.state, check);
+    if (!decision.allowed) throw authorizationFailed(check);
+
     const fault = core.faults.decide(method, path, operation);
     if (fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs));
     if (fault.status === "reset") {
@@ -99,7 +112,6 @@ export async function handleArmRequest(core: EmulatorCore, req: IncomingMessage,
       throw new ArmError(fault.status, code, message, retryAfter);
     }
 
-    const body = method === "GET" || method === "DELETE" ? undefined : parseJson(rawBody);
     const events: ResourceEventInput[] = [];
     const ctx = core.context(events, fault.lroFailure);
     const armReq: ArmRequest = {
@@ -116,7 +128,7 @@ export async function handleArmRequest(core: EmulatorCore, req: IncomingMessage,
       url: `${core.baseUrl}${url.pathname}${url.search}`,
     };
     const result = await route.handle(ctx, armReq);
-    if (result.status < 300) core.publish(events, armReq);
+    if (result.status < 300) core.publish(events, armReq, decision.grantedBy);
     commit();
     sendJson(res, result.status, result.body, { ...baseHeaders, ...(result.headers ?? {}) });
     log(result.status);

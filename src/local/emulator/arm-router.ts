@@ -1,11 +1,14 @@
 import type { ProviderNamespace } from "./api-versions.js";
 import { operationStatus } from "./compute-lro.js";
+import type { AuthorizationCheck } from "./authorization.js";
+import { resourceActionOf } from "./authorization.js";
 import type { Handler } from "./context.js";
 import { ArmError, notFound } from "./errors.js";
 import { queryResources } from "./resource-graph.js";
 import { deleteResourceGroup, getResourceGroup, putResourceGroup } from "./resource-groups.js";
-import { deleteRoleAssignment, getRoleAssignment, listRoleAssignments, putRoleAssignment } from "./role-assignments.js";
-import { getRoleDefinition, listRoleDefinitions } from "./role-definition-api.js";
+import { deleteRoleAssignment, getRoleAssignment, listRoleAssignments, putRoleAssignment, roleAssignmentAttributes } from "./role-assignments.js";
+import { deleteRoleDefinition, getRoleDefinition, listRoleDefinitions, putRoleDefinition } from "./role-definition-api.js";
+import type { EmulatorState } from "./state.js";
 import { deleteTags, getTags, writeTags } from "./tags.js";
 import { deleteExtension, getExtension, listExtensions, putExtension } from "./vm-extensions.js";
 import { deleteVm, getInstanceView, getVm, listVms, patchVm, putVm, vmAction } from "./virtual-machines.js";
@@ -17,6 +20,10 @@ export interface ArmRoute {
   /** ARM operation name as the activity log and Event Grid spell it, e.g. Microsoft.Compute/virtualMachines/read. */
   readonly operation: string;
   readonly handle: Handler;
+  /** Other actions ARM accepts for this request (tags: write or read access to the tagged resource itself). */
+  readonly alternatives?: readonly string[];
+  /** Role-assignment writes and deletes: the attributes their ABAC conditions read. */
+  readonly conditionAttributes?: (state: EmulatorState, body: unknown) => AuthorizationCheck["attributes"];
 }
 
 const methodNotAllowed = (method: string, path: string): ArmError =>
@@ -59,9 +66,12 @@ export function routeArm(method: string, path: string): ArmRoute {
       const base = { provider: "Microsoft.Authorization" as const, resourceType: "roleAssignments", operation: op };
       if (name === undefined) {
         if (method === "GET") return { ...base, handle: (c, r) => listRoleAssignments(c, r, scope) };
-      } else if (method === "PUT") return { ...base, handle: delayed((c, r) => putRoleAssignment(c, r, scope, name)) };
-      else if (method === "GET") return { ...base, handle: (c, r) => getRoleAssignment(c, r, scope, name) };
-      else if (method === "DELETE") return { ...base, handle: delayed((c, r) => deleteRoleAssignment(c, r, scope, name)) };
+      } else if (method === "PUT") {
+        return { ...base, handle: delayed((c, r) => putRoleAssignment(c, r, scope, name)), conditionAttributes: (s, r) => roleAssignmentAttributes(s, r, scope, name, "write") };
+      } else if (method === "GET") return { ...base, handle: (c, r) => getRoleAssignment(c, r, scope, name) };
+      else if (method === "DELETE") {
+        return { ...base, handle: delayed((c, r) => deleteRoleAssignment(c, r, scope, name)), conditionAttributes: (s, r) => roleAssignmentAttributes(s, r, scope, name, "delete") };
+      }
     } else {
       const base = { provider: "Microsoft.Authorization" as const, resourceType: "roleDefinitions", operation: `Microsoft.Authorization/roleDefinitions/${verb(method)}` };
       if (method === "GET") {
@@ -69,6 +79,8 @@ export function routeArm(method: string, path: string): ArmRoute {
           ? { ...base, handle: (c, r) => listRoleDefinitions(c, r, scope) }
           : { ...base, handle: (c, r) => getRoleDefinition(c, r, scope, name) };
       }
+      if (name !== undefined && method === "PUT") return { ...base, handle: (c, r) => putRoleDefinition(c, r, scope, name) };
+      if (name !== undefined && method === "DELETE") return { ...base, handle: (c, r) => deleteRoleDefinition(c, r, scope, name) };
     }
     throw methodNotAllowed(method, path);
   }
@@ -76,7 +88,14 @@ export function routeArm(method: string, path: string): ArmRoute {
   const tags = /^(.*?)\/providers\/Microsoft\.Resources\/tags\/default$/i.exec(path);
   if (tags) {
     const scope = tags[1] || "/";
-    const base = { provider: "Microsoft.Resources" as const, resourceType: "tags", operation: `Microsoft.Resources/tags/${verb(method)}` };
+    // ARM lets either Microsoft.Resources/tags/* or access to the resource itself tag it (Tag Contributor vs Contributor).
+    const own = resourceActionOf(scope, method === "GET" ? "read" : "write");
+    const base = {
+      provider: "Microsoft.Resources" as const,
+      resourceType: "tags",
+      operation: `Microsoft.Resources/tags/${verb(method)}`,
+      ...(own ? { alternatives: [own] } : {}),
+    };
     if (method === "GET") return { ...base, handle: (c, r) => getTags(c, r, scope) };
     if (method === "PUT" || method === "PATCH") return { ...base, handle: (c, r) => writeTags(c, r, scope, method) };
     if (method === "DELETE") return { ...base, handle: (c, r) => deleteTags(c, r, scope) };

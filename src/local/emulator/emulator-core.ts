@@ -8,9 +8,11 @@ import { createOperationEffects } from "./operation-effects.js";
 import { guestOsFor, type GuestOs } from "./os-catalog.js";
 import { RequestLog } from "./request-log.js";
 import { recordArmWrite, REALISTIC_GRAPH_LAG_S, ResourceGraph } from "./resource-graph.js";
+import { adminGrant } from "./role-assignments.js";
+import { customPermissions } from "./role-definitions.js";
 import { resourceEvent, type EventGridEvent } from "./resource-events.js";
 import { isAtOrAbove } from "./scope.js";
-import { EmulatorState, stableGuid, vmKey, type EmulatorLimits, type PowerState, type Principal, type PrincipalType, type VmRecord } from "./state.js";
+import { EmulatorState, stableGuid, vmKey, type EmulatorLimits, type PowerState, type Principal, type PrincipalType, type RoleAssignmentRecord, type VmRecord } from "./state.js";
 import { Throttle } from "./throttling.js";
 import { ComputeThrottle } from "./compute-throttling.js";
 import {
@@ -40,8 +42,10 @@ export interface SeedInput {
   readonly subscriptions?: ReadonlyArray<{ id: string; displayName?: string }>;
   readonly resourceGroups?: ReadonlyArray<{ id: string; location?: string; tags?: Record<string, string> }>;
   readonly principals?: ReadonlyArray<{ id: string; type: PrincipalType; displayName?: string; upn?: string; appId?: string }>;
-  readonly roleDefinitions?: ReadonlyArray<{ name: string; roleName: string; description?: string; permissions?: unknown[] }>;
+  readonly roleDefinitions?: ReadonlyArray<{ name: string; roleName: string; description?: string; permissions?: unknown[]; assignableScopes?: string[] }>;
   readonly vms?: ReadonlyArray<{ id: string; body: Json; simulation?: Omit<VmSimulationInput, "id"> }>;
+  /** Grants, as POST /roleAssignments takes them (after the principals, role definitions and subscriptions above). */
+  readonly roleAssignments?: ReadonlyArray<unknown>;
 }
 
 const VM_ID = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Compute\/virtualMachines\/([^/]+)$/i;
@@ -199,6 +203,16 @@ export class EmulatorCore {
     );
   }
 
+  /** The tenant admin's grant (POST {admin}/roleAssignments): validated, no RBAC check. */
+  grant(input: unknown): { created: boolean; body: Json } {
+    const result = adminGrant(this.state, input, this.now(), "tenant-admin");
+    this.changes?.markCore();
+    // Resource Graph shows the tenant admin's grants as it shows any other assignment.
+    const id = (result.body as { id?: unknown }).id;
+    if (typeof id === "string") recordArmWrite(this.resourceGraph, "PUT", id, this.now());
+    return result;
+  }
+
   /** A bearer token acting as the principal; groups cannot sign in. */
   tokenFor(principalId: string, audience = "https://management.azure.com/"): { token: string; expiresOn: number } {
     const principal = this.state.principal(principalId);
@@ -301,10 +315,11 @@ export class EmulatorCore {
         roleName: r.roleName,
         type: "CustomRole",
         description: r.description ?? "",
-        permissions: (r.permissions as never[] | undefined) ?? [{ actions: [], notActions: [], dataActions: [], notDataActions: [] }],
-        assignableScopes: ["/"],
+        permissions: customPermissions(r.roleName, r.permissions),
+        assignableScopes: r.assignableScopes ?? ["/"],
       });
     }
+    for (const g of input.roleAssignments ?? []) this.grant(g);
     const vms = input.vms ?? [];
     for (const v of vms) this.seedVm(v.id, v.body, v.simulation);
     return { subscriptions: input.subscriptions?.length ?? 0, resourceGroups: input.resourceGroups?.length ?? 0, principals: input.principals?.length ?? 0, vms: vms.length };
@@ -371,9 +386,11 @@ export class EmulatorCore {
   }
 
   /** Raises the events of a successful ARM request, in order, to the log, in-process listeners and webhooks. */
-  publish(inputs: ResourceEventInput[], req: ArmRequest): void {
+  publish(inputs: ResourceEventInput[], req: ArmRequest, grantedBy?: RoleAssignmentRecord): void {
+    // The evidence is the assignment that authorized the request, as ARM reports it.
+    const granted = grantedBy ? this.state.roleDefinition(grantedBy.roleDefinitionGuid)?.roleName : undefined;
     for (const input of inputs) {
-      const event = resourceEvent(input, req, this.tenantId, this.evidenceRole(req.caller.principal.id, input.resourceUri), this.now());
+      const event = resourceEvent(input, req, this.tenantId, granted ?? this.evidenceRole(req.caller.principal.id, input.resourceUri), this.now());
       this.events.push(event);
       for (const listener of this.listeners) listener(event);
       this.delivery.publish(event);

@@ -23,7 +23,8 @@
  * Admin API (`{adminUrl}` = armUrl + "/admin", no bearer token):
  *   POST /subscriptions {id, displayName?}            POST /principals {id, type: User|Group|ServicePrincipal, displayName}
  *   POST /tokens {principalId} -> {access_token}      GET /requests[?since=seq] -> {requests, counts{byOperation,byCaller}, lastSeq}
- *   DELETE /requests                                   POST /seed {subscriptions?, resourceGroups?, principals?, roleDefinitions?, vms:[{id, body, simulation?}]}
+ *   POST /roleAssignments {principalId, roleDefinitionId: guid|full id, scope, condition?, conditionVersion?, description?, name?} -> 201 (200 when it updated the same grant)
+ *   DELETE /requests                                   POST /seed {subscriptions?, resourceGroups?, principals?, roleDefinitions?, roleAssignments?, vms:[{id, body, simulation?}]}
  *   POST /vms/simulation {id, powerState?, agent?: {osName, osVersion}|null, outboundNetwork?}
  *   POST /reset   GET /snapshot   GET /events   GET/POST /eventSubscriptions {url, filter?}   DELETE /eventSubscriptions/{id}
  *   POST /eventDelivery {duplicate?, reorder?, paused?, maxAttempts?, initialBackoffMs?}   GET /deadLetters
@@ -32,6 +33,9 @@
  *                variablePageSizes? (false), computeThrottleScale? (false), roleAssignmentsPerSubscription? (4000), resourceGraphQueriesPerWindow?, resourceGraphWindowMs?, resourceGraphLagMs? (null: profile default)}   GET /limits
  *   PUT /timing {profile?: "instant"|"realistic", timeScale?, seed?}   GET /timing
  *
+ * Authorization (authorization.ts, abac-condition.ts): every ARM request is checked against the caller's role
+ * assignments (actions/notActions with wildcards, scope inheritance, ABAC conditions on role-assignment
+ * writes and deletes) before its handler runs; a principal holds no role until one is granted.
  * Chosen behaviours: resource events are raised when ARM accepts a write (the 200/201/202), not when its
  * LRO settles. LROs settle on a timer at their due time and, before any request is handled, lazily.
  * Timing (timing.ts): `instant` (default) ends every LRO after `lroDelayMs`; `realistic` draws Azure's
@@ -64,12 +68,14 @@ import type { Json } from "./http-io.js";
 import type { RequestLogEntry } from "./request-log.js";
 import type { EventGridEvent } from "./resource-events.js";
 import type { LroOperation } from "./lro.js";
+import type { AdminRoleAssignmentInput } from "./role-assignments.js";
 import type { EmulatorLimits, EmulatorState, Principal, PrincipalType } from "./state.js";
 import { ARM_AUDIENCES, DEFAULT_SIGNING_KEY } from "./tokens.js";
 
 /** A long-running operation as the emulator tracks it (what `operations()` lists). */
 export type EmulatorOperation = Readonly<Omit<LroOperation, "injectedFailure">>;
 
+export type { AdminRoleAssignmentInput };
 export type { EventGridEvent, EventFilter, EventSubscription, DeadLetter, DeliveryOptions, FaultConfig, RequestLogEntry, SeedInput, VmSimulationInput, EmulatorLimits, Principal, PrincipalType, TimingProfile, TimingSettings };
 export { REALISTIC_SECONDS, EVENT_GRID_RETRY_SCHEDULE_S, EVENT_GRID_RESPONSE_TIMEOUT_S } from "./timing.js";
 export { STATE_FILE_NAME } from "./persistence.js";
@@ -133,6 +139,8 @@ export interface ArmEmulator {
   addResourceGroup(subscriptionId: string, name: string, location?: string, tags?: Record<string, string>): void;
   addPrincipal(principal: { id: string; type: PrincipalType; displayName?: string; upn?: string; appId?: string }): Principal;
   tokenFor(principalId: string): string;
+  /** What POST {admin}/roleAssignments does: a grant by the tenant admin, no RBAC check (validated; the same grant twice updates it). */
+  addRoleAssignment(input: AdminRoleAssignmentInput): Json;
   seed(input: SeedInput): void;
   setVmSimulation(input: VmSimulationInput): Json;
   requests(since?: number): { requests: RequestLogEntry[]; counts: { byOperation: Record<string, number>; byCaller: Record<string, number> }; lastSeq: number; dropped: number };
@@ -308,6 +316,7 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
     addResourceGroup: (sub, name, location, tags) => saving(() => core.addResourceGroup(sub, name, location, tags)),
     addPrincipal: (p) => saving(() => core.addPrincipal(p)),
     tokenFor: (id) => core.tokenFor(id).token,
+    addRoleAssignment: (input) => saving(() => core.grant(input).body),
     seed: (input) => saving(() => void core.seed(input)),
     setVmSimulation: (input) => saving(() => core.setVmSimulation(input)),
     requests: (since) => core.log.read(since ?? 0),

@@ -50,6 +50,7 @@ export async function runEmulatorMain(options: EmulatorMainOptions = {}): Promis
   console.log(`IDENTITY_ENDPOINT=${emulator.identityEndpoint}`);
   console.log(`IDENTITY_HEADER=${emulator.identityHeader}`);
   console.log(`Managed identity:    principalId ${emulator.managedIdentity.principalId}, clientId ${emulator.managedIdentity.clientId}, tenant ${emulator.tenantId}`);
+  console.log("RBAC:                enforced; a principal holds no role until granted (POST <admin>/roleAssignments, or the seed's roleAssignments)");
   const timing = emulator.timing();
   console.log(`Timing:              ${timing.profile}${timing.profile === "realistic" ? ` × ${timing.timeScale} (seed ${timing.seed})` : ""}`);
   if (emulator.stateFile) console.log(`State file:          ${emulator.stateFile}${emulator.resumed ? " (resumed)" : ""}`);

@@ -1,15 +1,17 @@
+import type { AuthorizationCheck } from "./authorization.js";
+import { validateCondition } from "./authorization.js";
 import type { ArmRequest, ArmResponse, HandlerContext } from "./context.js";
 import { badRequest, conflict, notFound } from "./errors.js";
 import { GUID_PATTERN, isObject, type Json } from "./http-io.js";
 import { page } from "./paging.js";
 import { requireSubscription } from "./resource-groups.js";
 import { isAtOrAbove, normalizeScope, scopeKey, subscriptionOf } from "./scope.js";
-import type { RoleAssignmentRecord } from "./state.js";
+import { stableGuid, type EmulatorState, type Principal, type RoleAssignmentRecord } from "./state.js";
 
 export const ROLE_ASSIGNMENT_TYPE = "Microsoft.Authorization/roleAssignments";
 const PRINCIPAL_TYPES = ["User", "Group", "ServicePrincipal", "ForeignGroup", "Device"];
 
-const assignmentKey = (scope: string, name: string): string => `${scopeKey(scope)}|${name.toLowerCase()}`;
+export const assignmentKey = (scope: string, name: string): string => `${scopeKey(scope)}|${name.toLowerCase()}`;
 
 export const roleAssignmentId = (a: RoleAssignmentRecord): string =>
   `${normalizeScope(a.scope) === "/" ? "" : normalizeScope(a.scope)}/providers/${ROLE_ASSIGNMENT_TYPE}/${a.name}`;
@@ -73,6 +75,7 @@ export function putRoleAssignment(ctx: HandlerContext, req: ArmRequest, scope: s
   if (principalType !== undefined && (typeof principalType !== "string" || !PRINCIPAL_TYPES.includes(principalType))) {
     throw badRequest("InvalidPrincipalType", `The principal type '${String(principalType)}' is not valid. Allowed values: ${PRINCIPAL_TYPES.join(", ")}.`);
   }
+  const condition = validateCondition(props["condition"], props["conditionVersion"]);
   const principal = ctx.state.principal(principalId);
   const now = ctx.now();
   // Realistic principals carry when replication reaches ARM; others follow limits.principalReplicationDelayMs.
@@ -112,8 +115,7 @@ export function putRoleAssignment(ctx: HandlerContext, req: ArmRequest, scope: s
     principalId,
     principalType: principal.type,
     ...(typeof props["description"] === "string" ? { description: props["description"] } : {}),
-    ...(typeof props["condition"] === "string" ? { condition: props["condition"] } : {}),
-    ...(typeof props["conditionVersion"] === "string" ? { conditionVersion: props["conditionVersion"] } : {}),
+    ...(condition ?? {}),
     createdOn: stamp,
     updatedOn: stamp,
     createdBy: req.caller.principal.id,
@@ -143,6 +145,108 @@ function checkAssignmentLimit(ctx: HandlerContext, scope: string): void {
         "Remove assignments that are no longer needed, or assign to groups instead of individual principals.",
     );
   }
+}
+
+const ROLE_DEFINITION_GUID = /\/providers\/Microsoft\.Authorization\/roleDefinitions\/([^/?]+)$/i;
+
+/**
+ * What ABAC conditions read for a role-assignment write or delete: the requested role, principal and
+ * principal type (@Request), and those of the assignment that exists at that name (@Resource). A
+ * delete of an assignment that does not exist has nothing to constrain: conditions are not evaluated.
+ */
+export function roleAssignmentAttributes(state: EmulatorState, body: unknown, scope: string, name: string, verb: "write" | "delete"): AuthorizationCheck["attributes"] {
+  const existing = state.roleAssignments.get(assignmentKey(scope, name));
+  const resource = existing ? { RoleDefinitionId: existing.roleDefinitionGuid, PrincipalId: existing.principalId, PrincipalType: existing.principalType } : undefined;
+  if (verb === "delete") return resource ? { resource } : undefined;
+  const props = isObject(body) && isObject(body["properties"]) ? body["properties"] : {};
+  const roleId = typeof props["roleDefinitionId"] === "string" ? props["roleDefinitionId"] : "";
+  const principalId = typeof props["principalId"] === "string" ? props["principalId"] : undefined;
+  const principalType = typeof props["principalType"] === "string" ? props["principalType"] : principalId ? state.principal(principalId)?.type : undefined;
+  const request = {
+    ...(roleId ? { RoleDefinitionId: ROLE_DEFINITION_GUID.exec(roleId)?.[1] ?? roleId } : {}),
+    ...(principalId ? { PrincipalId: principalId } : {}),
+    ...(principalType ? { PrincipalType: principalType } : {}),
+  };
+  return { request, ...(resource ? { resource } : {}) };
+}
+
+export interface AdminRoleAssignmentInput {
+  readonly principalId: string;
+  /** A role definition GUID or its full id (`/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{guid}` or tenant-level). */
+  readonly roleDefinitionId: string;
+  readonly scope: string;
+  readonly condition?: string;
+  readonly conditionVersion?: string;
+  readonly description?: string;
+  /** The assignment's name (a GUID); default: derived from scope, role and principal, so the same grant twice is one assignment. */
+  readonly name?: string;
+}
+
+/**
+ * The tenant admin's grant (POST {admin}/roleAssignments): no RBAC check, no replication window, no
+ * event (setting up the world is not an ARM write anyone watches). The same scope + role + principal
+ * again updates that assignment (condition, description) instead of failing: scripts can re-run.
+ */
+export function adminGrant(state: EmulatorState, input: unknown, now: number, grantedBy: string): { created: boolean; body: Json } {
+  if (!isObject(input)) throw badRequest("InvalidRequestContent", "POST /roleAssignments needs a JSON object {principalId, roleDefinitionId, scope}.");
+  const field = (key: string): string => {
+    const v = input[key];
+    if (typeof v !== "string" || v.trim() === "") throw badRequest("InvalidRequestContent", `'${key}' is required (a string); got ${JSON.stringify(v) ?? "nothing"}.`);
+    return v.trim();
+  };
+  const optional = (key: string): string | undefined => {
+    const v = input[key];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== "string") throw badRequest("InvalidRequestContent", `'${key}' must be a string; got ${JSON.stringify(v)}.`);
+    return v;
+  };
+  const known = new Set(["principalId", "roleDefinitionId", "scope", "condition", "conditionVersion", "description", "name"]);
+  const unknown = Object.keys(input).filter((k) => !known.has(k));
+  if (unknown.length > 0) throw badRequest("InvalidRequestContent", `Unknown field(s) ${unknown.map((k) => `'${k}'`).join(", ")}; allowed: ${[...known].join(", ")}.`);
+  const principalId = field("principalId");
+  if (!GUID_PATTERN.test(principalId)) throw badRequest("InvalidPrincipalId", `principalId '${principalId.slice(0, 80)}' must be a GUID (an object id).`);
+  const principal: Principal | undefined = state.principal(principalId);
+  if (!principal) throw badRequest("PrincipalNotFound", `Principal '${principalId}' is not registered; POST it to /admin/principals first.`);
+  const roleText = field("roleDefinitionId");
+  const roleGuid = GUID_PATTERN.test(roleText) ? roleText : ROLE_DEFINITION_GUID.exec(roleText)?.[1];
+  if (!roleGuid || !GUID_PATTERN.test(roleGuid)) {
+    throw badRequest("InvalidRoleDefinitionId", `roleDefinitionId '${roleText.slice(0, 200)}' must be a GUID or '/[subscriptions/{id}/]providers/Microsoft.Authorization/roleDefinitions/{guid}'.`);
+  }
+  const role = state.roleDefinition(roleGuid);
+  if (!role) throw badRequest("RoleDefinitionDoesNotExist", `The specified role definition with ID '${roleGuid}' does not exist (built-in roles are listed by GET /providers/Microsoft.Authorization/roleDefinitions).`);
+  const scopeText = field("scope");
+  const scope = normalizeScope(scopeText);
+  if (scope !== "/" && !/^\/subscriptions\/[^/]+(\/resourceGroups\/[^/]+(\/providers\/[^/]+(\/[^/]+\/[^/]+)+)?)?$/i.test(scope)) {
+    throw badRequest("InvalidScope", `scope '${scopeText.slice(0, 200)}' must be '/', '/subscriptions/{id}', '/subscriptions/{id}/resourceGroups/{name}' or a resource id under one.`);
+  }
+  const sub = subscriptionOf(scope);
+  if (sub !== undefined && !state.subscription(sub)) throw badRequest("SubscriptionNotFound", `The subscription '${sub}' of scope '${scope}' does not exist in the emulator; POST it to /admin/subscriptions first.`);
+  const condition = validateCondition(optional("condition"), optional("conditionVersion"));
+  const description = optional("description");
+  const twin = [...state.roleAssignments.values()].find(
+    (a) => scopeKey(a.scope) === scopeKey(scope) && a.roleDefinitionGuid === role.guid && a.principalId.toLowerCase() === principalId.toLowerCase(),
+  );
+  const name = optional("name") ?? twin?.name ?? stableGuid(`admin-grant:${scopeKey(scope)}|${role.guid}|${principalId.toLowerCase()}`);
+  if (!GUID_PATTERN.test(name)) throw badRequest("InvalidRoleAssignmentId", `name '${name.slice(0, 80)}' must be a GUID.`);
+  if (twin && twin.name.toLowerCase() !== name.toLowerCase()) throw conflict("RoleAssignmentExists", `The role assignment already exists under the name '${twin.name}'.`);
+  const existing = state.roleAssignments.get(assignmentKey(scope, name));
+  if (existing && !twin) throw conflict("RoleAssignmentUpdateNotPermitted", `An assignment named '${name}' already exists at '${scope}' for another role or principal.`);
+  const stamp = new Date(now).toISOString();
+  const record: RoleAssignmentRecord = {
+    name,
+    scope,
+    roleDefinitionGuid: role.guid,
+    principalId: principal.id,
+    principalType: principal.type,
+    ...(description !== undefined ? { description } : {}),
+    ...(condition ?? {}),
+    createdOn: existing?.createdOn ?? stamp,
+    updatedOn: stamp,
+    createdBy: existing?.createdBy ?? grantedBy,
+    updatedBy: grantedBy,
+  };
+  state.roleAssignments.set(assignmentKey(scope, name), record);
+  return { created: existing === undefined, body: renderAssignment(record) };
 }
 
 export function getRoleAssignment(ctx: HandlerContext, _req: ArmRequest, scope: string, name: string): ArmResponse {

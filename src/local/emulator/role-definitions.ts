@@ -1,6 +1,9 @@
+import { badRequest } from "./errors.js";
+import { isObject } from "./http-io.js";
+
 /**
- * The built-in roles that matter here, with their real GUIDs and permissions as Azure publishes them
- * (long action lists are abridged to the entries relevant to VMs and role assignments).
+ * The built-in roles that matter here, with their real GUIDs and their full permissions as Microsoft's
+ * "Azure built-in roles" page publishes them (the emulator authorizes every ARM request with these).
  */
 export interface Permission {
   readonly actions: readonly string[];
@@ -85,6 +88,13 @@ export const BUILT_IN_ROLES: readonly RoleDefinitionRecord[] = [
       "Microsoft.Compute/disks/delete",
       "Microsoft.DevTestLab/schedules/*",
       "Microsoft.Insights/alertRules/*",
+      "Microsoft.Network/applicationGateways/backendAddressPools/join/action",
+      "Microsoft.Network/loadBalancers/backendAddressPools/join/action",
+      "Microsoft.Network/loadBalancers/inboundNatPools/join/action",
+      "Microsoft.Network/loadBalancers/inboundNatRules/join/action",
+      "Microsoft.Network/loadBalancers/probes/join/action",
+      "Microsoft.Network/loadBalancers/read",
+      "Microsoft.Network/locations/*",
       "Microsoft.Network/networkInterfaces/*",
       "Microsoft.Network/networkSecurityGroups/join/action",
       "Microsoft.Network/networkSecurityGroups/read",
@@ -92,6 +102,16 @@ export const BUILT_IN_ROLES: readonly RoleDefinitionRecord[] = [
       "Microsoft.Network/publicIPAddresses/read",
       "Microsoft.Network/virtualNetworks/read",
       "Microsoft.Network/virtualNetworks/subnets/join/action",
+      "Microsoft.RecoveryServices/locations/*",
+      "Microsoft.RecoveryServices/Vaults/backupFabrics/backupProtectionIntent/write",
+      "Microsoft.RecoveryServices/Vaults/backupFabrics/protectionContainers/protectedItems/*/read",
+      "Microsoft.RecoveryServices/Vaults/backupFabrics/protectionContainers/protectedItems/read",
+      "Microsoft.RecoveryServices/Vaults/backupFabrics/protectionContainers/protectedItems/write",
+      "Microsoft.RecoveryServices/Vaults/backupPolicies/read",
+      "Microsoft.RecoveryServices/Vaults/backupPolicies/write",
+      "Microsoft.RecoveryServices/Vaults/read",
+      "Microsoft.RecoveryServices/Vaults/usages/read",
+      "Microsoft.RecoveryServices/Vaults/write",
       "Microsoft.ResourceHealth/availabilityStatuses/read",
       "Microsoft.Resources/deployments/*",
       "Microsoft.Resources/subscriptions/resourceGroups/read",
@@ -138,3 +158,20 @@ export const BUILT_IN_ROLES: readonly RoleDefinitionRecord[] = [
     ]),
   ], LOGIN_ROLE_CONDITION),
 ];
+
+/** A custom role's permissions as ARM stores them; anything else is refused (a typo would silently grant nothing). */
+export function customPermissions(roleName: string, raw: unknown[] | undefined): Permission[] {
+  if (raw === undefined) return [{ actions: [], notActions: [], dataActions: [], notDataActions: [] }];
+  const list = (p: Record<string, unknown>, key: string): string[] => {
+    const v = p[key] ?? [];
+    if (!Array.isArray(v) || v.some((a) => typeof a !== "string" || a === "")) {
+      throw badRequest("InvalidRequestContent", `Role '${roleName}': permissions[].${key} must be an array of action strings.`);
+    }
+    return v as string[];
+  };
+  return raw.map((p) => {
+    if (!isObject(p)) throw badRequest("InvalidRequestContent", `Role '${roleName}': each permission must be an object {actions, notActions, dataActions, notDataActions}.`);
+    return { actions: list(p, "actions"), notActions: list(p, "notActions"), dataActions: list(p, "dataActions"), notDataActions: list(p, "notDataActions") };
+  });
+}
+

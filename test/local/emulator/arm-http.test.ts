@@ -109,17 +109,24 @@ describe("ARM HTTP contract", () => {
     expect([unknownSub.status, unknownSub.body.error.code]).toEqual([404, "SubscriptionNotFound"]);
   });
 
-  it("admin API: principals, tokens and the request log (stable contract)", async () => {
+  it("admin API: principals, tokens, role assignments and the request log (stable contract)", async () => {
     const admin = (method: string, path: string, body?: unknown) => armCall(t.emulator.armUrl, t.emulator.caPem, method, `/admin${path}`, body === undefined ? {} : { body });
     const principal = { id: "abababab-0000-4000-8000-0000000000ab", type: "User", displayName: "Bob" };
     expect((await admin("POST", "/principals", principal)).status).toBe(201);
     const { access_token } = (await admin("POST", "/tokens", { principalId: principal.id })).body as { access_token: string };
     await admin("DELETE", "/requests");
-    await armCall(t.emulator.armUrl, t.emulator.caPem, "GET", `/subscriptions/${SUB}/resourceGroups/rg1?api-version=2025-04-01`, { token: access_token });
+    const readGroup = () => armCall(t.emulator.armUrl, t.emulator.caPem, "GET", `/subscriptions/${SUB}/resourceGroups/rg1?api-version=2025-04-01`, { token: access_token });
+    // A registered principal holds no role until the tenant admin grants one.
+    expect((await readGroup()).status).toBe(403);
+    const grant = await admin("POST", "/roleAssignments", { principalId: principal.id, roleDefinitionId: "acdd72a7-3385-48ef-bd42-f606fba81ae7", scope: `/subscriptions/${SUB}/resourceGroups/rg1` });
+    expect(grant.status).toBe(201);
+    expect(grant.body).toMatchObject({ type: "Microsoft.Authorization/roleAssignments", properties: { principalId: principal.id, principalType: "User", scope: `/subscriptions/${SUB}/resourceGroups/rg1`, roleDefinitionId: "/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7" } });
+    expect((await readGroup()).status).toBe(200);
     const log = (await admin("GET", "/requests")).body;
-    expect(log.requests).toHaveLength(1);
-    expect(log.requests[0]).toMatchObject({ method: "GET", status: 200, caller: principal.id, operation: "Microsoft.Resources/subscriptions/resourceGroups/read" });
-    expect(log.counts).toEqual({ byOperation: { "Microsoft.Resources/subscriptions/resourceGroups/read": 1 }, byCaller: { [principal.id]: 1 } });
+    expect(log.requests).toHaveLength(2);
+    expect(log.requests.map((r: { status: number }) => r.status)).toEqual([403, 200]);
+    expect(log.requests[1]).toMatchObject({ method: "GET", status: 200, caller: principal.id, operation: "Microsoft.Resources/subscriptions/resourceGroups/read" });
+    expect(log.counts).toEqual({ byOperation: { "Microsoft.Resources/subscriptions/resourceGroups/read": 2 }, byCaller: { [principal.id]: 2 } });
     expect((await admin("POST", "/principals", { id: "nope", type: "User" })).body.error.code).toBe("InvalidPrincipalId");
     expect((await admin("GET", "/nothing")).status).toBe(404);
     // A simulation for a VM not created yet is kept and applied at creation.

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { readFileSync } from "node:fs";
 import { EventGridDeserializer, isSystemEvent } from "@azure/eventgrid";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startTestEmulator, type TestEmulator } from "../../support/emulator.js";
+import { OWNER_ROLE, grantOwnerAtRoot, startTestEmulator, type TestEmulator } from "../../support/emulator.js";
 import { armCall } from "./arm-http.js";
 
 const SUB = "aaaaaaaa-0000-4000-8000-0000000000aa";
@@ -59,6 +59,8 @@ beforeEach(async () => {
   t.emulator.setEventDelivery({ initialBackoffMs: 1 });
   t.emulator.addResourceGroup(SUB, "rg1");
   t.emulator.addPrincipal({ id: USER, type: "User", displayName: "Ann Lee", upn: "ann@contoso.com" });
+  grantOwnerAtRoot(t.emulator);
+  t.emulator.addRoleAssignment({ principalId: USER, roleDefinitionId: OWNER_ROLE, scope: `/subscriptions/${SUB}` });
   hook = await startWebhook();
 });
 afterEach(async () => {
@@ -94,6 +96,8 @@ describe("Event Grid resource events", () => {
       tenantId: t.emulator.tenantId,
       authorization: { scope: VM, action: "Microsoft.Compute/virtualMachines/write" },
     });
+    // The evidence names the role of the assignment that authorized the write (Owner on the subscription).
+    expect(raw.data.authorization.evidence.role).toBe("Owner");
     expect(raw.data.claims["http://schemas.microsoft.com/identity/claims/objectidentifier"]).toBe(USER);
     expect(raw.data.claims["http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"]).toBe("ann@contoso.com");
   });

@@ -10,6 +10,7 @@ const saved: Record<string, string | undefined> = {};
 beforeAll(async () => {
   emulator = await startArmEmulator({ lroDelayMs: 0 });
   emulator.addResourceGroup(SUB, "rg1");
+  emulator.addRoleAssignment({ principalId: emulator.managedIdentity.principalId, roleDefinitionId: "acdd72a7-3385-48ef-bd42-f606fba81ae7", scope: `/subscriptions/${SUB}` });
   for (const k of ["IDENTITY_ENDPOINT", "IDENTITY_HEADER", "AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE"]) saved[k] = process.env[k];
   delete process.env["AZURE_CLIENT_ID"];
   delete process.env["AZURE_TENANT_ID"];

@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { DEFAULT_MANAGED_IDENTITY, STATE_FILE_NAME, startArmEmulator, type ArmEmulator } from "../../../src/local/emulator/index.js";
 import { armCall, type RawResponse } from "./arm-http.js";
+import { OWNER_ROLE, grantOwnerAtRoot } from "../../support/emulator.js";
 import { startWebhook, type TestWebhook } from "./webhook.js";
 
 const SUB = "5e7a0000-0000-4000-8000-0000000000e5";
@@ -92,6 +93,8 @@ describe("state that survives a crash (stateDir + persist)", () => {
     const call = (method: string, path: string, body?: unknown): Promise<RawResponse> => armCall(arm, caPem, method, path, { token, ...(body === undefined ? {} : { body }) });
 
     expect((await admin("POST", "/seed", { principals: [{ id: USER, type: "User", displayName: "Ann Lee" }], resourceGroups: [{ id: RG_ID, location: "westus" }], vms: [{ id: VM_OK, body: vmBody(true) }, { id: VM_NO_ID, body: vmBody(false) }] })).status).toBe(200);
+    // The caller holds no role until the tenant admin grants one; the grant is state and survives the kill too.
+    expect((await admin("POST", "/roleAssignments", { principalId: DEFAULT_MANAGED_IDENTITY.principalId, roleDefinitionId: OWNER_ROLE, scope: "/" })).status).toBe(201);
     expect((await admin("POST", "/eventSubscriptions", { url: hook.url })).status).toBe(201);
     const assignment = await call("PUT", api(ASSIGNMENT, "2022-04-01"), { properties: { roleDefinitionId: `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/${ADMIN_LOGIN}`, principalId: USER } });
     expect(assignment.status).toBe(201);
@@ -163,6 +166,7 @@ describe("state that survives a crash (stateDir + persist)", () => {
       roleDefinitions: [{ name: "5e7a0000-0000-4000-8000-0000000000c1", roleName: "Custom" }],
       vms: [{ id: VM_OK, body: { ...vmBody(true), tags: { a: "1" }, identity: { type: "SystemAssigned, UserAssigned", userAssignedIdentities: { [`${RG_ID}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/u1`]: {} } } } as never, simulation: { outboundNetwork: false } }],
     });
+    grantOwnerAtRoot(first);
     first.setVmSimulation({ id: VM_NO_ID, powerState: "deallocated" });
     first.setLimits({ pageSize: 7, principalReplicationDelayMs: 5 });
     first.setEventDelivery({ paused: true, maxAttempts: 9 });

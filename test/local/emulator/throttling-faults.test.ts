@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { useTestEmulator, type TestEmulator } from "../../support/emulator.js";
+import { grantOwnerAtRoot, useTestEmulator, type TestEmulator } from "../../support/emulator.js";
 import { armCall } from "./arm-http.js";
 
 const SUB = "cccccccc-0000-4000-8000-0000000000cc";
@@ -28,6 +28,7 @@ describe("throttling", () => {
     expect(Number(throttled.headers["retry-after"])).toBeGreaterThanOrEqual(1);
     // Buckets are per principal: another caller is not affected.
     t.emulator.addPrincipal({ id: "dddddddd-0000-4000-8000-0000000000dd", type: "User", displayName: "Other" });
+    grantOwnerAtRoot(t.emulator, "dddddddd-0000-4000-8000-0000000000dd");
     expect((await get(t.emulator.tokenFor("dddddddd-0000-4000-8000-0000000000dd"))).status).toBe(200);
   });
 

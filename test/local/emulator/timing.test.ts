@@ -2,7 +2,7 @@ import type { ComputeManagementClient, VirtualMachine } from "@azure/arm-compute
 import { isRestError } from "@azure/core-rest-pipeline";
 import { afterEach, describe, expect, it } from "vitest";
 import { REALISTIC_SECONDS, type EmulatorOperation } from "../../../src/local/emulator/index.js";
-import { useTestEmulator, type TestEmulator } from "../../support/emulator.js";
+import { grantOwnerAtRoot, useTestEmulator, type TestEmulator } from "../../support/emulator.js";
 import { armCall } from "./arm-http.js";
 import { startWebhook, type TestWebhook } from "./webhook.js";
 
@@ -184,6 +184,7 @@ describe("realistic timing: long-running operations take Azure's (scaled) time",
   it("the same seed draws the same durations; another seed others", async () => {
     const draw = async (seed: number): Promise<number[]> => {
       t.emulator.reset();
+      grantOwnerAtRoot(t.emulator);
       t.emulator.addResourceGroup(SUB, RG, "westus");
       seedVms({ name: "a" }, { name: "b" }, { name: "c" });
       t.emulator.setTiming({ seed });
