@@ -74,6 +74,8 @@ export interface RequestBreakdown {
   patch: number;
   post: number;
   delete: number;
+  /** Resource Graph queries (POSTs that only read; not in `post`). */
+  graphQueries: number;
   /** Requests ARM answered with 429 (they are in the counts above too). */
   throttled: number;
   /** 429s on reads (GET/HEAD), writes (PUT/PATCH/POST) and deletes: the three ARM buckets. */
@@ -90,9 +92,11 @@ export interface RequestBreakdown {
 const LRO_POLL = "Microsoft.Compute/locations/operations/read";
 const VM_LIST = /\/providers\/Microsoft\.Compute\/virtualMachines\/?$/i;
 
+const GRAPH_QUERY = "Microsoft.ResourceGraph/resources/read";
+
 export function breakdown(entries: readonly RequestLogEntry[]): RequestBreakdown {
   const b: RequestBreakdown = {
-    total: 0, get: 0, lroPolls: 0, put: 0, patch: 0, post: 0, delete: 0, throttled: 0,
+    total: 0, get: 0, lroPolls: 0, put: 0, patch: 0, post: 0, delete: 0, graphQueries: 0, throttled: 0,
     throttledByBucket: { reads: 0, writes: 0, deletes: 0 }, vmListPages: 0, writesAccepted: 0, deletesAccepted: 0, readsAccepted: 0, byOperation: {},
   };
   for (const r of entries) {
@@ -103,6 +107,7 @@ export function breakdown(entries: readonly RequestLogEntry[]): RequestBreakdown
       else b.get++;
     } else if (method === "PUT") b.put++;
     else if (method === "PATCH") b.patch++;
+    else if (method === "POST" && r.operation === GRAPH_QUERY) b.graphQueries++;
     else if (method === "POST") b.post++;
     else if (method === "DELETE") b.delete++;
     const bucket = bucketOf(method);

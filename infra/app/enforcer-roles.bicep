@@ -29,6 +29,7 @@ var enforcerActions = [
   'Microsoft.Authorization/roleAssignments/read' // list the login assignments at the VM scope
   'Microsoft.Authorization/roleAssignments/write' // grant login: only as the condition below allows
   'Microsoft.Authorization/roleAssignments/delete' // revoke login: only as the condition below allows
+  'Microsoft.ResourceGraph/resources/read' // the drift audit's snapshot; Resource Graph answers only rows the reads above allow
 ]
 
 // Virtual Machine Administrator Login, Virtual Machine User Login.

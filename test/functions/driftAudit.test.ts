@@ -141,31 +141,40 @@ describe("the audit-run row and the cost of auditing a converged fleet", () => {
     expect(run?.trigger).toBe("timer");
     expect(run?.subscriptions).toEqual([SUB_A, SUB_B]);
     expect(run?.vmCount).toBe(records.length);
-    expect(run?.enqueued).toBe(run?.vmCount);
+    expect(run?.selection?.source).toBe("resource-graph");
+    // Only the VMs the snapshot cannot vouch for, and this run's confirm slice, get a pass.
+    expect(run?.enqueued).toBe((run?.selection?.suspects ?? -1) + (run?.selection?.confirmed ?? 0));
+    expect(run?.enqueued).toBeLessThan(records.length);
     expect(run?.errors).toBe(0);
-    // One list per subscription (a page holds 50 VMs).
-    expect(run?.armCalls).toBe(2);
+    // Three Resource Graph queries (extensions, VMs, login assignments), a page each; no ARM list.
+    expect(run?.armCalls).toBe(3);
+    expect(run?.selection?.requests).toEqual({ resourceGraph: 3, arm: 0 });
     expect(run?.countsByState).toEqual(countStates(records));
 
     const requests = stack.enforcerRequests(since);
-    expect(requests.filter((r) => r.method !== "GET")).toEqual([]);
+    expect(requests.filter((r) => r.method !== "GET" && !/^\/providers\/Microsoft\.ResourceGraph\//i.test(r.path))).toEqual([]);
     const perVm = new Map<string, number>();
     for (const r of requests) {
       const vm = records.find((rec) => r.path.toLowerCase().startsWith(rec.vmId.toLowerCase()));
       if (vm) perVm.set(vm.vmId, (perVm.get(vm.vmId) ?? 0) + 1);
     }
-    // One VM GET with instanceView and one role-assignment list per VM; plus the subscription lists.
-    expect([...perVm.values()]).toEqual(records.map(() => 2));
-    expect(requests.length).toBe(2 * records.length + 2);
+    // A VM that gets a pass costs one VM GET with instanceView and one role-assignment list; a VM the
+    // snapshot vouches for costs nothing.
+    expect([...perVm.values()].every((n) => n === 2)).toBe(true);
+    expect(perVm.size).toBe(run?.enqueued);
+    expect(requests.length).toBe(2 * (run?.enqueued ?? 0) + 3);
+    const settled = records.filter((r) => r.state === "compliant" || r.state === "remediated");
+    expect(settled.length).toBeGreaterThan(0);
+    expect(settled.filter((r) => !perVm.has(r.vmId)).length).toBeGreaterThan(0);
   });
-});
 
-describe("poison and malformed queue messages", () => {
   it("a VM whose every pass fails transiently ends in the poison queue, recorded as failed: retries-exhausted", async () => {
     const id = vmId(SUB_A, "rg-audit", "poison-01");
     await stack.owner.putVm(id, vmBody({ sku: "2019-Datacenter" }));
     await stack.settle();
     const failuresBefore = stack.host.stats().functions["reconcileVm"]?.failures ?? 0;
+    // Rows that did not settle make these two suspects the audit passes (the snapshot vouches for the rest).
+    for (const suspect of [id, vmId(SUB_A, "rg-audit", "tamper-01")]) await stack.services.store.updateVm(suspect, (r) => ({ ...r!, state: "deferred" }));
     stack.emulator.setFaults({ seed: 3, rules: [{ match: { method: "GET", pathContains: "/virtualMachines/poison-01" }, status: 503, count: 10_000 }] });
     try {
       await audit();

@@ -105,7 +105,8 @@ export async function startEnforcerStack(options: StackOptions = {}): Promise<En
     enforcerWrites(since = 0) {
       return emulator
         .requests(since)
-        .requests.filter((r) => r.caller === mi && r.method !== "GET")
+        // Resource Graph queries are POSTs that only read.
+        .requests.filter((r) => r.caller === mi && r.method !== "GET" && r.operation !== "Microsoft.ResourceGraph/resources/read")
         .map((r) => ({ method: r.method, path: r.path, status: r.status }));
     },
     requestSeq: () => emulator.requests().lastSeq,

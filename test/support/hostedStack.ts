@@ -69,6 +69,7 @@ export async function startHostedStack(options: Partial<Pick<LocalStackOptions, 
     },
     requestSeq: () => emulator.requests().lastSeq,
     enforcerRequests,
-    enforcerWrites: (since) => enforcerRequests(since).filter((r) => r.method !== "GET"),
+    // Resource Graph queries are POSTs that only read.
+    enforcerWrites: (since) => enforcerRequests(since).filter((r) => r.method !== "GET" && !/^\/providers\/Microsoft\.ResourceGraph\//i.test(r.path)),
   };
 }

@@ -24,6 +24,8 @@ export interface ArmRoute {
   readonly alternatives?: readonly string[];
   /** Role-assignment writes and deletes: the attributes their ABAC conditions read. */
   readonly conditionAttributes?: (state: EmulatorState, body: unknown) => AuthorizationCheck["attributes"];
+  /** Authorized per row of the answer (Resource Graph), not by the route's operation at a scope. */
+  readonly authorizedPerRow?: boolean;
 }
 
 const methodNotAllowed = (method: string, path: string): ArmError =>
@@ -54,7 +56,7 @@ export function routeArm(method: string, path: string): ArmRoute {
   // row (ResourceGraph.canRead: the row's `<type>/read` at its scope), not by this route's operation at "/".
   if (/^\/providers\/Microsoft\.ResourceGraph\/resources$/i.test(path)) {
     if (method !== "POST") throw methodNotAllowed(method, path);
-    return { provider: "Microsoft.ResourceGraph", resourceType: "resources", operation: "Microsoft.ResourceGraph/resources/read", handle: queryResources };
+    return { provider: "Microsoft.ResourceGraph", resourceType: "resources", operation: "Microsoft.ResourceGraph/resources/read", handle: queryResources, authorizedPerRow: true };
   }
   const auth = /^(.*?)\/providers\/Microsoft\.Authorization\/(roleAssignments|roleDefinitions)(?:\/([^/]+))?$/i.exec(path);
   if (auth) {

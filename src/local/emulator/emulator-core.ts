@@ -9,6 +9,7 @@ import { guestOsFor, type GuestOs } from "./os-catalog.js";
 import { RequestLog } from "./request-log.js";
 import { recordArmWrite, REALISTIC_GRAPH_LAG_S, ResourceGraph } from "./resource-graph.js";
 import { adminGrant } from "./role-assignments.js";
+import { authorize } from "./authorization.js";
 import { customPermissions } from "./role-definitions.js";
 import { resourceEvent, type EventGridEvent } from "./resource-events.js";
 import { isAtOrAbove } from "./scope.js";
@@ -96,6 +97,9 @@ export class EmulatorCore {
       () => this.context([], undefined, true),
       () => this.limits.resourceGraphLagMs ?? (this.timing.realistic ? this.timing.scaledMs(REALISTIC_GRAPH_LAG_S) : 0),
     );
+    // Resource Graph answers with the rows the caller may read: each row's `<type>/read` at its own id.
+    this.resourceGraph.canRead = (principalId, resourceId) =>
+      authorize(this.state, { principalId, action: readActionOf(resourceId), scope: resourceId }).allowed;
     this.throttle = new Throttle(limits.throttleScale);
     this.delivery = new EventDelivery(() => this.deliveryTiming(), () => this.now());
     this.delivery.onChange = () => {
@@ -207,9 +211,10 @@ export class EmulatorCore {
   grant(input: unknown): { created: boolean; body: Json } {
     const result = adminGrant(this.state, input, this.now(), "tenant-admin");
     this.changes?.markCore();
-    // Resource Graph shows the tenant admin's grants as it shows any other assignment.
+    // Resource Graph shows the tenant admin's grants inside subscriptions as it shows any other
+    // assignment (a query names subscriptions: one at the tenant root is in none of them).
     const id = (result.body as { id?: unknown }).id;
-    if (typeof id === "string") recordArmWrite(this.resourceGraph, "PUT", id, this.now());
+    if (typeof id === "string" && /^\/subscriptions\//i.test(id)) recordArmWrite(this.resourceGraph, "PUT", id, this.now());
     return result;
   }
 
@@ -493,4 +498,13 @@ export class EmulatorCore {
       events: this.events.length,
     };
   }
+}
+
+/** `/…/providers/Microsoft.Compute/virtualMachines/vm/extensions/x` → `Microsoft.Compute/virtualMachines/extensions/read`. */
+export function readActionOf(resourceId: string): string {
+  const at = resourceId.toLowerCase().lastIndexOf("/providers/");
+  if (at < 0) return "Microsoft.Resources/subscriptions/resourceGroups/read";
+  const [namespace, ...rest] = resourceId.slice(at + "/providers/".length).split("/");
+  const types = rest.filter((_, i) => i % 2 === 0);
+  return `${namespace}/${types.join("/")}/read`;
 }

@@ -1,6 +1,6 @@
 import { isRestError } from "@azure/core-rest-pipeline";
 import { describe, expect, it } from "vitest";
-import { useTestEmulator, type TestEmulator } from "../../support/emulator.js";
+import { grantOwnerAtRoot, useTestEmulator, type TestEmulator } from "../../support/emulator.js";
 import { armCall } from "./arm-http.js";
 
 const SUB = "f1f1f1f1-0000-4000-8000-0000000000f1";
@@ -17,6 +17,7 @@ useTestEmulator((started) => {
   t.emulator.addResourceGroup(SUB, "rg1");
   t.emulator.addResourceGroup(SUB2, "rg2");
   t.emulator.addPrincipal({ id: USER, type: "User", displayName: "User" });
+  grantOwnerAtRoot(t.emulator, USER);
 });
 
 describe("role assignments per subscription", () => {

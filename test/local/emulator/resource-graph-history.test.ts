@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { startArmEmulator } from "../../../src/local/emulator/index.js";
+import { grantOwnerAtRoot } from "../../support/emulator.js";
 import { ResourceGraphHistory } from "../../../src/local/emulator/resource-graph-history.js";
 import type { GraphRow } from "../../../src/local/emulator/resource-graph-rows.js";
 import { armCall } from "./arm-http.js";
@@ -52,6 +53,7 @@ describe("Resource Graph after a restart on a state file", () => {
       await first.close();
       const second = await startArmEmulator({ stateDir: dir, persist: true, resourceGraph: { lagMs: 60_000 } });
       try {
+        grantOwnerAtRoot(second);
         const res = await armCall(second.armUrl, second.caPem, "POST", "/providers/Microsoft.ResourceGraph/resources?api-version=2022-10-01", {
           token: second.tokenFor(second.managedIdentity.principalId),
           body: { subscriptions: [SUB], query: "Resources | project id, tags" },
