@@ -15,10 +15,14 @@
  * --lro-delay-ms N   BENCH_LRO_DELAY_MS       0        how long the emulator keeps an LRO InProgress
  * --realistic-vms N  BENCH_REALISTIC_VMS      20       VMs a user creates under the emulator's realistic timing (scenario realistic)
  * --time-scale-pct N BENCH_TIME_SCALE_PCT     5        realistic durations × N/100 (5: an extension install of 90–180 s takes 4.5–9 s)
- * --only a,b         BENCH_ONLY               all      scenarios: new-vm, recheck, audit, dashboard, events, burst
+ * --only a,b         BENCH_ONLY               all      scenarios: new-vm, recheck, audit, dashboard, events, burst, realistic;
+ *                                                     audit-scale only when named (10,000 VMs in 20 subscriptions, minutes)
+ * --audit-scale-vms N, --audit-scale-subscriptions N  (BENCH_AUDIT_SCALE_VMS, _SUBSCRIPTIONS)  10000, 20
  * --verbose          BENCH_VERBOSE=1                   per-operation breakdowns on stderr
  */
-export const SCENARIOS = ["new-vm", "recheck", "audit", "dashboard", "events", "burst", "realistic"] as const;
+export const SCENARIOS = ["new-vm", "recheck", "audit", "dashboard", "events", "burst", "realistic", "audit-scale"] as const;
+/** Run only when named in --only: minutes long, with a stack of their own. */
+const ON_REQUEST: readonly string[] = ["audit-scale"];
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -31,13 +35,15 @@ export interface BenchOptions {
   readonly lroDelayMs: number;
   readonly realisticVms: number;
   readonly timeScalePct: number;
+  readonly auditScaleVms: number;
+  readonly auditScaleSubscriptions: number;
   readonly only: ReadonlySet<ScenarioName>;
   readonly verbose: boolean;
   readonly quick: boolean;
 }
 
-const DEFAULTS = { newVms: 50, auditVms: 1000, events: 500, burstVms: 300, concurrency: 8, burstConcurrency: 16, lroDelayMs: 0, realisticVms: 20, timeScalePct: 5 };
-const QUICK = { newVms: 10, auditVms: 200, events: 100, burstVms: 60, realisticVms: 8 };
+const DEFAULTS = { newVms: 50, auditVms: 1000, events: 500, burstVms: 300, concurrency: 8, burstConcurrency: 16, lroDelayMs: 0, realisticVms: 20, timeScalePct: 5, auditScaleVms: 10_000, auditScaleSubscriptions: 20 };
+const QUICK = { newVms: 10, auditVms: 200, events: 100, burstVms: 60, realisticVms: 8, auditScaleVms: 1000, auditScaleSubscriptions: 5 };
 
 const NUMERIC: Record<string, { key: keyof typeof DEFAULTS; env: string }> = {
   "--new-vms": { key: "newVms", env: "BENCH_NEW_VMS" },
@@ -48,6 +54,8 @@ const NUMERIC: Record<string, { key: keyof typeof DEFAULTS; env: string }> = {
   "--burst-concurrency": { key: "burstConcurrency", env: "BENCH_BURST_CONCURRENCY" },
   "--lro-delay-ms": { key: "lroDelayMs", env: "BENCH_LRO_DELAY_MS" },
   "--realistic-vms": { key: "realisticVms", env: "BENCH_REALISTIC_VMS" },
+  "--audit-scale-vms": { key: "auditScaleVms", env: "BENCH_AUDIT_SCALE_VMS" },
+  "--audit-scale-subscriptions": { key: "auditScaleSubscriptions", env: "BENCH_AUDIT_SCALE_SUBSCRIPTIONS" },
   "--time-scale-pct": { key: "timeScalePct", env: "BENCH_TIME_SCALE_PCT" },
 };
 
@@ -80,10 +88,11 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
   }
   const onlyRaw = flags.get("--only") ?? env["BENCH_ONLY"];
   const only = new Set<ScenarioName>();
-  for (const name of (onlyRaw ?? SCENARIOS.join(",")).split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const name of (onlyRaw ?? SCENARIOS.filter((x) => !ON_REQUEST.includes(x)).join(",")).split(",").map((s) => s.trim()).filter(Boolean)) {
     if (!(SCENARIOS as readonly string[]).includes(name)) throw new UsageError(`Unknown scenario "${name}"; choose from ${SCENARIOS.join(", ")}.`);
     only.add(name as ScenarioName);
-  }
+  }  if (only.has("audit-scale") && only.size > 1) throw new UsageError("audit-scale runs alone (a stack of its own): --only audit-scale.");
+
   if (values.concurrency < 1 || values.burstConcurrency < 1) throw new UsageError("Concurrency must be at least 1.");
   if (values.timeScalePct < 1) throw new UsageError("--time-scale-pct must be at least 1.");
   return { ...values, only, verbose: switches.has("--verbose") || env["BENCH_VERBOSE"] === "1", quick };

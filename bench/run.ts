@@ -21,6 +21,7 @@
 import { startLocalStack } from "../src/local/stack.js";
 import { parseOptions, UsageError, USAGE, type ScenarioName } from "./options.js";
 import { dashboardScenario } from "./dashboard.js";
+import { auditScaleScenario } from "./auditScale.js";
 import { ALICE, BenchFailure, line, OWNER, OWNER_ROLE, SUB_AUDIT, SUB_BURST, SUB_MAIN } from "./support.js";
 import { auditScenario, burstScenario, eventsScenario, newVmScenario, realisticScenario, recheckScenario, type BenchContext, type ScenarioResult } from "./scenarios.js";
 
@@ -44,6 +45,7 @@ async function main(): Promise<number> {
   // The registered functions build their services once per process from the environment, so a
   // second stack (the realistic one) runs alone: in-process when it is the only scenario, else in a child.
   if (options.only.size === 1 && options.only.has("realistic")) return runRealisticAlone(options, benchStarted);
+  if (options.only.size === 1 && options.only.has("audit-scale")) return runAuditScaleAlone(options, benchStarted);
   const stack = await startLocalStack({
     subscriptions: [SUB_MAIN, SUB_AUDIT, SUB_BURST],
     timers: false,
@@ -128,6 +130,20 @@ async function runRealisticAlone(options: ReturnType<typeof parseOptions>, bench
     process.stderr.write(`bench FAILED: ${error instanceof BenchFailure ? error.message : ((error as Error).stack ?? String(error))}\n`);
   }
   const summary = { bench: "aadlogin-enforcer", node: process.version, options: { ...options, only: [...options.only] }, wall_s: Math.round(performance.now() - benchStarted) / 1000, ok: result !== undefined, scenarios: result ? { realistic: { ...result.figures, detail: result.detail } } : {} };
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+  return result ? 0 : 1;
+}
+
+/** `--only audit-scale`: its own stack (the app watches exactly its subscriptions), alone in this process. */
+async function runAuditScaleAlone(options: ReturnType<typeof parseOptions>, benchStarted: number): Promise<number> {
+  let result: ScenarioResult | undefined;
+  try {
+    result = await auditScaleScenario(options, progress);
+    process.stdout.write(`${line({ scenario: result.scenario, ...result.figures })}\n`);
+  } catch (error) {
+    process.stderr.write(`bench FAILED: ${error instanceof BenchFailure ? error.message : ((error as Error).stack ?? String(error))}\n`);
+  }
+  const summary = { bench: "aadlogin-enforcer", node: process.version, options: { ...options, only: [...options.only] }, wall_s: Math.round(performance.now() - benchStarted) / 1000, ok: result !== undefined, scenarios: result ? { "audit-scale": { ...result.figures, detail: result.detail } } : {} };
   process.stdout.write(`${JSON.stringify(summary)}\n`);
   return result ? 0 : 1;
 }

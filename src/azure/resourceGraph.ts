@@ -101,7 +101,9 @@ export class ResourceGraph {
       const error = (body as { error?: { code?: string; message?: string; details?: { code?: string; message?: string }[] } } | undefined)?.error;
       const detail = error?.details?.map((d) => d.message ?? d.code).filter(Boolean).join("; ");
       const message = `Resource Graph answered ${response.status}: ${error?.message ?? ""}${detail ? ` (${detail})` : ""}`.slice(0, 500);
-      throw new ArmFailure(classifyArmError(new RestError(message, { code: error?.code ?? `Http${response.status}`, statusCode: response.status, request, response })));
+      const classified = classifyArmError(new RestError(message, { code: error?.code ?? `Http${response.status}`, statusCode: response.status, request, response }));
+      // Resource Graph's own message is a support stamp; what was wrong is in its details.
+      throw new ArmFailure({ ...classified, message });
     }
     this.pagesRead += 1;
     const data = (body as { data?: unknown } | undefined)?.data;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { QueueClient } from "@azure/storage-queue";
-import { ADMIN_ROLE, ALICE, BOB, SUB_A, SUB_B, vmBody, vmId } from "../support/enforcerStack.js";
+import { ADMIN_ROLE, ALICE, BOB, SUB_A, SUB_B, USER_ROLE, vmBody, vmId } from "../support/enforcerStack.js";
 import { startHostedStack, type HostedStack } from "../support/hostedStack.js";
 
 /**
@@ -232,3 +232,34 @@ async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutInM
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+describe("a stale Resource Graph snapshot never causes a wrong write", () => {
+  it("tags changed after the snapshot: the pass decides from ARM (no grant the snapshot asked for, the grant ARM asks for)", async () => {
+    const stale = vmId(SUB_A, "rg-audit", "stale-01");
+    await stack.owner.putVm(stale, vmBody({ sku: "2019-Datacenter", tags: { "aadlogin-admins": ALICE } }));
+    await stack.settle();
+    expect(await ourAndHumanAssignments(stale)).toEqual([`${ADMIN_ROLE}:${ALICE}`]);
+
+    // Resource Graph a minute behind; no event reaches the enforcer for the retag.
+    stack.emulator.setLimits({ resourceGraphLagMs: 60_000 });
+    stack.emulator.setEventDelivery({ paused: true });
+    try {
+      await stack.owner.replaceTags(stale, { "aadlogin-users": BOB });
+      // The row did not settle: a suspect, so the audit passes it while the snapshot still shows Alice's tag.
+      await stack.services.store.updateVm(stale, (r) => ({ ...r!, state: "deferred" }));
+      const since = stack.requestSeq();
+      await audit();
+      const [run] = await stack.services.store.listAuditRuns(1);
+      expect(run?.selection?.source).toBe("resource-graph");
+      // ARM's tags won: Alice's grant (ours) revoked, Bob's made; nothing the snapshot asked for was written.
+      expect(await ourAndHumanAssignments(stale)).toEqual([`${USER_ROLE}:${BOB}`]);
+      const writes = stack.enforcerWrites(since).map((w) => w.method);
+      expect(writes.sort()).toEqual(["DELETE", "PUT"]);
+      expect((await stack.services.store.getVm(stale))?.access.map((a) => `${a.role}:${a.principalId}`)).toEqual([`user:${BOB}`]);
+    } finally {
+      stack.emulator.setEventDelivery({ paused: false });
+      stack.emulator.setLimits({ resourceGraphLagMs: 0 });
+      await stack.settle();
+    }
+  });
+});

@@ -49,7 +49,9 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
     // One drift audit over the converged fleet, as the timer would run it, so the audits table has a row.
     await host.fireTimer("driftAudit");
     await host.drainQueues({ timeoutInMs: 30_000, includeDelayed: false });
-    return { ...stack, fleet, converged, dashboardUrl: `${host.url}/api/dashboard?code=${encodeURIComponent(host.functionKey)}` };
+    // And the follow-ups the audit's passes queued: the page must show what the store will still say.
+    const settled = await waitForConvergence(stack, fleet, options.timeoutMs ?? 120_000);
+    return { ...stack, fleet, converged: converged && settled.converged, dashboardUrl: `${host.url}/api/dashboard?code=${encodeURIComponent(host.functionKey)}` };
   } catch (error) {
     await stack.close();
     throw error;
