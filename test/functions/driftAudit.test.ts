@@ -263,3 +263,40 @@ describe("a stale Resource Graph snapshot never causes a wrong write", () => {
     }
   });
 });
+
+describe("an audit of a drifted fleet", () => {
+  it("fixes every VM that drifted without an event, and writes to nothing else", async () => {
+    await stack.owner.putResourceGroup(SUB_B, "rg-drift", "westeurope");
+    const ids = Array.from({ length: 6 }, (_, i) => vmId(SUB_B, "rg-drift", `drift-${i}`));
+    for (const id of ids) await stack.owner.putVm(id, vmBody({ sku: "2019-Datacenter", tags: { "aadlogin-admins": ALICE } }));
+    await stack.settle();
+    // A first audit settles whatever earlier tests left; then the fleet is converged and recorded.
+    await audit();
+    const drifted = ids.slice(0, 3);
+    stack.emulator.setEventDelivery({ paused: true });
+    try {
+      await stack.owner.deleteExtension(drifted[0]!, "AADLoginForWindows");
+      await stack.owner.patchVm(drifted[1]!, { identity: { type: "None" } });
+      const [grant] = (await stack.owner.listRoleAssignments(drifted[2]!)).filter((a) => a.properties.scope.toLowerCase() === drifted[2]!.toLowerCase());
+      await stack.owner.write("DELETE", `${drifted[2]}/providers/Microsoft.Authorization/roleAssignments/${grant!.name}`, "2022-04-01");
+
+      const since = stack.requestSeq();
+      await audit();
+      const [run] = await stack.services.store.listAuditRuns(1);
+      expect(run?.selection?.source).toBe("resource-graph");
+      const writtenVms = new Set(stack.enforcerWrites(since).map((w) => w.path.split("/").slice(0, 9).join("/").toLowerCase()));
+      for (const id of drifted) expect(writtenVms.has(id.toLowerCase()), id).toBe(true);
+      for (const id of ids.slice(3)) expect(writtenVms.has(id.toLowerCase()), id).toBe(false);
+      expect([...writtenVms].every((w) => drifted.some((d) => d.toLowerCase() === w))).toBe(true);
+      for (const id of drifted) {
+        const vm = await stack.owner.getVm(id);
+        expect(loginExtension(vm)?.properties.provisioningState, id).toBe("Succeeded");
+        expect((vm?.["identity"] as { type?: string } | undefined)?.type, id).toMatch(/SystemAssigned/);
+        expect(await ourAndHumanAssignments(id), id).toEqual([`${ADMIN_ROLE}:${ALICE}`]);
+      }
+    } finally {
+      stack.emulator.setEventDelivery({ paused: false });
+      await stack.settle();
+    }
+  });
+});
