@@ -182,7 +182,7 @@ function auditsSection(audits: readonly AuditRun[], now: Date): SafeHtml {
   if (audits.length === 0) return html`<section id="audits" aria-labelledby="audits-heading"><p>No drift audit has run yet (it runs on the AUDIT_SCHEDULE timer).</p></section>`;
   return html`<section id="audits" aria-labelledby="audits-heading"><table>
 <caption class="sr-only">The last drift audits, newest first</caption>
-<thead><tr><th scope="col">Started</th><th scope="col">Duration</th><th scope="col">Trigger</th><th scope="col">Subscriptions</th><th scope="col">VMs</th><th scope="col">Passes queued</th><th scope="col">ARM requests</th><th scope="col">Errors</th><th scope="col">States found</th></tr></thead>
+<thead><tr><th scope="col">Started</th><th scope="col">Duration</th><th scope="col">Trigger</th><th scope="col">Subscriptions</th><th scope="col">VMs</th><th scope="col">Passes queued</th><th scope="col">ARM requests</th><th scope="col">Errors</th><th scope="col">States found</th><th scope="col">Read through</th><th scope="col">Suspects</th></tr></thead>
 <tbody>${audits.map((run) => html`<tr>
 <td><time datetime="${run.startedAt}">${formatTime(run.startedAt)}</time><div class="small muted">${ago(run.startedAt, now)}</div></td>
 <td>${formatDuration(run.durationMs)}</td>
@@ -193,7 +193,18 @@ function auditsSection(audits: readonly AuditRun[], now: Date): SafeHtml {
 <td>${run.armCalls}</td>
 <td>${run.errors}</td>
 <td class="small">${Object.entries(run.countsByState).map(([s, n]) => `${s} ${n}`).join(", ") || "—"}</td>
+<td class="small">${run.selection ? `${run.selection.source === "resource-graph" ? "Resource Graph" : "ARM lists"} (${run.selection.requests.resourceGraph} + ${run.selection.requests.arm} requests)` : "ARM lists"}</td>
+<td class="small">${suspectsText(run)}</td>
 </tr>`)}</tbody></table></section>`;
+}
+
+/** "12 (plan-not-empty 9, unsettled 3) + 4 confirmed": what the audit could not vouch for, and its slice. */
+function suspectsText(run: AuditRun): string {
+  const selection = run.selection;
+  if (!selection) return "every VM";
+  if (selection.source === "arm") return "every VM";
+  const reasons = Object.entries(selection.suspectReasons).sort((a, b) => b[1] - a[1]).map(([r, n]) => `${r} ${n}`).join(", ");
+  return `${selection.suspects}${reasons ? ` (${reasons})` : ""} + ${selection.confirmed} confirmed`;
 }
 
 // --- one VM ----------------------------------------------------------------------------------

@@ -66,6 +66,21 @@ describe("pages", () => {
     expect(page).toContain("50 %"); // one compliant of two responsible VMs
   });
 
+  it("the audits table says how each run read the estate and what it could not vouch for", () => {
+    const run = {
+      runId: "r1", startedAt: "2026-12-01T11:00:00Z", finishedAt: "2026-12-01T11:00:01Z", durationMs: 1000, trigger: "timer",
+      subscriptions: ["s"], vmCount: 1000, enqueued: 7, countsByState: { compliant: 1000 }, armCalls: 3, errors: 0,
+      selection: {
+        source: "resource-graph" as const, sliceIndex: 4, slices: 500, suspects: 5, confirmed: 2, suspectReasons: { "unsettled": 1, "plan-not-empty": 4 },
+        listedThroughArm: [], requests: { resourceGraph: 3, arm: 0 }, loginAssignmentsBySubscription: {}, warnings: [],
+      },
+    };
+    const page = overviewPage({ ...overview, audits: [run, { ...run, runId: "r0", selection: undefined }] }, "NONCE");
+    expect(page).toContain("Resource Graph (3 + 0 requests)");
+    expect(page).toContain("5 (plan-not-empty 4, unsettled 1) + 2 confirmed");
+    expect(page).toContain("every VM");
+  });
+
   it("the VM page escapes its record, rejected tag entries, tags and log", () => {
     const model: VmModel = {
       now, mode: "report", vmId: hostile.vmId, record: hostile, grants: [{ role: "admin", principalId: HOSTILE[3]!, requestedBy: HOSTILE[0]! }],
