@@ -1,7 +1,7 @@
 // The ARM expression evaluator the infra tests use as an oracle, checked on the semantics they rely on.
 import { describe, expect, it } from "vitest";
 import type { ArmTemplate, Json } from "./arm.js";
-import { DeploymentFailure, evaluateVariable } from "./armExpression.js";
+import { DeploymentFailure, evaluateVariable } from "../../src/local/armExpression.js";
 
 function value(expression: string, parameters: Record<string, Json> = {}): Json {
   const template: ArmTemplate = { resources: [], variables: { v: expression } };

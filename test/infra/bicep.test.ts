@@ -9,14 +9,13 @@ import { SETTINGS } from "../../src/config/settings.js";
 import { LOGIN_ROLES } from "../../src/domain/roles.js";
 import { ADDED_IN_AZURE, OMITTED_IN_AZURE, azureAppSettingNames, generatedSettingsJson } from "../../scripts/app-settings.mjs";
 import { bicepPath } from "../../scripts/tools.mjs";
-import { evaluateArmValue, type ArmValue } from "../../src/local/armExpression.js";
 import { enforcerRolesJson, type CompiledTemplate } from "../../src/local/enforcerRoles.js";
 import { evaluateCondition, parseCondition } from "../../src/local/emulator/abac-condition.js";
 import {
   INFRA_DIR, allResources, bicepFiles, buildAll, guidsIn, lintAll, moduleDeployment, requireTool, resolveVariables,
   resourcesOfType, type ArmResource, type ArmTemplate, type BuildResult, type Json, type Located,
 } from "./arm.js";
-import { DeploymentFailure, evaluateOutput, evaluateValue, evaluateVariable } from "./armExpression.js";
+import { DeploymentFailure, evaluateArmValue, evaluateOutput, evaluateValue, evaluateVariable, type ArmValue } from "../../src/local/armExpression.js";
 
 /** The ARM settings under test, with a storage connection so the one loader has everything it needs. */
 const withStorage = (settings: Record<string, string | undefined>) => ({ AzureWebJobsStorage: "UseDevelopmentStorage=true", ...settings });
