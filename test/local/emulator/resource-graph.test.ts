@@ -1,4 +1,5 @@
 import type { ComputeManagementClient, VirtualMachine } from "@azure/arm-compute";
+import { ASSIGNMENT_QUERY, extensionQuery, VM_QUERY } from "../../../src/azure/graphSnapshot.js";
 import { describe, expect, it } from "vitest";
 import { useTestEmulator, type TestEmulator } from "../../support/emulator.js";
 import { armCall, type RawResponse } from "./arm-http.js";
@@ -130,34 +131,8 @@ describe("Resource Graph rows", () => {
   });
 });
 
-describe("the audit's queries (as src/azure/graphSnapshot.ts on main sends them)", () => {
-  const VM_QUERY = `Resources
-| where type =~ 'microsoft.compute/virtualmachines'
-| project id, name, location, tags, identity,
-  osType = properties.storageProfile.osDisk.osType,
-  imageReference = properties.storageProfile.imageReference,
-  vmSize = properties.hardwareProfile.vmSize,
-  provisioningState = properties.provisioningState,
-  powerState = properties.extended.instanceView.powerState.code,
-  osName = properties.extended.instanceView.osName,
-  osVersion = properties.extended.instanceView.osVersion`;
-  const EXTENSION_QUERY = `Resources
-| where type =~ 'microsoft.compute/virtualmachines/extensions'
-| where properties.type in~ ('AADLoginForWindows', 'JsonADDomainExtension')
-| project id, name,
-  publisher = properties.publisher,
-  extensionType = properties.type,
-  typeHandlerVersion = properties.typeHandlerVersion,
-  provisioningState = properties.provisioningState`;
-  const ASSIGNMENT_QUERY = `AuthorizationResources
-| where type =~ 'microsoft.authorization/roleassignments'
-| where properties.roleDefinitionId endswith '${ADMIN_LOGIN}' or properties.roleDefinitionId endswith '${USER_LOGIN}'
-| project id, name,
-  scope = properties.scope,
-  roleDefinitionId = properties.roleDefinitionId,
-  principalId = properties.principalId,
-  principalType = properties.principalType,
-  description = properties.description`;
+describe("the audit's queries, exactly as src/azure/graphSnapshot.ts sends them", () => {
+  const EXTENSION_QUERY = extensionQuery(["AADLoginForWindows"]);
 
   it("answers all three with the fields the snapshot reads", async () => {
     await compute.virtualMachineExtensions.createOrUpdate(RG, "vm-a", "AADLoginForWindows", { location: "westeurope", publisher: "Microsoft.Azure.ActiveDirectory", typePropertiesType: "AADLoginForWindows", typeHandlerVersion: "2.0" }, FAST);
