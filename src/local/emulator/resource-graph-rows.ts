@@ -1,6 +1,6 @@
 import type { HandlerContext } from "./context.js";
 import { isObject, type Json } from "./http-io.js";
-import { ROLE_ASSIGNMENT_TYPE, roleAssignmentId } from "./role-assignments.js";
+import { ROLE_ASSIGNMENT_TYPE, renderAssignment, roleAssignmentId } from "./role-assignments.js";
 import { normalizeScope, subscriptionOf } from "./scope.js";
 import type { RoleAssignmentRecord, VmRecord } from "./state.js";
 import { renderExtension } from "./vm-extensions.js";
@@ -103,19 +103,11 @@ export function assignmentRow(a: RoleAssignmentRecord, tenantId: string): GraphR
     table: "AuthorizationResources",
     row: {
       ...baseRow(tenantId, id, a.name, ROLE_ASSIGNMENT_TYPE, sub, rg),
+      // ARM's own properties of the assignment, with the subscription-qualified role id Resource Graph shows.
       properties: {
+        ...((renderAssignment(a) as { properties: Record<string, Json> }).properties),
         roleDefinitionId: `${sub ? `/subscriptions/${sub}` : ""}/providers/Microsoft.Authorization/roleDefinitions/${a.roleDefinitionGuid}`,
-        principalId: a.principalId,
-        principalType: a.principalType,
         scope,
-        condition: a.condition ?? null,
-        conditionVersion: a.conditionVersion ?? null,
-        createdOn: a.createdOn,
-        updatedOn: a.updatedOn,
-        createdBy: a.createdBy,
-        updatedBy: a.updatedBy,
-        delegatedManagedIdentityResourceId: null,
-        description: a.description ?? null,
       },
     },
   };

@@ -134,7 +134,8 @@ export async function loadVm(params: URLSearchParams, deps: DashboardDeps): Prom
   let explanation: Explanation | undefined;
   let explanationNote: string | undefined;
   try {
-    explanation = await explainVm(vmTarget(vmId), deps);
+    // The row is read already: the plan's observation uses it rather than reading it again.
+    explanation = await explainVm(vmTarget(vmId), { ...deps, store: { getVm: async () => record } });
     if (!explanation) explanationNote = "ARM has no such VM now (deleted, or the enforcer's identity cannot read it): nothing to plan.";
   } catch (error) {
     if (!(error instanceof ArmFailure)) throw error;
