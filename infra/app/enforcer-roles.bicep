@@ -30,6 +30,9 @@ var enforcerActions = [
   'Microsoft.Authorization/roleAssignments/write' // grant login: only as the condition below allows
   'Microsoft.Authorization/roleAssignments/delete' // revoke login: only as the condition below allows
   'Microsoft.ResourceGraph/resources/read' // the drift audit's snapshot; Resource Graph answers only rows the reads above allow
+  'Microsoft.Network/networkInterfaces/read' // preflight: the VM's NICs and their security group
+  'Microsoft.Network/networkSecurityGroups/read' // preflight: outbound rules that could block TCP 443 to Entra ID
+  'Microsoft.Network/virtualNetworks/subnets/read' // preflight: the subnet's security group
 ]
 
 // Virtual Machine Administrator Login, Virtual Machine User Login.
@@ -50,7 +53,7 @@ resource enforcerRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   properties: {
     // Custom role names are unique per TENANT: the subscription id keeps one per watched subscription apart.
     roleName: 'aadlogin-enforcer VM operator (${environmentName}, ${subscription().subscriptionId})'
-    description: 'Reads Windows VMs, enables their system-assigned identity, installs AADLoginForWindows and manages login role assignments. Used by the aadlogin-enforcer Function App only.'
+    description: 'Reads Windows VMs and their network security rules, enables their system-assigned identity, installs AADLoginForWindows and manages login role assignments. Used by the aadlogin-enforcer Function App only.'
     type: 'CustomRole'
     permissions: [
       {

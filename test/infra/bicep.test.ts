@@ -48,6 +48,9 @@ const CUSTOM_ROLE_ACTIONS = [
   "Microsoft.Authorization/roleAssignments/write",
   "Microsoft.Authorization/roleAssignments/delete",
   "Microsoft.ResourceGraph/resources/read",
+  "Microsoft.Network/networkInterfaces/read",
+  "Microsoft.Network/networkSecurityGroups/read",
+  "Microsoft.Network/virtualNetworks/subnets/read",
 ];
 const ALLOWED = ["a11ce000-0000-4000-8000-000000000001", "0b5e0000-0000-4000-8000-000000000003"];
 

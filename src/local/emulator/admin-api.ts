@@ -50,6 +50,11 @@ export async function handleAdminRequest(core: EmulatorCore, req: IncomingMessag
         return ok(204);
       case "POST /seed":
         return ok(200, core.seed(obj()));
+      case "POST /network": {
+        const resources = obj()["resources"];
+        if (!Array.isArray(resources)) throw badRequest("InvalidRequestContent", "POST /network needs {resources: [{id, location?, properties}]}.");
+        return ok(200, core.addNetwork(resources));
+      }
       case "POST /vms/simulation":
         return ok(200, core.setVmSimulation(obj() as never));
       case "POST /reset":

@@ -14,6 +14,9 @@ export const SUPPORTED_API_VERSIONS = {
   "Microsoft.Authorization": [
     "2026-08-01", "2022-04-01", "2020-10-01", "2020-10-01-preview", "2020-04-01-preview", "2018-01-01-preview", "2015-07-01",
   ],
+  // Microsoft.Network: the version of the official examples the emulator renders (2024-05-01, what
+  // the enforcer's preflight sends) and the stable versions before it.
+  "Microsoft.Network": ["2024-05-01", "2024-03-01", "2024-01-01", "2023-11-01", "2023-09-01", "2023-06-01", "2023-05-01", "2023-04-01"],
   // Resource Graph's stable versions (azure-rest-api-specs, specification/resourcegraph).
   "Microsoft.ResourceGraph": ["2024-04-01", "2022-10-01", "2021-03-01"],
   "Microsoft.Resources": [

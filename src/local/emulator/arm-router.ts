@@ -8,6 +8,7 @@ import { queryResources } from "./resource-graph.js";
 import { deleteResourceGroup, getResourceGroup, putResourceGroup } from "./resource-groups.js";
 import { deleteRoleAssignment, getRoleAssignment, listRoleAssignments, putRoleAssignment, roleAssignmentAttributes } from "./role-assignments.js";
 import { deleteRoleDefinition, getRoleDefinition, listRoleDefinitions, putRoleDefinition } from "./role-definition-api.js";
+import { getNetworkResource } from "./network.js";
 import type { EmulatorState } from "./state.js";
 import { deleteTags, getTags, writeTags } from "./tags.js";
 import { deleteExtension, getExtension, listExtensions, putExtension } from "./vm-extensions.js";
@@ -137,6 +138,15 @@ export function routeArm(method: string, path: string): ArmRoute {
     if (method === "DELETE") return { ...base, handle: (c, r) => deleteResourceGroup(c, r, sub, rg) };
     throw methodNotAllowed(method, path);
   }
+  if (low[4] === "providers" && low[5] === "microsoft.network") {
+    // Read-only: the preflight's GETs of a NIC, a security group and a subnet.
+    const type = seg.length === 8 && (low[6] === "networkinterfaces" || low[6] === "networksecuritygroups") ? at(6)
+      : seg.length === 10 && low[6] === "virtualnetworks" && low[8] === "subnets" ? "virtualNetworks/subnets" : undefined;
+    if (!type) throw notFoundRoute(path);
+    const resourceType = type === "virtualNetworks/subnets" ? type : low[6] === "networkinterfaces" ? "networkInterfaces" : "networkSecurityGroups";
+    if (method !== "GET") throw methodNotAllowed(method, path);
+    return { provider: "Microsoft.Network", resourceType, operation: `Microsoft.Network/${resourceType}/read`, handle: (c, r) => getNetworkResource(c, r, sub, rg) };
+  }
   if (low[4] !== "providers" || low[5] !== "microsoft.compute" || low[6] !== "virtualmachines") throw notFoundRoute(path);
   const vmBase = { provider: "Microsoft.Compute" as const, resourceType: "virtualMachines" };
   if (seg.length === 7) {
@@ -183,6 +193,7 @@ function notFoundRoute(path: string): ArmError {
   return notFound(
     "InvalidResourceType",
     `The resource type for path '${path}' could not be found. The local ARM emulator implements resource groups, ` +
-      "virtual machines (+ extensions, instance view, start/deallocate/powerOff/restart), role assignments, role definitions and tags.",
+      "virtual machines (+ extensions, instance view, start/deallocate/powerOff/restart), role assignments, role definitions, tags " +
+      "and GETs of network interfaces, network security groups and subnets.",
   );
 }

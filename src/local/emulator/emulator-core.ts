@@ -4,6 +4,7 @@ import { EventDelivery, type DeliveryTiming, type EventFilter, type EventSubscri
 import { Faults } from "./faults.js";
 import { GUID_PATTERN, isObject, type Json } from "./http-io.js";
 import { LroTracker } from "./lro.js";
+import { networkResourceFrom } from "./network.js";
 import { createOperationEffects } from "./operation-effects.js";
 import { guestOsFor, type GuestOs } from "./os-catalog.js";
 import { RequestLog } from "./request-log.js";
@@ -45,6 +46,8 @@ export interface SeedInput {
   readonly principals?: ReadonlyArray<{ id: string; type: PrincipalType; displayName?: string; upn?: string; appId?: string }>;
   readonly roleDefinitions?: ReadonlyArray<{ name: string; roleName: string; description?: string; permissions?: unknown[]; assignableScopes?: string[] }>;
   readonly vms?: ReadonlyArray<{ id: string; body: Json; simulation?: Omit<VmSimulationInput, "id"> }>;
+  /** Network interfaces, security groups and subnets: `{id, location?, properties}` (see network.ts). */
+  readonly network?: ReadonlyArray<unknown>;
   /** Grants, as POST /roleAssignments takes them (after the principals, role definitions and subscriptions above). */
   readonly roleAssignments?: ReadonlyArray<unknown>;
 }
@@ -207,6 +210,21 @@ export class EmulatorCore {
     );
   }
 
+  /**
+   * Puts network interfaces, security groups and subnets (replacing any with the same id): the
+   * platform team's landing zone. Not an ARM write, so no event; the resource group is created if missing.
+   */
+  addNetwork(resources: readonly unknown[]): { network: number } {
+    const parsed = resources.map(networkResourceFrom);
+    for (const r of parsed) {
+      const [, , sub = "", , rg = ""] = r.id.split("/");
+      if (!this.state.resourceGroup(sub, rg)) this.addResourceGroup(sub, rg, r.location);
+      this.state.network.set(r.id.toLowerCase(), r);
+    }
+    this.changes?.markCore();
+    return { network: parsed.length };
+  }
+
   /** The tenant admin's grant (POST {admin}/roleAssignments): validated, no RBAC check. */
   grant(input: unknown): { created: boolean; body: Json } {
     const result = adminGrant(this.state, input, this.now(), "tenant-admin");
@@ -325,6 +343,10 @@ export class EmulatorCore {
       });
     }
     for (const g of input.roleAssignments ?? []) this.grant(g);
+    if (input.network !== undefined) {
+      if (!Array.isArray(input.network)) throw badRequest("InvalidRequestContent", "network must be an array of {id, location?, properties}.");
+      this.addNetwork(input.network);
+    }
     const vms = input.vms ?? [];
     for (const v of vms) this.seedVm(v.id, v.body, v.simulation);
     return { subscriptions: input.subscriptions?.length ?? 0, resourceGroups: input.resourceGroups?.length ?? 0, principals: input.principals?.length ?? 0, vms: vms.length };

@@ -26,6 +26,8 @@
  *   POST /roleAssignments {principalId, roleDefinitionId: guid|full id, scope, condition?, conditionVersion?, description?, name?} -> 201 (200 when it updated the same grant)
  *   DELETE /requests                                   POST /seed {subscriptions?, resourceGroups?, principals?, roleDefinitions?, roleAssignments?, vms:[{id, body, simulation?}]}
  *   POST /vms/simulation {id, powerState?, agent?: {osName, osVersion}|null, outboundNetwork?}
+ *   POST /network {resources: [{id, location?, properties}]}: network interfaces, security groups, subnets (GET-only through ARM;
+ *        rendered like the official examples, security groups with their six default rules; also `network` in POST /seed)
  *   POST /reset   GET /snapshot   GET /events   GET/POST /eventSubscriptions {url, filter?}   DELETE /eventSubscriptions/{id}
  *   POST /eventDelivery {duplicate?, reorder?, paused?, maxAttempts?, initialBackoffMs?}   GET /deadLetters
  *   POST /faults {seed, rules: [{match?, status?, rate?, count?, retryAfterSeconds?, latencyMs?}], lroFailures?}   DELETE /faults
@@ -143,6 +145,8 @@ export interface ArmEmulator {
   addRoleAssignment(input: AdminRoleAssignmentInput): Json;
   seed(input: SeedInput): void;
   setVmSimulation(input: VmSimulationInput): Json;
+  /** What POST {admin}/network does: puts network interfaces, security groups and subnets (`{id, location?, properties}`). */
+  addNetwork(resources: readonly unknown[]): void;
   requests(since?: number): { requests: RequestLogEntry[]; counts: { byOperation: Record<string, number>; byCaller: Record<string, number> }; lastSeq: number; dropped: number };
   clearRequests(): void;
   /** Every resource event raised so far, in order. */
@@ -319,6 +323,7 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
     addRoleAssignment: (input) => saving(() => core.grant(input).body),
     seed: (input) => saving(() => void core.seed(input)),
     setVmSimulation: (input) => saving(() => core.setVmSimulation(input)),
+    addNetwork: (resources) => saving(() => void core.addNetwork(resources)),
     requests: (since) => core.log.read(since ?? 0),
     clearRequests: () => core.log.clear(),
     events: () => [...core.events],

@@ -4,6 +4,7 @@ import type { ChangeSink, EmulatorCore } from "./emulator-core.js";
 import type { DeadLetter, DeliveryState } from "./event-delivery.js";
 import { isObject } from "./http-io.js";
 import type { LroOperation } from "./lro.js";
+import type { NetworkResource } from "./network.js";
 import type { RoleDefinitionRecord } from "./role-definitions.js";
 import { scopeKey } from "./scope.js";
 import type { EmulatorLimits, ExtensionRecord, Principal, ResourceGroupRecord, RoleAssignmentRecord, SubscriptionRecord, VmRecord, VmSimulation } from "./state.js";
@@ -50,6 +51,8 @@ export interface PersistedDocument extends PersistedIdentity {
   readonly customRoles: RoleDefinitionRecord[];
   readonly userAssignedIdentities: Array<[string, { principalId: string; clientId: string }]>;
   readonly pendingSimulations: Array<[string, Partial<VmSimulation>]>;
+  /** Absent in files written before the emulator served Microsoft.Network: read as none. */
+  readonly network?: NetworkResource[];
   readonly eventGrid: DeliveryState;
   readonly principals: Principal[];
   readonly roleAssignments: RoleAssignmentRecord[];
@@ -104,6 +107,7 @@ export function restoreCore(core: EmulatorCore, doc: PersistedDocument): void {
   for (const r of doc.customRoles) state.customRoles.set(r.guid.toLowerCase(), r);
   for (const [k, v] of doc.userAssignedIdentities) state.userAssignedIdentities.set(k, v);
   for (const [k, v] of doc.pendingSimulations) state.pendingSimulations.set(k, v);
+  for (const n of Array.isArray(doc.network) ? doc.network : []) state.network.set(n.id.toLowerCase(), n);
   // Role-assignment keys are `scope|name` (role-assignments.ts).
   for (const a of doc.roleAssignments) state.roleAssignments.set(`${scopeKey(a.scope)}|${a.name.toLowerCase()}`, a);
   for (const { extensions, ...vm } of doc.virtualMachines) {
@@ -229,6 +233,7 @@ export class StatePersistence implements ChangeSink {
       customRoles: [...state.customRoles.values()],
       userAssignedIdentities: [...state.userAssignedIdentities],
       pendingSimulations: [...state.pendingSimulations],
+      network: [...state.network.values()],
       eventGrid: { options: delivery.options, subscriptions: delivery.subscriptions },
     };
     const parts: Buffer[] = [];

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { Json } from "./http-io.js";
+import type { NetworkResource } from "./network.js";
 import type { GuestOs } from "./os-catalog.js";
 import { BUILT_IN_ROLES, type RoleDefinitionRecord } from "./role-definitions.js";
 
@@ -129,6 +130,8 @@ export class EmulatorState {
   readonly userAssignedIdentities = new Map<string, { principalId: string; clientId: string }>();
   /** What a VM not created yet will "be" once it is (keyed by lower-case VM id): see setVmSimulation. */
   readonly pendingSimulations = new Map<string, Partial<VmSimulation>>();
+  /** Network interfaces, security groups and subnets (seeded, read-only through ARM), by lower-case id. */
+  readonly network = new Map<string, NetworkResource>();
 
   /**
    * How long a principal created now stays unknown to role-assignment writes (realistic timing);
@@ -155,6 +158,7 @@ export class EmulatorState {
     this.customRoles.clear();
     this.userAssignedIdentities.clear();
     this.pendingSimulations.clear();
+    this.network.clear();
   }
 
   subscription(id: string): SubscriptionRecord | undefined {

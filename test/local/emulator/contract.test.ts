@@ -272,6 +272,63 @@ function expectRoleDefinition(res: RawResponse, expected: any): void {
   expectKeysIncluded(res.body.properties.permissions[0], expected.properties.permissions[0], "roleDefinition.properties.permissions[0]");
 }
 
+/**
+ * Microsoft.Network (read-only in the emulator): each example's resource is seeded with only what a
+ * landing zone would set (rules, the subnet and group references) and read back with a GET. Keys the
+ * emulator leaves out: an ipConfiguration's `publicIPAddress` and `privateIPAddressPrefixLength` and the
+ * NIC's `dscpConfiguration` (optional resources it does not model). The default rules must be the
+ * example's, exactly.
+ */
+const NETWORK_SUB = (text: string): string => text.replaceAll("/subscriptions/subid/", `/subscriptions/${SUB}/`);
+const networkGet = async (ex: Example, path: string): Promise<{ res: RawResponse; expected: any }> => {
+  const expected = JSON.parse(NETWORK_SUB(JSON.stringify(ex.responses["200"]?.body)));
+  const res = await call("GET", `${NETWORK_SUB(path)}?api-version=${ex.parameters["api-version"]}`);
+  expect(res.status).toBe(200);
+  expectKeysIncluded(res.body, expected, path.split("/").slice(-2)[0] ?? path);
+  return { res, expected };
+};
+const network: Record<string, Recipe> = {
+  "NetworkInterfaceGet.json": async (ex) => {
+    const body = JSON.parse(NETWORK_SUB(JSON.stringify(ex.responses["200"]?.body)));
+    const ipConfigurations = body.properties.ipConfigurations.map((c: any) => ({ name: c.name, properties: { subnet: c.properties.subnet, primary: c.properties.primary } }));
+    t.emulator.addNetwork([{ id: body.id, location: body.location, properties: { ipConfigurations, networkSecurityGroup: body.properties.networkSecurityGroup, virtualMachine: body.properties.virtualMachine } }]);
+    const { res, expected } = await networkGet(ex, body.id);
+    expectKeysIncluded(res.body.properties, expected.properties, "networkInterface.properties", ["dscpConfiguration"]);
+    expectKeysIncluded(res.body.properties.dnsSettings, expected.properties.dnsSettings, "networkInterface.properties.dnsSettings");
+    expectKeysIncluded(res.body.properties.ipConfigurations[0], expected.properties.ipConfigurations[0], "ipConfigurations[0]");
+    expectKeysIncluded(res.body.properties.ipConfigurations[0].properties, expected.properties.ipConfigurations[0].properties, "ipConfigurations[0].properties", ["publicIPAddress"]);
+    expectKeysIncluded(res.body.properties.ipConfigurations[1].properties, expected.properties.ipConfigurations[1].properties, "ipConfigurations[1].properties", ["privateIPAddressPrefixLength"]);
+    expect(res.body.properties.ipConfigurations.map((c: any) => c.id)).toEqual(expected.properties.ipConfigurations.map((c: any) => c.id));
+    expect(res.body.properties.networkSecurityGroup).toEqual(expected.properties.networkSecurityGroup);
+    expect(res.body.properties.ipConfigurations[0].properties.subnet).toEqual(expected.properties.ipConfigurations[0].properties.subnet);
+    expect(res.body.type).toBe(expected.type);
+  },
+  "NetworkSecurityGroupGet.json": async (ex) => {
+    const body = JSON.parse(NETWORK_SUB(JSON.stringify(ex.responses["200"]?.body)));
+    const securityRules = body.properties.securityRules.map((r: any) => ({ name: r.name, properties: { ...r.properties, provisioningState: undefined } }));
+    t.emulator.addNetwork([{ id: body.id, location: body.location, properties: { securityRules: JSON.parse(JSON.stringify(securityRules)) } }]);
+    const { res, expected } = await networkGet(ex, body.id);
+    expectKeysIncluded(res.body.properties, expected.properties, "networkSecurityGroup.properties");
+    expect(res.body.properties.securityRules).toEqual(expected.properties.securityRules);
+    expect(res.body.properties.defaultSecurityRules).toEqual(expected.properties.defaultSecurityRules);
+  },
+  "SubnetGet.json": async (ex) => {
+    const body = JSON.parse(NETWORK_SUB(JSON.stringify(ex.responses["200"]?.body)));
+    t.emulator.addNetwork([{ id: body.id, properties: { addressPrefix: body.properties.addressPrefix } }]);
+    const { res, expected } = await networkGet(ex, body.id);
+    expectKeysIncluded(res.body.properties, expected.properties, "subnet.properties");
+    expect(res.body.properties).toMatchObject(expected.properties);
+    // A subnet's group, when it has one, is a reference like the NIC's.
+    const withGroup = `${body.id.replace(/subnet1$/, "subnet2")}`;
+    const nsg = `/subscriptions/${SUB}/resourceGroups/subnet-test/providers/Microsoft.Network/networkSecurityGroups/nsg1`;
+    t.emulator.addNetwork([{ id: withGroup, properties: { networkSecurityGroup: { id: nsg } } }]);
+    const second = await call("GET", `${withGroup}?api-version=2024-05-01`);
+    expect(second.body.properties.networkSecurityGroup).toEqual({ id: nsg });
+    const missing = await call("GET", `${withGroup.replace(/subnet2$/, "nope")}?api-version=2024-05-01`);
+    expect([missing.status, missing.body.error.code]).toEqual([404, "ResourceNotFound"]);
+  },
+};
+
 beforeAll(async () => {
   t = await startTestEmulator({ lroDelayMs: 0 });
 });
@@ -289,7 +346,7 @@ beforeEach(() => {
   token = t.emulator.tokenFor(t.emulator.managedIdentity.principalId);
 });
 
-for (const [dir, recipes] of [["compute", compute], ["authorization", authorization]] as const) {
+for (const [dir, recipes] of [["compute", compute], ["authorization", authorization], ["network", network]] as const) {
   describe(`official ${dir} examples`, () => {
     const files = readdirSync(join(ROOT, dir)).filter((f) => f.endsWith(".json")).sort();
     it("has a recipe for every example file", () => {

@@ -190,6 +190,28 @@ describe("long-running operation status needs Microsoft.Compute/locations/operat
     expect(poll?.path).toMatch(new RegExp(`^/subscriptions/${SUB}/providers/Microsoft.Compute/locations/westeurope/operations/`));
   });
 
+  it("the infra's role reads a NIC, its security group and its subnet (the preflight); without networkSecurityGroups/read the group's GET is 403", async () => {
+    const nic = `${RG}/providers/Microsoft.Network/networkInterfaces/vm1-nic`;
+    const nsg = `${RG}/providers/Microsoft.Network/networkSecurityGroups/vm1-nsg`;
+    const subnet = `${RG}/providers/Microsoft.Network/virtualNetworks/vnet1/subnets/default`;
+    t.emulator.addNetwork([
+      { id: nic, properties: { ipConfigurations: [{ name: "ipconfig1", properties: { subnet: { id: subnet } } }], networkSecurityGroup: { id: nsg } } },
+      { id: nsg, properties: {} },
+      { id: subnet, properties: { networkSecurityGroup: { id: nsg } } },
+    ]);
+    grantInfraRoles(DELEGATE);
+    for (const path of [nic, nsg, subnet]) expect((await as(DELEGATE, "GET", api(path, "2024-05-01"))).status, path).toBe(200);
+    expect((await as(NOBODY, "GET", api(nic, "2024-05-01"))).status).toBe(403);
+    t.emulator.reset();
+    t.emulator.addResourceGroup(SUB, "rg1", "westeurope");
+    t.emulator.addPrincipal({ id: DELEGATE, type: "ServicePrincipal", displayName: "Delegate" });
+    t.emulator.addNetwork([{ id: nsg, properties: {} }]);
+    grantInfraRoles(DELEGATE, ["Microsoft.Network/networkSecurityGroups/read"]);
+    const denied = await as(DELEGATE, "GET", api(nsg, "2024-05-01"));
+    expect([denied.status, denied.body.error.code]).toEqual([403, "AuthorizationFailed"]);
+    expect(denied.body.error.message).toBe(denial(DELEGATE, "Microsoft.Network/networkSecurityGroups/read", nsg));
+  });
+
   it("the infra's role cannot grant Owner, nor a login role to a principal outside the allow-list (through the SDK)", async () => {
     grantInfraRoles(DELEGATE);
     const auth = new AuthorizationManagementClient(credential(DELEGATE), SUB, { endpoint: t.emulator.armUrl, tlsOptions: { ca: t.emulator.caPem }, credentialScopes: [ARM_SCOPE], retryOptions: { maxRetries: 0 } });
