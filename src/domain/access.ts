@@ -51,7 +51,8 @@ export type RejectReason =
   | "over-limit"
   | "expired"
   | "bad-principal-type"
-  | "bad-expiry";
+  | "bad-expiry"
+  | "guest-not-supported";
 
 export interface RejectedEntry {
   /** The configured tag name the entry came from. */
@@ -77,6 +78,17 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function isGuid(value: string): boolean {
   return GUID.test(value);
+}
+
+/**
+ * A guest (B2B) account written by its user principal name: guests' UPNs carry `#EXT#@`
+ * (`alice_contoso.com#EXT#@tenant.onmicrosoft.com`). Entra login to Azure VMs does not support guests
+ * (Microsoft Learn, "Sign in to a Windows virtual machine in Azure by using Microsoft Entra ID",
+ * limitations; the same for Linux). A guest written as an object id cannot be told apart without
+ * Microsoft Graph (its `userType`): that case is not detected here.
+ */
+export function looksLikeGuestUpn(entry: string): boolean {
+  return !isGuid(entry) && /#EXT#@/i.test(entry);
 }
 
 const PRINCIPAL_TYPES: Readonly<Record<string, PrincipalType>> = {
@@ -214,6 +226,10 @@ export function desiredAccessFromTags(
       const colon = entry.indexOf(":");
       const idPart = colon < 0 ? entry : entry.slice(0, colon);
       const typePart = colon < 0 ? undefined : entry.slice(colon + 1);
+      if (looksLikeGuestUpn(entry)) {
+        reject(tag, entry, "guest-not-supported", `Entry ${JSON.stringify(safeEntry(entry))} in tag ${tag} is a guest (B2B) account; Entra login to Azure VMs does not support guests. Grant a member account of this tenant, by its object id.`);
+        continue;
+      }
       if (!isGuid(idPart)) {
         reject(tag, entry, "not-a-guid", `Entry ${JSON.stringify(safeEntry(entry))} in tag ${tag} is not an object id (GUID); write OBJECTID or OBJECTID:User|Group|ServicePrincipal. Tags grant only ${LOGIN_ROLES[role].name} here.`);
         continue;

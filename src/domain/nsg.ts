@@ -112,3 +112,43 @@ function isDisjointServiceTag(destination: string): boolean {
   const tag = destination.split(".")[0] ?? "";
   return DISJOINT_TAGS.includes(tag);
 }
+
+/** One network interface of the VM as the preflight read it: its group and its primary subnet's group. */
+export interface NicPath {
+  readonly id: string;
+  /** The VM's primary NIC (the one its default route leaves through); a VM with one NIC: that one. */
+  readonly primary: boolean;
+  readonly nsg?: NetworkSecurityGroup;
+  readonly subnetId?: string;
+  readonly subnetNsg?: NetworkSecurityGroup;
+}
+
+/** What the preflight read of the VM's network, and what it could not read (not found, not allowed). */
+export interface NetworkPath {
+  readonly nics: readonly NicPath[];
+  /** Resource ids the VM or a NIC refers to that could not be read, with why. */
+  readonly unreadable: readonly { readonly id: string; readonly why: string }[];
+}
+
+/**
+ * The preflight's verdict for the VM: its primary NIC decides (Azure sends a VM's outbound traffic
+ * through the primary NIC unless the guest routes otherwise). A clear block stands even when
+ * something else could not be read, since both groups must allow; anything unread makes an
+ * "allowed" unknown instead.
+ */
+export function preflightVerdict(path: NetworkPath, port = 443): OutboundVerdict {
+  const primary = path.nics.find((n) => n.primary) ?? (path.nics.length === 1 ? path.nics[0] : undefined);
+  const unread = path.unreadable.length > 0 ? `could not read ${path.unreadable.map((u) => `${u.id} (${u.why})`).join(", ")}` : undefined;
+  if (!primary) {
+    if (path.nics.length === 0) return { verdict: "unknown", why: unread ?? "the VM lists no network interface" };
+    // Several NICs and none marked primary: only a block on every one of them is clear.
+    const verdicts = path.nics.map((n) => outboundToEntra([n.nsg, n.subnetNsg], port));
+    const firstBlock = verdicts.find((v) => v.verdict === "blocked");
+    if (firstBlock && verdicts.every((v) => v.verdict === "blocked")) return firstBlock;
+    return { verdict: "unknown", why: "several network interfaces, none marked primary" };
+  }
+  const verdict = outboundToEntra([primary.nsg, primary.subnetNsg], port);
+  if (verdict.verdict === "blocked") return verdict;
+  if (unread) return { verdict: "unknown", why: unread };
+  return verdict;
+}

@@ -62,6 +62,10 @@ export interface ObservedVm {
   readonly agentOsName?: string;
   readonly agentOsVersion?: string;
   readonly identity: ObservedIdentity;
+  /** `osProfile.computerName` (else the instance view's): the guest's name, the Entra device's name. */
+  readonly computerName?: string;
+  /** `networkProfile.networkInterfaces`: what the preflight reads (absent when the source did not say). */
+  readonly networkInterfaces?: readonly { readonly id: string; readonly primary?: boolean }[];
   readonly extensions: readonly ObservedExtension[];
   readonly etag?: string;
 }

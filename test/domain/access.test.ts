@@ -42,6 +42,9 @@ describe("desiredAccessFromTags: the tag contract", () => {
     ["admin listed twice", { "aadlogin-admins": `${p(1)},${p(1).toUpperCase()}:Group` }, [`admin:${p(1)}:User`], [`duplicate:${p(1).toUpperCase()}:Group`]],
     ["over the limit (admins first)", { "aadlogin-users": `${p(1)},${p(2)},${p(3)}`, "aadlogin-admins": `${p(4)},${p(5)},${p(6)}` }, [`admin:${p(4)}:User`, `admin:${p(5)}:User`, `admin:${p(6)}:User`, `user:${p(1)}:User`, `user:${p(2)}:User`], [`over-limit:${p(3)}`]],
     ["not on the allow-list", { "aadlogin-admins": `${p(1)},${p(99)}` }, [`admin:${p(1)}:User`], [`not-allowed:${p(99)}`]],
+    ["a guest (B2B) UPN", { "aadlogin-users": `${p(1)},alice_contoso.com#EXT#@fabrikam.onmicrosoft.com` }, [`user:${p(1)}:User`], ["guest-not-supported:alice_contoso.com#EXT#@fabrikam.onmicrosoft.com"]],
+    ["a guest UPN in other case", { "aadlogin-admins": "BOB_EXAMPLE.ORG#ext#@Fabrikam.onmicrosoft.com" }, [], ["guest-not-supported:BOB_EXAMPLE.ORG#ext#@Fabrikam.onmicrosoft.com"]],
+    ["a member UPN is not an object id (not a guest)", { "aadlogin-users": "carol@fabrikam.com" }, [], ["not-a-guid:carol@fabrikam.com"]],
     ["custom tag names", { "vm-admins": p(1), "vm-users": p(2), "aadlogin-admins": p(3) }, [`admin:${p(1)}:User`, `user:${p(2)}:User`], []],
   ])("%s", (label, tags, grants, rejected) => {
     const overrides = label === "custom tag names" ? { adminsTag: "vm-admins", usersTag: "vm-users" } : {};

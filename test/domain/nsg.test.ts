@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { groupVerdict, outboundToEntra, type NetworkSecurityGroup, type NsgRule } from "../../src/domain/nsg.js";
+import { groupVerdict, outboundToEntra, preflightVerdict, type NetworkPath, type NetworkSecurityGroup, type NsgRule } from "../../src/domain/nsg.js";
 
 const NSG = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/nsg-app";
 /** Azure's default outbound rules, as every group carries them (`defaultSecurityRules`). */
@@ -55,5 +55,29 @@ describe("outboundToEntra: the NIC's group and the subnet's must both allow", ()
     ["no group at all", [undefined, undefined], "unknown"],
   ])("%s", (_what, groups, verdict) => {
     expect(outboundToEntra(groups).verdict).toBe(verdict);
+  });
+});
+
+describe("preflightVerdict: the VM's primary NIC decides; unread parts make an allow unknown, never a block", () => {
+  const open = group();
+  const closed = group(rule({ name: "deny-web", access: "Deny", priority: 200 }));
+  const nic = (id: string, primary: boolean, nsg?: NetworkSecurityGroup, subnetNsg?: NetworkSecurityGroup) => ({ id, primary, ...(nsg ? { nsg } : {}), ...(subnetNsg ? { subnetNsg } : {}) });
+  const missing = [{ id: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/gone", why: "ResourceNotFound" }];
+  it.each<[string, NetworkPath, string]>([
+    ["one NIC (not marked primary), open", { nics: [nic("a", false, open)], unreadable: [] }, "allowed"],
+    ["one NIC, its subnet closed", { nics: [nic("a", false, open, closed)], unreadable: [] }, "blocked"],
+    ["primary closed, secondary open", { nics: [nic("a", true, closed), nic("b", false, open)], unreadable: [] }, "blocked"],
+    ["primary open, secondary closed", { nics: [nic("a", true, open), nic("b", false, closed)], unreadable: [] }, "allowed"],
+    ["two NICs, no primary, both closed", { nics: [nic("a", false, closed), nic("b", false, closed)], unreadable: [] }, "blocked"],
+    ["two NICs, no primary, one closed", { nics: [nic("a", false, closed), nic("b", false, open)], unreadable: [] }, "unknown"],
+    ["no NIC read", { nics: [], unreadable: missing }, "unknown"],
+    ["open, but the subnet's group could not be read", { nics: [nic("a", true, open)], unreadable: missing }, "unknown"],
+    ["closed, and something else could not be read", { nics: [nic("a", true, closed)], unreadable: missing }, "blocked"],
+    ["no group anywhere", { nics: [nic("a", true)], unreadable: [] }, "unknown"],
+  ])("%s", (_what, path, verdict) => {
+    const v = preflightVerdict(path);
+    expect(v.verdict).toBe(verdict);
+    if (v.verdict === "blocked") expect(v.ruleId).toBe(`${NSG}/securityRules/deny-web`);
+    if (v.verdict === "unknown") expect(v.why).not.toBe("");
   });
 });
