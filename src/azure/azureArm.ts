@@ -10,6 +10,8 @@ import { classifyArmError, isNotFound } from "./errors.js";
 import { normalizeIdentityType } from "./identityType.js";
 import { readEstateSnapshot } from "./graphSnapshot.js";
 import { ResourceGraph } from "./resourceGraph.js";
+import { NetworkReader } from "./networkPath.js";
+import type { NetworkPath } from "../domain/nsg.js";
 
 /**
  * ArmPort over the real SDK clients. One Compute and one Authorization client per subscription,
@@ -22,6 +24,7 @@ export class AzureArm implements ArmPort {
   private readonly authorization = new Map<string, AuthorizationManagementClient>();
 
   private graph: ResourceGraph | undefined;
+  private network: NetworkReader | undefined;
 
   constructor(private readonly connection: ArmConnection) {}
 
@@ -78,6 +81,11 @@ export class AzureArm implements ArmPort {
       }
       return result;
     });
+  }
+
+  readNetworkPath(vm: ObservedVm): Promise<NetworkPath> {
+    this.network ??= new NetworkReader(this.connection, this.counter.policy);
+    return this.network.read(vm);
   }
 
   startEnableIdentity(vm: ObservedVm, action: Extract<Action, { kind: "enableIdentity" }>): Promise<void> {
@@ -281,6 +289,10 @@ function toObservedVm(vm: VirtualMachine, requestedId: string): ObservedVm {
     ...(power ? { powerState: power.slice("PowerState/".length).toLowerCase() } : {}),
     ...(view?.osName ? { agentOsName: view.osName } : {}),
     ...(view?.osVersion ? { agentOsVersion: view.osVersion } : {}),
+    ...(vm.osProfile?.computerName ? { computerName: vm.osProfile.computerName } : view?.computerName ? { computerName: view.computerName } : {}),
+    ...(vm.networkProfile?.networkInterfaces
+      ? { networkInterfaces: vm.networkProfile.networkInterfaces.filter((n) => n.id).map((n) => ({ id: n.id as string, ...(n.primary !== undefined ? { primary: n.primary } : {}) })) }
+      : {}),
     identity: {
       type: normalizeIdentityType(vm.identity?.type),
       ...(vm.identity?.principalId ? { principalId: vm.identity.principalId } : {}),

@@ -13,7 +13,9 @@ export type DiagnosisCode =
   | "unsupported-os"
   | "unsupported-os-2016"
   | "duplicate-device"
-  | "unknown-failure";
+  | "unknown-failure"
+  /** Preflight (issue 12): a network security group denies outbound TCP 443; nothing was installed. */
+  | "outbound-443-blocked";
 
 export interface Diagnosis {
   readonly code: DiagnosisCode;
@@ -67,6 +69,11 @@ const KNOWN: Readonly<Record<DiagnosisCode, { meaning: string; remediation: stri
     meaning: "A device with the same name already exists in the directory, so the VM cannot join under its name.",
     remediation: "Delete the stale device object in Entra ID (or change the VM's computer name), then reinstall the extension.",
     retryable: false,
+  },
+  "outbound-443-blocked": {
+    meaning: "A network security group denies outbound TCP 443 from the VM to Entra ID, so the extension would fail to join (exit code -2145648607); it was not installed.",
+    remediation: "Allow outbound TCP 443 to the AzureActiveDirectory service tag (or Internet) at a lower priority number than the denying rule; the next pass installs the extension.",
+    retryable: true,
   },
   "unknown-failure": {
     meaning: "The extension failed with a code this diagnosis does not know.",

@@ -1,3 +1,5 @@
+import type { Diagnosis } from "./diagnosis.js";
+import type { OutboundVerdict } from "./nsg.js";
 import type { ObservedVm } from "./vm.js";
 
 /**
@@ -56,3 +58,31 @@ export function nameHints(vm: ObservedVm): Hint[] {
   return hints;
 }
 
+
+/** The reason code of a VM whose install the preflight stopped. */
+export const OUTBOUND_443_BLOCKED = "outbound-443-blocked";
+
+/**
+ * The diagnosis recorded when a security group clearly denies outbound TCP 443: the install would
+ * fail with DSREG_AUTOJOIN_DISC_FAILED (-2145648607; CONTEXT.md, AADLoginForWindows failure codes),
+ * so it is not sent. The extensions need TCP 443 to Entra ID's endpoints (Microsoft Learn, "Sign in
+ * to a Windows virtual machine in Azure by using Microsoft Entra ID", network requirements; the Linux
+ * page lists the same hosts plus packages.microsoft.com). The rule's id names what to change.
+ */
+export function outboundBlockedDiagnosis(verdict: Extract<OutboundVerdict, { verdict: "blocked" }>, vm: ObservedVm, extensionType: string): Diagnosis {
+  return {
+    code: OUTBOUND_443_BLOCKED,
+    meaning: `VM ${vm.name}: security rule ${verdict.ruleId} denies outbound TCP 443 to Entra ID before any rule allows it, so ${extensionType} could not join the VM (it would fail with -2145648607); the extension was not installed.`,
+    remediation: `Allow outbound TCP 443 to the AzureActiveDirectory service tag (or Internet) in ${verdict.nsgId} at a lower priority number than that rule; the next pass (an event on the VM, the drift audit or reconcile-now) installs the extension.`,
+    selfRepair: "none",
+    retryable: true,
+  };
+}
+
+/** The note recorded when the preflight could not clear the path: the install went ahead anyway. */
+export function networkNotVerifiedHint(verdict: Extract<OutboundVerdict, { verdict: "unknown" }>, vm: ObservedVm): Hint {
+  return {
+    code: "network-not-verified",
+    message: `VM ${vm.name}: the preflight could not tell whether outbound TCP 443 to Entra ID is open (${verdict.why.slice(0, 300)}); the extension was installed anyway and its own status tells.`,
+  };
+}

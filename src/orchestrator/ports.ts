@@ -1,4 +1,5 @@
 import type { Action } from "../domain/action.js";
+import type { NetworkPath } from "../domain/nsg.js";
 import type { ClassifiedError } from "../domain/outcome.js";
 import type { ObservedAssignment, ObservedVm } from "../domain/vm.js";
 import type { VmTarget } from "../domain/resourceId.js";
@@ -49,6 +50,13 @@ export interface ArmPort {
   getVmTags(vm: VmTarget): Promise<Readonly<Record<string, string>> | undefined>;
   /** Role assignments whose scope is exactly the VM (inherited ones are dropped). */
   listVmAssignments(vm: VmTarget): Promise<ObservedAssignment[]>;
+  /**
+   * The preflight's reads (issue 12): the VM's network interfaces, their primary subnets and the
+   * security groups of both, each read once. What cannot be read (not found, not allowed) comes back
+   * in `unreadable`; throttling and server errors throw like any read. A VM that lists no interface
+   * costs nothing.
+   */
+  readNetworkPath(vm: ObservedVm): Promise<NetworkPath>;
   /** Sends the identity PATCH and returns once ARM accepted it; the operation runs on without us. */
   startEnableIdentity(vm: ObservedVm, action: Extract<Action, { kind: "enableIdentity" }>): Promise<void>;
   /** Sends the extension PUT and returns once ARM accepted it; the install runs on without us. */
@@ -138,4 +146,5 @@ export interface QueuePort {
   sendMany(requests: readonly ReconcileRequest[]): Promise<number>;
 }
 
+export type { NetworkPath };
 export type { AuditRun, Lease, LogEntry, LogEntryInput, ReconcileRequest, VmRecord };

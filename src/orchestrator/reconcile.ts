@@ -4,6 +4,8 @@ import { decideEligibility, describeOs, type Eligibility } from "../domain/eligi
 import { desiredAccessFromTags, type DesiredAccess } from "../domain/access.js";
 import { extensionStatus, findLoginExtension, planActions } from "../domain/plan.js";
 import { diagnoseExtension, type Diagnosis } from "../domain/diagnosis.js";
+import { preflightVerdict } from "../domain/nsg.js";
+import { nameHints, networkNotVerifiedHint, OUTBOUND_443_BLOCKED, outboundBlockedDiagnosis, type Hint } from "../domain/preflight.js";
 import { followUpDelayMs, MAX_FOLLOW_UPS, MAX_QUEUE_DELAY_MS, operationInFlight, stillWanted, type WaitingFor } from "../domain/progress.js";
 import type { ActionOutcome, ClassifiedError, ComplianceState } from "../domain/outcome.js";
 import type { ObservedAssignment, ObservedVm } from "../domain/vm.js";
@@ -177,6 +179,8 @@ interface Execution {
   readonly principalNotFound?: Readonly<Record<string, string>>;
   /** Grants rejected by this pass (principal-not-found past its replication window), recorded like refused tag entries. */
   readonly rejected?: readonly { tag: string; entry: string; reason: string }[];
+  /** What the preflight noted without stopping the install (it could not clear the network path). */
+  readonly hints?: readonly Hint[];
 }
 
 /** The reason code of a grant whose principal ARM still did not know after the replication window. */
@@ -199,6 +203,7 @@ async function execute(pass: Pass, seen: Observation): Promise<Execution> {
   let extensionBlocked = false;
   let stoppedMidPass: ObservedVm | undefined;
   let retryLater: ClassifiedError | undefined;
+  const hints: Hint[] = [];
   // The extension failed after *our* install: diagnose it, repair it once if the diagnosis says so,
   // and otherwise stop. Without this, every follow-up would reinstall a failing extension forever.
   const ourInstallFailed = row?.started?.op === "extension" && extensionStatus(vm, policy) === "failed";
@@ -242,6 +247,20 @@ async function execute(pass: Pass, seen: Observation): Promise<Execution> {
         if (before) {
           diagnosis = { ...before, remediation: `${selfRepair ? "Self-repair" : "Reinstalled by this pass"}: ${before.remediation}` };
         }
+      }
+      if (action.kind === "installExtension") {
+        // Preflight (issue 12), only now that an install is about to be sent: a compliant VM, or one
+        // waiting on an operation, pays no network read. A clear deny by a security group stops the
+        // install (it would fail with -2145648607) and the grants with it; what the reads cannot
+        // judge (firewalls, routes, proxies, IP-prefix rules) lets it go ahead, noted.
+        const verdict = preflightVerdict(await deps.arm.readNetworkPath(vm));
+        if (verdict.verdict === "blocked") {
+          diagnosis = outboundBlockedDiagnosis(verdict, vm, action.type);
+          extensionBlocked = true;
+          await settle({ action, result: failed("terminal", OUTBOUND_443_BLOCKED, diagnosis.meaning) }, `not installed: ${OUTBOUND_443_BLOCKED} by ${verdict.ruleId}`);
+          continue;
+        }
+        if (verdict.verdict === "unknown") hints.push(networkNotVerifiedHint(verdict, vm));
       }
       // The identity first, then the reinstall of the failed extension it was planned with: a
       // follow-up carries the reinstall on (once: a second failure is recorded, not retried).
@@ -335,6 +354,7 @@ async function execute(pass: Pass, seen: Observation): Promise<Execution> {
   return {
     principalNotFound: notFoundSince,
     ...(rejected.length ? { rejected } : {}),
+    ...(hints.length ? { hints } : {}),
     outcomes,
     ...(diagnosis ? { diagnosis } : {}),
     ...(stoppedMidPass ? { stoppedMidPass } : {}),
@@ -384,6 +404,7 @@ async function conclude(pass: Pass, seen: Observation, executed: Settled): Promi
     message = `Could not finish the pass (${executed.retryLater.message}); a follow-up tries again.`;
   } else {
     state = finalState(pass.mode, eligibility, seen.plan, executed.outcomes, diagnosis);
+    if (state === "failed" && diagnosis?.code === OUTBOUND_443_BLOCKED) reason = OUTBOUND_443_BLOCKED;
     // The last look of a chain that remediated the VM: its work is what made it compliant.
     if (state === "compliant" && seen.row?.state === "in-progress" && seen.row.started) state = "remediated";
     message = stateMessage(state, eligibility, executed.outcomes, diagnosis);
@@ -573,6 +594,7 @@ async function record(pass: Pass, vm: ObservedVm, result: PassResult, eligibilit
       mode: result.mode, armRequests: result.armRequests, plan: result.plan.map(describeAction), rejected: [...seen.desired.rejected, ...(executed.rejected ?? [])], os: eligibility.os,
       ...(pass.request.mode && pass.request.mode !== result.mode ? { requestedMode: pass.request.mode, modeNote: "a request may only lower the mode to report" } : {}),
       ...(result.diagnosis ? { diagnosis: result.diagnosis.code } : {}),
+      ...(executed.hints?.length ? { preflight: executed.hints.map((h) => h.message) } : {}),
       ...(timers.followUpAt ? { followUpAt: timers.followUpAt } : {}),
       ...(timers.expiryCheckAt ? { expiryCheckAt: timers.expiryCheckAt } : {}),
     },
@@ -580,12 +602,15 @@ async function record(pass: Pass, vm: ObservedVm, result: PassResult, eligibilit
   });
   const extension = findLoginExtension(vm, deps.config.extension);
   const installStarted = result.outcomes.some((o) => o.action.kind === "installExtension" && o.result.status === "started");
-  const extensionStatus = installStarted ? "Creating" : result.diagnosis ? "Failed" : extension?.provisioningState ?? "missing";
+  // Stopped by the preflight: nothing was installed, so nothing failed on the VM.
+  const preflightStopped = result.diagnosis?.code === OUTBOUND_443_BLOCKED;
+  const extensionStatus = installStarted ? "Creating" : result.diagnosis && !preflightStopped ? "Failed" : extension?.provisioningState ?? "missing";
+  const hints = [...nameHints(vm), ...(executed.hints ?? [])];
   const identityStarted = result.outcomes.find((o) => o.action.kind === "enableIdentity" && o.result.status === "started")?.action;
   // What we started stays on the row while something is in flight, so the follow-up knows it is ours.
   const started = executed.started ?? (result.waitingFor ? seen.row?.started : undefined);
   await deps.store.updateVm(vm.id, (current) => {
-    const { diagnosis: _d, started: _s, waitingFor: _w, followUpAt: _f, expiryCheckAt: _e, principalNotFound: _p, ...kept } = baseRecord(pass, current);
+    const { diagnosis: _d, started: _s, waitingFor: _w, followUpAt: _f, expiryCheckAt: _e, principalNotFound: _p, hints: _h, ...kept } = baseRecord(pass, current);
     const notFound = executed.principalNotFound ?? seen.row?.principalNotFound ?? {};
     return {
       ...kept,
@@ -601,6 +626,7 @@ async function record(pass: Pass, vm: ObservedVm, result: PassResult, eligibilit
       access: accessAfterPass(vm.id, seen.assignments, result.outcomes, seen.desired),
       rejected: [...seen.desired.rejected.map((r) => ({ tag: r.tag, entry: r.entry, reason: r.reason })), ...(executed.rejected ?? [])],
       ...(Object.keys(notFound).length ? { principalNotFound: notFound } : {}),
+      ...(hints.length ? { hints: hints.map((h) => ({ code: h.code, message: h.message })) } : {}),
       ...(result.diagnosis
         ? { diagnosis: { code: result.diagnosis.code, message: result.diagnosis.meaning, remediation: result.diagnosis.remediation, ...(result.diagnosis.exitCode !== undefined ? { exitCode: result.diagnosis.exitCode } : {}) } }
         : resolved(seen.row, extension?.provisioningState)),

@@ -4,6 +4,7 @@ import {
   type AccessGrant,
   type AuditRun,
   type Diagnosis,
+  type Hint,
   type LogEntry,
   type LogEntryInput,
   type LogKind,
@@ -58,6 +59,7 @@ export function vmToEntity(record: VmRecord): EntityProperties {
   setOptional(props, "identityPrincipalId", record.identityPrincipalId);
   setOptional(props, "extensionStatus", record.extensionStatus);
   if (record.diagnosis) props["diagnosis"] = diagnosisJson(record.diagnosis);
+  if (record.hints && record.hints.length > 0) props["hints"] = fitString(JSON.stringify(record.hints.slice(0, 10).map((h) => ({ code: fitString(h.code, 64), message: fitString(h.message, 1024) }))));
   setOptional(props, "lastTrigger", record.lastTrigger);
   setOptional(props, "lastEventId", record.lastEventId);
   setOptional(props, "lastCorrelationId", record.lastCorrelationId);
@@ -95,6 +97,7 @@ export function vmFromEntity(entity: StoredEntity, where: string): VmRecord {
     access: read.json("access") as AccessGrant[],
     rejected: read.json("rejected") as RejectedEntry[],
     ...(diagnosisRaw !== undefined ? { diagnosis: read.json("diagnosis") as Diagnosis } : {}),
+    ...(read.optionalString("hints") !== undefined ? { hints: read.json("hints") as Hint[] } : {}),
     ...optionalField("lastTrigger", read.optionalString("lastTrigger")),
     ...optionalField("lastEventId", read.optionalString("lastEventId")),
     ...optionalField("lastCorrelationId", read.optionalString("lastCorrelationId")),

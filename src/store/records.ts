@@ -29,6 +29,11 @@ export interface Diagnosis {
   readonly exitCode?: number;
 }
 
+export interface Hint {
+  readonly code: string;
+  readonly message: string;
+}
+
 export interface StartedOperation {
   readonly op: "identity" | "extension";
   readonly at: string;
@@ -55,6 +60,8 @@ export interface VmRecord {
   readonly access: readonly AccessGrant[];
   readonly rejected: readonly RejectedEntry[];
   readonly diagnosis?: Diagnosis;
+  /** Warnings that did not stop the pass (names users report breaking sign-in, a network the preflight could not clear). */
+  readonly hints?: readonly Hint[];
   readonly lastTrigger?: string;
   readonly lastEventId?: string;
   readonly lastCorrelationId?: string;

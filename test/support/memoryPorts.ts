@@ -1,6 +1,7 @@
 import type { Action } from "../../src/domain/action.js";
 import { roleDefinitionId, LOGIN_ROLES } from "../../src/domain/roles.js";
 import type { ObservedAssignment, ObservedVm } from "../../src/domain/vm.js";
+import type { NetworkPath } from "../../src/domain/nsg.js";
 import { loadEnforcerConfig } from "../../src/config/policy.js";
 import { SUB } from "../domain/builders.js";
 import { ArmFailure, type ArmPort, type AuditRun, type EstateSnapshot, type LogEntry, type LogEntryInput, type QueuePort, type ReconcileRequest, type StorePort, type VmListFilter, type VmPageOptions, type VmRecord, type VmTarget } from "../../src/orchestrator/ports.js";
@@ -23,6 +24,8 @@ export class MemoryArm implements ArmPort {
   /** What the next extension install ends with when finished. */
   extensionOutcome: "Succeeded" | "Failed" = "Succeeded";
   private requests = 0;
+  /** The network path each VM's preflight reads (by lower-case VM id); absent: the VM lists no NIC. */
+  readonly networkPaths = new Map<string, NetworkPath>();
 
   put(vm: ObservedVm): void {
     this.vms.set(vm.id.toLowerCase(), vm);
@@ -53,6 +56,12 @@ export class MemoryArm implements ArmPort {
   async listVmAssignments(vm: VmTarget) {
     this.requests++;
     return this.assignments.filter((a) => a.scope.toLowerCase() === vm.id.toLowerCase());
+  }
+  async readNetworkPath(vm: ObservedVm): Promise<NetworkPath> {
+    const path = this.networkPaths.get(vm.id.toLowerCase());
+    // One read per NIC, subnet and distinct group, as the adapter does.
+    if (path) this.requests += path.nics.length + new Set(path.nics.flatMap((n) => [n.nsg?.id, n.subnetId, n.subnetNsg?.id].filter(Boolean))).size;
+    return path ?? { nics: [], unreadable: [] };
   }
   async startEnableIdentity(vm: ObservedVm, action: Extract<Action, { kind: "enableIdentity" }>) {
     this.requests++;
