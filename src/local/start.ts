@@ -122,7 +122,10 @@ function loadFleetFile(path: string): Fleet {
     const p = vm.id.split("/");
     groups.set(`${p[2]}/${p[4]}`.toLowerCase(), { subscriptionId: p[2] ?? "", name: p[4] ?? "", location: String(vm.body["location"] ?? "westeurope") });
   }
-  return { subscriptions, resourceGroups: [...groups.values()], principals: Object.values(DEMO_PRINCIPALS), owner: DEMO_PRINCIPALS.owner, vms };
+  // `{"vms": [...], "network": [{id, location?, properties}]}`: NICs, security groups and subnets the preflight reads.
+  const network = Array.isArray(raw) ? [] : (raw as { network?: unknown }).network ?? [];
+  if (!Array.isArray(network)) throw new UsageError(`Fleet file "${path}": "network" must be an array of {id, location?, properties}.`);
+  return { network: network as Fleet["network"], subscriptions, resourceGroups: [...groups.values()], principals: Object.values(DEMO_PRINCIPALS), owner: DEMO_PRINCIPALS.owner, vms };
 }
 
 /** App settings: local defaults, then every setting the environment sets (as app settings override in Azure). */

@@ -58,6 +58,18 @@ describe("npm start's fleet, end to end: events through the local host into the 
     expect(new Set(fleet.vms.map((v) => v.id.split("/")[2])).size).toBe(2);
   });
 
+  it("the VM whose NIC's group denies outbound 443 to Entra ID was refused by the preflight: no extension PUT in the emulator's request log, no grant", async () => {
+    const blocked = fleet.vms.find((v) => v.id.endsWith("/lab-nsg-deny443"))!;
+    const record = records.get(blocked.id.toLowerCase());
+    expect(record).toMatchObject({ state: "failed", reason: "outbound-443-blocked", access: [] });
+    expect(record?.message).toMatch(/securityRules\/deny-entra-443/);
+    const sentToIt = stack.emulator.requests(0).requests.filter((r) => r.path.toLowerCase().startsWith(blocked.id.toLowerCase()) && r.method === "PUT");
+    expect(sentToIt.filter((r) => r.operation === "Microsoft.Compute/virtualMachines/extensions/write")).toEqual([]);
+    // Every other VM the pass installed on read its network first and was allowed (default rules).
+    const others = fleet.vms.filter((v) => v.expect === "remediated").map((v) => records.get(v.id.toLowerCase())?.hints?.filter((h) => h.code === "network-not-verified") ?? []);
+    expect(others.flat()).toEqual([]);
+  });
+
   it("the ARM state read back through ARM GETs matches each VM's record", async () => {
     const problems: string[] = [];
     for (const v of fleet.vms) {
@@ -71,6 +83,9 @@ describe("npm start's fleet, end to end: events through the local host into the 
       if (record.state === "remediated" || record.state === "compliant") {
         if (!vm.identity?.type?.includes("SystemAssigned")) problems.push(`${name}: no system identity`);
         if (aad?.properties.provisioningState !== "Succeeded") problems.push(`${name}: extension ${aad?.properties.provisioningState ?? "missing"}`);
+      } else if (record.state === "failed" && record.reason === "outbound-443-blocked") {
+        // The preflight refused the install: nothing was sent.
+        if (aad) problems.push(`${name}: the preflight refused the install but the extension is ${aad.properties.provisioningState}`);
       } else if (record.state === "failed") {
         if (aad?.properties.provisioningState !== "Failed") problems.push(`${name}: failed record but extension ${aad?.properties.provisioningState}`);
       } else if (aad && !(v.extensions ?? []).some((e) => e.name === aad.name)) {

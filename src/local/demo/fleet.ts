@@ -1,7 +1,7 @@
 import type { ComplianceState } from "../../domain/outcome.js";
 
 /**
- * The demo fleet `npm start` creates: two subscriptions, 44 VMs, one per branch the enforcer
+ * The demo fleet `npm start` creates: two subscriptions, 45 VMs, one per branch the enforcer
  * decides. Bodies are ARM PUT bodies, shaped like the official examples; `simulation` is what the
  * emulator is told the machine "is" (power, what its guest agent reports, whether its network
  * blocks the Azure AD join) before it is created; `expect` is the state the pass must end in.
@@ -25,7 +25,16 @@ export interface FleetVm {
   readonly note: string;
 }
 
+/** A network interface, security group or subnet as the emulator's admin API takes it (`POST /network`). */
+export interface FleetNetworkResource {
+  readonly id: string;
+  readonly location?: string;
+  readonly properties: Record<string, unknown>;
+}
+
 export interface Fleet {
+  /** The landing zone's network: one virtual network per resource group, a NIC per VM (see demoNetwork). */
+  readonly network: readonly FleetNetworkResource[];
   readonly subscriptions: readonly { id: string; displayName: string }[];
   readonly resourceGroups: readonly { subscriptionId: string; name: string; location: string }[];
   readonly principals: readonly DemoPrincipal[];
@@ -69,6 +78,8 @@ interface VmSpec {
   tags?: Record<string, string>;
   identity?: Record<string, unknown>;
   simulation?: FleetVm["simulation"];
+  /** Outbound rules of a security group on the VM's own NIC (most VMs have none: the subnet's group applies). */
+  nicRules?: readonly Record<string, unknown>[];
   extensions?: FleetVm["extensions"];
   assignments?: FleetVm["assignments"];
   expect: ComplianceState;
@@ -142,7 +153,10 @@ export function demoFleet(now: Date): Fleet {
       expect: "remediated", note: "a human's assignment is left alone" },
     // --- exempt, and a network that blocks the join
     { sub: 1, rg: "rg-lab", name: "lab-ws2019-exempt", image: SERVER("2019-Datacenter"), tags: { "aadlogin-exempt": "true", ...admins(p.alice.id) }, expect: "exempt", note: "opted out by tag" },
-    { sub: 1, rg: "rg-lab", name: "lab-ws2022-nonet", image: SERVER("2022-datacenter-azure-edition"), simulation: { outboundNetwork: false }, expect: "failed", note: "NSG blocks enterpriseregistration.windows.net: diagnosed (-2145648607)" },
+    { sub: 1, rg: "rg-lab", name: "lab-ws2022-nonet", image: SERVER("2022-datacenter-azure-edition"), simulation: { outboundNetwork: false }, expect: "failed", note: "a firewall the preflight cannot see blocks enterpriseregistration.windows.net: installed, diagnosed (-2145648607)" },
+    { sub: 1, rg: "rg-lab", name: "lab-nsg-deny443", image: SERVER("2022-datacenter-azure-edition"), simulation: { outboundNetwork: false }, tags: admins(p.alice.id),
+      nicRules: [{ name: "deny-entra-443", properties: { protocol: "Tcp", sourcePortRange: "*", destinationPortRange: "443", sourceAddressPrefix: "*", destinationAddressPrefix: "AzureActiveDirectory", access: "Deny", priority: 100, direction: "Outbound" } }],
+      expect: "failed", note: "its NIC's security group denies outbound 443 to AzureActiveDirectory: preflight refuses the install (outbound-443-blocked), no grant" },
     // --- the owner installed the extension before the identity: 1007, self-repaired
     { sub: 1, rg: "rg-lab", name: "lab-ws2019-1007", image: SERVER("2019-Datacenter"),
       extensions: [{ name: "AADLoginForWindows", body: { publisher: "Microsoft.Azure.ActiveDirectory", type: "AADLoginForWindows", typeHandlerVersion: "1.0" } }],
@@ -154,8 +168,10 @@ export function demoFleet(now: Date): Fleet {
     { sub: 1, rg: "rg-svc", name: "svc-ws2025-brazil-01", location: "brazilsouth", image: SERVER("2025-datacenter-azure-edition"), expect: "remediated", note: "Brazil South" },
   ];
 
+  const network: FleetNetworkResource[] = [];
   const vms = specs.map((s): FleetVm => {
     const sub = subs[s.sub] as string;
+    network.push(...demoNetwork(sub, s.rg, s.name, s.location ?? (s.sub === 0 ? "westeurope" : "eastus2"), s.nicRules));
     const id = `/subscriptions/${sub}/resourceGroups/${s.rg}/providers/Microsoft.Compute/virtualMachines/${s.name}`;
     const location = s.location ?? (s.sub === 0 ? "westeurope" : "eastus2");
     const body: Record<string, unknown> = {
@@ -186,13 +202,41 @@ export function demoFleet(now: Date): Fleet {
     const key = `${parts[2]}/${parts[4]}`;
     if (!groups.has(key)) groups.set(key, { subscriptionId: parts[2] ?? "", name: parts[4] ?? "", location: String(vm.body["location"]) });
   }
+  const unique = new Map(network.map((n) => [n.id.toLowerCase(), n]));
   return {
+    network: [...unique.values()],
     subscriptions: DEMO_SUBSCRIPTIONS,
     resourceGroups: [...groups.values()],
     principals: Object.values(p),
     owner: p.owner,
     vms,
   };
+}
+
+/**
+ * A VM's network as a landing zone would have it: its resource group's virtual network with one
+ * subnet whose security group holds only Azure's default rules, and the VM's NIC on it (with a group
+ * of its own when `nicRules` is given). Ids follow the VM body's `networkProfile`.
+ */
+function demoNetwork(sub: string, rg: string, vm: string, location: string, nicRules?: readonly Record<string, unknown>[]): FleetNetworkResource[] {
+  const base = `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Network`;
+  const subnet = `${base}/virtualNetworks/vnet-${rg}/subnets/default`;
+  const subnetNsg = `${base}/networkSecurityGroups/nsg-${rg}-default`;
+  const nicNsg = `${base}/networkSecurityGroups/${vm}-nsg`;
+  return [
+    { id: subnetNsg, location, properties: {} },
+    { id: subnet, properties: { addressPrefix: "10.0.0.0/24", networkSecurityGroup: { id: subnetNsg } } },
+    ...(nicRules ? [{ id: nicNsg, location, properties: { securityRules: nicRules } }] : []),
+    {
+      id: `${base}/networkInterfaces/${vm}-nic`,
+      location,
+      properties: {
+        ipConfigurations: [{ name: "ipconfig1", properties: { subnet: { id: subnet }, primary: true } }],
+        ...(nicRules ? { networkSecurityGroup: { id: nicNsg } } : {}),
+        virtualMachine: { id: `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/${vm}` },
+      },
+    },
+  ];
 }
 
 /** The allow-list the local stack configures: every demo principal marked allowed. */

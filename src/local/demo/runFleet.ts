@@ -35,6 +35,8 @@ export async function createFleet(stack: LocalStack, fleet: Fleet, log: (line: s
     await stack.grant(fleet.owner.id, DEMO_ROLES.virtualMachineContributor, `/subscriptions/${group.subscriptionId}/resourceGroups/${group.name}`);
   }
   for (const sub of new Set(fleet.resourceGroups.map((g) => g.subscriptionId))) await stack.grant(fleet.owner.id, DEMO_ROLES.reader, `/subscriptions/${sub}`);
+  // The network (virtual networks, security groups, a NIC per VM) is the platform team's too.
+  stack.emulator.addNetwork(fleet.network);
   if (options.resume) {
     // An interrupted run: leave the VMs that exist as they are (a PUT could collide with an operation
     // the enforcer has running on them), create the rest.
