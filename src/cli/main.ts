@@ -185,9 +185,11 @@ async function explain(args: readonly string[]): Promise<number> {
   out.push(`Plan (${report.mode} mode)${plan.length === 0 ? ": nothing to do" : ":"}`);
   plan.forEach((a, i) => out.push(`  ${i + 1}. ${a.summary}`));
   out.push(`Diagnosis:   ${diagnosis ? `${diagnosis.code}: ${diagnosis.meaning} ${diagnosis.remediation}` : "none (extension not failed)"}`);
+  for (const h of report.hints) out.push(`Hint:        ${h.code}: ${h.message}`);
   if (storeNote) out.push(storeNote);
   else if (lastRecord) {
     out.push(`Last pass:   ${lastRecord.state} at ${lastRecord.updatedAt}${lastRecord.diagnosis ? `; last diagnosis ${lastRecord.diagnosis.code}: ${lastRecord.diagnosis.message}` : ""}`);
+    for (const h of (lastRecord.hints ?? []).filter((h) => !report.hints.some((n) => n.code === h.code))) out.push(`             last pass noted ${h.code}: ${h.message}`);
   }
   process.stdout.write(`${out.join("\n")}\n`);
   return 0;

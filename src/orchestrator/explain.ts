@@ -4,6 +4,7 @@ import type { Diagnosis } from "../domain/diagnosis.js";
 import { diagnoseExtension } from "../domain/diagnosis.js";
 import type { Eligibility } from "../domain/eligibility.js";
 import { findLoginExtension } from "../domain/plan.js";
+import { nameHints, type Hint } from "../domain/preflight.js";
 import type { ObservedAssignment } from "../domain/vm.js";
 import type { VmRecord, VmTarget } from "./ports.js";
 import { describeAction, observe, type ObserveDeps } from "./reconcile.js";
@@ -18,6 +19,8 @@ export interface Explanation {
   readonly desired: DesiredAccess;
   readonly plan: readonly (Action & { readonly summary: string })[];
   readonly diagnosis: Diagnosis | undefined;
+  /** Name hints from the VM as read now (the network verdict needs reads a pass makes only before an install). */
+  readonly hints: readonly Hint[];
   readonly assignmentsAtVmScope: readonly ObservedAssignment[];
   readonly lastRecord: VmRecord | undefined;
   /** Set when Table Storage could not be read: the explanation stands without the history. */
@@ -50,6 +53,7 @@ export function explainVm(target: VmTarget, deps: ObserveDeps): Promise<Explanat
       desired: seen.desired,
       plan: seen.plan.map((a) => ({ ...a, summary: describeAction(a) })),
       diagnosis: diagnoseExtension(findLoginExtension(seen.vm, deps.config.extension), seen.vm),
+      hints: nameHints(seen.vm),
       assignmentsAtVmScope: seen.assignments,
       lastRecord: seen.row,
       ...(storeNote ? { storeNote } : {}),

@@ -128,6 +128,7 @@ describe("VM rows", () => {
       ],
       rejected: [{ tag: "aadlogin-users", entry: "bob@", reason: "not an object id" }],
       diagnosis: { code: "DSREG_E_MSI_TENANTID_UNAVAILABLE", message: "no identity", remediation: "enable identity", exitCode: -2145648574 },
+      hints: [{ code: "computer-name-differs", message: "connect by the computer name" }],
       lastTrigger: "event",
       lastEventId: "evt-1",
       lastCorrelationId: "corr-1",

@@ -246,6 +246,7 @@ function recordSection(r: VmRecord, model: VmModel): SafeHtml {
     ["Next look", r.followUpAt ? formatTime(r.followUpAt) : undefined],
     ["Expiry check", r.expiryCheckAt ? formatTime(r.expiryCheckAt) : undefined],
     ["Diagnosis", r.diagnosis ? html`<code>${r.diagnosis.code}</code> ${r.diagnosis.message}${r.diagnosis.remediation ? html`<div><strong>Fix:</strong> ${r.diagnosis.remediation}</div>` : ""}` : "none"],
+    ["Hints", r.hints?.length ? html`${r.hints.map((h) => html`<div><code>${h.code}</code> ${h.message}</div>`)}` : undefined],
     ["OS", r.os],
     ["Location", r.location],
     ["Power state", r.powerState],
