@@ -90,3 +90,35 @@ describe("the ARM adapter's last line of defence (whatever the plan says)", () =
     expect(await stack.services.arm.createAssignment(target, allowed)).toBe("created");
   });
 });
+
+describe("the preflight's network reads (NetworkReader through the adapter)", () => {
+  const base = `/subscriptions/${SUB_A}/resourceGroups/rg-guard/providers/Microsoft.Network`;
+  const shared = `${base}/networkSecurityGroups/nsg-shared`;
+  const subnet = `${base}/virtualNetworks/vnet-guard/subnets/default`;
+
+  it("maps the VM's computer name and NICs, reads a group shared by the NIC and its subnet once, and reports a missing one instead of throwing", async () => {
+    const nic = `${base}/networkInterfaces/guard-nic`;
+    const gone = `${base}/networkInterfaces/guard-nic-gone`;
+    stack.emulator.addNetwork([
+      { id: shared, location: "westeurope", properties: { securityRules: [{ name: "deny-web", properties: { protocol: "Tcp", sourceAddressPrefix: "*", destinationAddressPrefix: "Internet", destinationPortRange: "443", access: "Deny", priority: 300, direction: "Outbound" } }] } },
+      { id: subnet, properties: { networkSecurityGroup: { id: shared } } },
+      { id: nic, location: "westeurope", properties: { ipConfigurations: [{ name: "ipconfig1", properties: { subnet: { id: subnet } } }], networkSecurityGroup: { id: shared } } },
+    ]);
+    const body = vmBody({ sku: "2019-Datacenter" });
+    const netId = vmId(SUB_A, "rg-guard", "guard-net");
+    await stack.owner.putVm(netId, { ...body, properties: { ...(body["properties"] as object), osProfile: { computerName: "guardnet", adminUsername: "azureuser", adminPassword: "Test-Only-Passw0rd!" }, networkProfile: { networkInterfaces: [{ id: nic, properties: { primary: true } }, { id: gone, properties: { primary: false } }] } } });
+    const vm = await stack.services.arm.getVm(vmTarget(netId));
+    expect(vm?.computerName).toBe("guardnet");
+    expect(vm?.networkInterfaces).toEqual([{ id: nic, primary: true }, { id: gone, primary: false }]);
+
+    const since = stack.requestSeq();
+    const path = await stack.services.arm.readNetworkPath(vm!);
+    expect(path.nics).toHaveLength(1);
+    expect(path.nics[0]).toMatchObject({ id: nic, primary: true, subnetId: subnet });
+    expect(path.nics[0]?.nsg?.rules.map((r) => r.name)).toEqual(["deny-web", "AllowVnetInBound", "AllowAzureLoadBalancerInBound", "DenyAllInBound", "AllowVnetOutBound", "AllowInternetOutBound", "DenyAllOutBound"]);
+    expect(path.nics[0]?.subnetNsg).toEqual(path.nics[0]?.nsg);
+    expect(path.unreadable).toEqual([{ id: gone, why: "ResourceNotFound" }]);
+    const reads = stack.emulator.requests(since).requests.filter((r) => r.caller === stack.emulator.managedIdentity.principalId).map((r) => r.operation);
+    expect(reads.sort()).toEqual(["Microsoft.Network/networkInterfaces/read", "Microsoft.Network/networkInterfaces/read", "Microsoft.Network/networkSecurityGroups/read", "Microsoft.Network/virtualNetworks/subnets/read"]);
+  });
+});
