@@ -605,7 +605,10 @@ async function record(pass: Pass, vm: ObservedVm, result: PassResult, eligibilit
   // Stopped by the preflight: nothing was installed, so nothing failed on the VM.
   const preflightStopped = result.diagnosis?.code === OUTBOUND_443_BLOCKED;
   const extensionStatus = installStarted ? "Creating" : result.diagnosis && !preflightStopped ? "Failed" : extension?.provisioningState ?? "missing";
-  const hints = [...nameHints(vm), ...(executed.hints ?? [])];
+  // The preflight's note stays while the install it let through has not succeeded: a failure that
+  // follows (-2145648607) is then read next to it.
+  const carried = (seen.row?.hints ?? []).filter((h) => h.code === "network-not-verified" && !executed.hints?.length && extension !== undefined && extension.provisioningState?.toLowerCase() !== "succeeded");
+  const hints: { code: string; message: string }[] = [...nameHints(vm), ...(executed.hints ?? []), ...carried];
   const identityStarted = result.outcomes.find((o) => o.action.kind === "enableIdentity" && o.result.status === "started")?.action;
   // What we started stays on the row while something is in flight, so the follow-up knows it is ours.
   const started = executed.started ?? (result.waitingFor ? seen.row?.started : undefined);

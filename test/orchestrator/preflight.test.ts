@@ -62,7 +62,24 @@ describe("preflight before the extension install", () => {
       expect(deps.arm.writes).toEqual(["PUT extension vm-app-01"]);
       const row = await deps.store.getVm(VM_ID);
       expect(row?.hints?.map((h) => h.code)).toEqual(["network-not-verified"]);
+      // Kept while the install runs and if it fails; gone once it succeeded.
+      deps.arm.extensionOutcome = "Failed";
+      deps.arm.finish(VM_ID);
+      const failedPass = await reconcile({ vm: target, trigger: "follow-up", attempt: 0 }, deps);
+      expect(failedPass.diagnosis?.code).toBe("autojoin-discovery-failed");
+      expect((await deps.store.getVm(VM_ID))?.hints?.map((h) => h.code)).toEqual(["network-not-verified"]);
     }
+  });
+
+  it("the network note goes once the install it let through succeeded", async () => {
+    const deps = memoryDeps(allow);
+    deps.arm.put(readyForInstall());
+    deps.arm.networkPaths.set(VM_ID.toLowerCase(), { nics: [], unreadable: [{ id: "nic-1", why: "ResourceNotFound" }] });
+    await reconcile({ vm: target, trigger: "event" }, deps);
+    deps.arm.finish(VM_ID);
+    const done = await reconcile({ vm: target, trigger: "follow-up", attempt: 0 }, deps);
+    expect(done.state).toBe("remediated");
+    expect((await deps.store.getVm(VM_ID))?.hints).toBeUndefined();
   });
 
   it("a compliant VM costs 2 ARM reads, no network read, whatever its network", async () => {
