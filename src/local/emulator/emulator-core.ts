@@ -4,7 +4,7 @@ import { EventDelivery, type DeliveryTiming, type EventFilter, type EventSubscri
 import { Faults } from "./faults.js";
 import { GUID_PATTERN, isObject, type Json } from "./http-io.js";
 import { LroTracker } from "./lro.js";
-import { networkResourceFrom } from "./network.js";
+import { networkResourceFrom, renderNetworkResource } from "./network.js";
 import { createOperationEffects } from "./operation-effects.js";
 import { guestOsFor, type GuestOs } from "./os-catalog.js";
 import { RequestLog } from "./request-log.js";
@@ -513,6 +513,7 @@ export class EmulatorCore {
       principals: [...this.state.principals.values()],
       virtualMachines: [...this.state.vms.values()].map((vm) => ({ ...renderVm(ctx, vm, "instanceView"), simulation: this.describeSimulation(vm) })),
       roleAssignments: [...this.state.roleAssignments.values()],
+      network: [...this.state.network.values()].map(renderNetworkResource),
       customRoleDefinitions: [...this.state.customRoles.values()],
       operations: this.lro.all().map(({ injectedFailure: _i, ...op }) => op),
       eventSubscriptions: this.delivery.list(),

@@ -165,6 +165,10 @@ describe("state that survives a crash (stateDir + persist)", () => {
       principals: [{ id: USER, type: "User", displayName: "Ann Lee" }],
       roleDefinitions: [{ name: "5e7a0000-0000-4000-8000-0000000000c1", roleName: "Custom" }],
       vms: [{ id: VM_OK, body: { ...vmBody(true), tags: { a: "1" }, identity: { type: "SystemAssigned, UserAssigned", userAssignedIdentities: { [`${RG_ID}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/u1`]: {} } } } as never, simulation: { outboundNetwork: false } }],
+      network: [
+        { id: `${RG_ID}/providers/Microsoft.Network/networkSecurityGroups/nsg1`, location: "westus", properties: { securityRules: [{ name: "deny-aad", properties: { protocol: "Tcp", destinationAddressPrefix: "AzureActiveDirectory", destinationPortRange: "443", access: "Deny", priority: 100, direction: "Outbound" } }] } },
+        { id: `${RG_ID}/providers/Microsoft.Network/networkInterfaces/nic1`, location: "westus", properties: { networkSecurityGroup: { id: `${RG_ID}/providers/Microsoft.Network/networkSecurityGroups/nsg1` } } },
+      ],
     });
     grantOwnerAtRoot(first);
     first.setVmSimulation({ id: VM_NO_ID, powerState: "deallocated" });
@@ -186,6 +190,7 @@ describe("state that survives a crash (stateDir + persist)", () => {
     const after = withoutRenderTimes(second.snapshot());
     // `events` counts the raised events, which a state file does not keep.
     expect({ ...after, events: 0 }).toEqual({ ...before, events: 0 });
+    expect((after as { network: unknown[] }).network).toHaveLength(2);
     expect(second.setEventDelivery({})).toMatchObject({ paused: true, maxAttempts: 9 });
     second.setEventDelivery({ paused: false });
     await second.deliveriesIdle();
