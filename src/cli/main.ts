@@ -188,6 +188,7 @@ async function explain(args: readonly string[]): Promise<number> {
   if (storeNote) out.push(storeNote);
   else if (lastRecord) {
     out.push(`Last pass:   ${lastRecord.state} at ${lastRecord.updatedAt}${lastRecord.diagnosis ? `; last diagnosis ${lastRecord.diagnosis.code}: ${lastRecord.diagnosis.message}` : ""}`);
+    if (lastRecord.device) out.push(`Entra device: ${lastRecord.device.status}${lastRecord.device.id ? ` (object ${lastRecord.device.id})` : ""}: ${lastRecord.device.message}`);
   }
   process.stdout.write(`${out.join("\n")}\n`);
   return 0;
