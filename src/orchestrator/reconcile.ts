@@ -435,7 +435,7 @@ async function confirmDevice(pass: Pass, seen: Observation, vm: ObservedVm, star
   const { deps, request } = pass;
   const policy = deps.config.devices;
   const directory = deps.directory;
-  const previous = seen.row?.device as DeviceState | undefined;
+  const previous = seen.row?.state === "gone" ? undefined : (seen.row?.device as DeviceState | undefined);
   const succeeded = extensionStatus(vm, deps.config.extension) === "succeeded";
   const look = confirmationLook({
     policy,
@@ -642,7 +642,7 @@ async function record(pass: Pass, vm: ObservedVm, result: PassResult, eligibilit
   // What we started stays on the row while something is in flight, so the follow-up knows it is ours.
   const started = executed.started ?? (result.waitingFor ? seen.row?.started : undefined);
   await deps.store.updateVm(vm.id, (current) => {
-    const { diagnosis: _d, started: _s, waitingFor: _w, followUpAt: _f, expiryCheckAt: _e, principalNotFound: _p, ...kept } = baseRecord(pass, current);
+    const { diagnosis: _d, started: _s, waitingFor: _w, followUpAt: _f, expiryCheckAt: _e, principalNotFound: _p, device: previousDevice, ...kept } = baseRecord(pass, current);
     const notFound = executed.principalNotFound ?? seen.row?.principalNotFound ?? {};
     return {
       ...kept,
@@ -665,7 +665,8 @@ async function record(pass: Pass, vm: ObservedVm, result: PassResult, eligibilit
       ...(started ? { started } : {}),
       ...(timers.followUpAt ? { followUpAt: timers.followUpAt } : {}),
       ...(timers.expiryCheckAt ? { expiryCheckAt: timers.expiryCheckAt } : {}),
-      ...(device ? { device } : {}),
+      // A VM recreated under the id of a gone one is a new machine: the old device is not its device.
+      ...(device ? { device } : previousDevice && current?.state !== "gone" ? { device: previousDevice } : {}),
       ...passMeta(pass, current),
     };
   });

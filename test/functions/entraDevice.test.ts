@@ -153,6 +153,21 @@ describe("device cleanup when the VM is deleted", () => {
     expect((await stack.services.store.getVm(id))?.device?.status).toBe(status);
   });
 
+  it("a VM recreated under a deleted VM's id is a new machine: its own device is recorded, not the old one", async () => {
+    const id = await remediatedVm("dev-reborn-01");
+    const [old] = deviceOf(id);
+    await stack.owner.write("DELETE", id, "2025-04-01");
+    stack.takeEvents();
+    await passOnGone(id, "off");
+    expect((await stack.services.store.getVm(id))?.device).toMatchObject({ status: "joined", id: old!.id });
+    // The old device stays in the directory (cleanup off), carrying the same resource id.
+    await remediatedVm("dev-reborn-01");
+    const devices = deviceOf(id);
+    expect(devices).toHaveLength(2);
+    const fresh = devices.find((d) => d.id !== old!.id)!;
+    expect((await stack.services.store.getVm(id))?.device).toMatchObject({ status: "joined", id: fresh.id });
+  });
+
   it("a recorded device that no longer carries the VM's id is left alone", async () => {
     const id = await remediatedVm("dev-moved-01");
     const [device] = deviceOf(id);

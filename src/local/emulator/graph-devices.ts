@@ -54,6 +54,8 @@ export class DeviceDirectory {
   readonly devices = new Map<string, DeviceRecord>();
   /** Principal id (lower case) → Graph application roles granted to it. */
   readonly graphRoles = new Map<string, Set<string>>();
+  /** VM instance (ARM's `vmId`, new for every VM created) → the device object its join created. */
+  readonly joinedBy = new Map<string, string>();
 
   add(input: Partial<DeviceRecord> & { displayName: string }, nowIso: string): DeviceRecord {
     const device: DeviceRecord = {
@@ -78,12 +80,6 @@ export class DeviceDirectory {
     return device;
   }
 
-  /** The device a VM joined with (physicalIds holds `[AzureResourceId]:<vm id>`), if any. */
-  byVm(vmId: string): DeviceRecord | undefined {
-    const wanted = `[azureresourceid]:${vmId.toLowerCase()}`;
-    return [...this.devices.values()].find((d) => d.physicalIds.some((p) => p.toLowerCase() === wanted));
-  }
-
   grant(principalId: string, roles: readonly string[]): string[] {
     const set = new Set(roles);
     this.graphRoles.set(principalId.toLowerCase(), set);
@@ -94,7 +90,14 @@ export class DeviceDirectory {
     return this.graphRoles.get(principalId.toLowerCase()) ?? new Set();
   }
 
+  /** The device a VM instance joined with, while it exists: a reinstall on the same VM keeps it. */
+  joinedDevice(vmInstanceId: string): DeviceRecord | undefined {
+    const id = this.joinedBy.get(vmInstanceId.toLowerCase());
+    return id ? this.devices.get(id.toLowerCase()) : undefined;
+  }
+
   clear(): void {
+    this.joinedBy.clear();
     this.devices.clear();
     this.graphRoles.clear();
   }

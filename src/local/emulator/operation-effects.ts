@@ -142,14 +142,16 @@ export function operationResult(ctx: HandlerContext, op: LroOperation): unknown 
  * after the computer, trust type AzureAd, whose physicalIds carry the VM's resource id
  * (`[AzureResourceId]:<id>`, as users report for Azure VMs). A reinstall keeps the VM's device; a VM
  * whose simulation says `joins: false` "succeeds" without one. A deleted VM's device stays behind, as
- * in Entra ID.
+ * in Entra ID; a new VM under the same name joins as a new device (Azure's "a device with the same
+ * name already exists" failure is not simulated).
  */
 function joinDirectory(directory: DeviceDirectory, vm: VmRecord, ext: ExtensionRecord, nowIso: string): void {
   if (!isAadLogin(ext) || vm.simulation.joins === false) return;
   const id = `/subscriptions/${vm.subscriptionId}/resourceGroups/${vm.resourceGroup}/providers/Microsoft.Compute/virtualMachines/${vm.name}`;
-  if (directory.byVm(id)) return;
+  if (directory.joinedDevice(vm.vmId)) return;
   const osProfile = vm.properties["osProfile"];
   const computerName = isObject(osProfile) && typeof osProfile["computerName"] === "string" ? osProfile["computerName"] : vm.name;
   const guest = vm.simulation.agent ?? guestOsFor(vm.properties);
-  directory.add({ displayName: computerName, operatingSystem: "Windows", operatingSystemVersion: guest.osVersion, physicalIds: [`[AzureResourceId]:${id}`] }, nowIso);
+  const device = directory.add({ displayName: computerName, operatingSystem: "Windows", operatingSystemVersion: guest.osVersion, physicalIds: [`[AzureResourceId]:${id}`] }, nowIso);
+  directory.joinedBy.set(vm.vmId.toLowerCase(), device.id);
 }
