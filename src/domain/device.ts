@@ -62,6 +62,8 @@ export const JOIN_NOT_CONFIRMED = "join-not-confirmed";
 
 export const AZURE_RESOURCE_ID_TAG = "[AzureResourceId]:";
 
+const LOOK_AGAIN_SLACK_MS = 5_000;
+
 export function vmPhysicalId(vmId: string): string {
   return `${AZURE_RESOURCE_ID_TAG}${vmId}`;
 }
@@ -97,7 +99,8 @@ export function confirmationLook(input: ConfirmationInput): 1 | 2 | undefined {
   if (!device) return input.ourInstallSucceeded ? 1 : undefined;
   switch (device.status) {
     case "pending":
-      return input.nowMs >= Date.parse(device.lookAgainAt ?? "") ? 2 : undefined;
+      // A few seconds of slack: the follow-up that carries the retry may run on another instance's clock.
+      return input.nowMs + LOOK_AGAIN_SLACK_MS >= Date.parse(device.lookAgainAt ?? "") ? 2 : undefined;
     case "not-confirmed":
     case "lookup-refused":
       return input.routine ? undefined : 2;

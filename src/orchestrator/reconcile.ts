@@ -394,7 +394,7 @@ async function conclude(pass: Pass, seen: Observation, executed: Settled): Promi
 
   // The Entra device: confirmed once our install is seen to succeed (a read; see src/domain/device.ts).
   const device = state === "compliant" || state === "remediated" ? await confirmDevice(pass, seen, vm, started) : undefined;
-  const deviceNow = device?.state ?? seen.row?.device;
+  const deviceNow = device?.state ?? (seen.row?.state === "gone" ? undefined : seen.row?.device);
   if ((state === "compliant" || state === "remediated") && deviceNow?.status === "not-confirmed") {
     state = "failed";
     reason = JOIN_NOT_CONFIRMED;
