@@ -77,6 +77,10 @@ export class GraphDirectory implements DirectoryPort {
     return this.counter.count();
   }
 
+  metered<T>(work: (count: () => number) => Promise<T>): Promise<T> {
+    return this.counter.metered(work);
+  }
+
   async findVmDevices(vmId: string): Promise<DeviceFact[]> {
     const filter = `physicalIds/any(p:p eq '${vmPhysicalId(vmId).replace(/'/g, "''")}')`;
     const query = new URLSearchParams({ $filter: filter, $count: "true", $select: SELECT });

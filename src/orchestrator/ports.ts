@@ -49,6 +49,8 @@ export interface DirectoryPort {
   deleteDevice(id: string): Promise<"deleted" | "unchanged">;
   /** Graph requests sent so far (retries included). */
   requestCount(): number;
+  /** Runs `work`, handing it a count of the Graph requests made by that work alone (retries included). */
+  metered<T>(work: (count: () => number) => Promise<T>): Promise<T>;
 }
 
 /** One Event Grid resource event, parsed and checked by the function layer. */

@@ -448,8 +448,16 @@ async function confirmDevice(pass: Pass, seen: Observation, vm: ObservedVm, star
   });
   if (!look || !directory || !policy) return undefined;
   let state: DeviceState;
+  let graphRequests = 0;
   try {
-    state = afterLook(look, await directory.findVmDevices(vm.id), vm.id, vm.name, previous, policy, deps.clock().getTime());
+    const found = await directory.metered(async (count) => {
+      try {
+        return await directory.findVmDevices(vm.id);
+      } finally {
+        graphRequests = count();
+      }
+    });
+    state = afterLook(look, found, vm.id, vm.name, previous, policy, deps.clock().getTime());
   } catch (error) {
     if (!(error instanceof DirectoryFailure)) throw error;
     const now = deps.clock().getTime();
@@ -461,7 +469,7 @@ async function confirmDevice(pass: Pass, seen: Observation, vm: ObservedVm, star
   }
   await deps.store.appendLog({
     ...pass.log, vmId: vm.id, kind: "action", action: "confirmDevice", result: state.status, message: state.message,
-    details: { look, ...(state.id ? { deviceObjectId: state.id, deviceId: state.deviceId } : {}) }, at: deps.clock().toISOString(),
+    details: { look, graphRequests, ...(state.id ? { deviceObjectId: state.id, deviceId: state.deviceId } : {}) }, at: deps.clock().toISOString(),
   });
   return { state, ...(state.status === "pending" && look === 1 ? { lookAgainInMs: policy.joinWaitMs } : {}) };
 }
@@ -735,22 +743,30 @@ async function cleanUpDevice(pass: Pass): Promise<DeviceState | undefined> {
   if (mode === "off" || !directory) return undefined;
   const row = await deps.store.getVm(request.vm.id);
   const recorded = row?.device as DeviceState | undefined;
-  if (!recorded?.id || !cleanupWanted(mode, recorded)) return undefined;
+  const deviceObjectId = recorded?.id;
+  if (!recorded || !deviceObjectId || !cleanupWanted(mode, recorded)) return undefined;
   const name = row?.name ?? request.vm.name;
   let state: DeviceState;
+  let graphRequests = 0;
   try {
-    const decision = cleanupDecision(mode, recorded, await directory.getDevice(recorded.id), request.vm.id, name, deps.clock().getTime());
-    state = decision.state;
-    if (decision.delete && (await directory.deleteDevice(recorded.id)) === "unchanged") {
-      state = { ...state, status: "already-gone", message: `VM ${name} was deleted; its device ${recorded.id} was already gone when deleted.` };
-    }
+    state = await directory.metered(async (count) => {
+      try {
+        const decision = cleanupDecision(mode, recorded, await directory.getDevice(deviceObjectId), request.vm.id, name, deps.clock().getTime());
+        if (decision.delete && (await directory.deleteDevice(deviceObjectId)) === "unchanged") {
+          return { ...decision.state, status: "already-gone" as const, message: `VM ${name} was deleted; its device ${recorded.id} was already gone when deleted.` };
+        }
+        return decision.state;
+      } finally {
+        graphRequests = count();
+      }
+    });
   } catch (error) {
     if (!(error instanceof DirectoryFailure) || error.classified.class === "transient") throw error;
     state = cleanupRefused(recorded, name, error.classified.message, deps.clock().getTime());
   }
   await deps.store.appendLog({
     ...pass.log, vmId: request.vm.id, kind: "action", action: "cleanupDevice", result: state.status, message: state.message,
-    details: { mode, deviceObjectId: recorded.id, ...(recorded.deviceId ? { deviceId: recorded.deviceId } : {}) }, at: deps.clock().toISOString(),
+    details: { mode, graphRequests, deviceObjectId: recorded.id, ...(recorded.deviceId ? { deviceId: recorded.deviceId } : {}) }, at: deps.clock().toISOString(),
   });
   return state;
 }

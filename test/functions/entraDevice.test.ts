@@ -73,7 +73,7 @@ describe("join confirmation", () => {
     expect(row?.device).toMatchObject({ status: "joined", id: device!.id, deviceId: device!.deviceId, displayName: "dev-join-01" });
     expect(graphRequests(since, "read")).toHaveLength(1);
     const log = await stack.services.store.listLog(id, 50);
-    expect(log.some((e) => e.action === "confirmDevice" && e.result === "joined")).toBe(true);
+    expect(log.find((e) => e.action === "confirmDevice")).toMatchObject({ result: "joined", details: { look: 1, graphRequests: 1, deviceObjectId: device!.id } });
 
     // A compliant VM whose row holds the device costs no Graph read (nor more than its 2 ARM reads).
     const again = stack.requestSeq();
@@ -192,6 +192,9 @@ describe("device cleanup when the VM is deleted", () => {
       await passOnGone(id, "enforce");
       expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
       expect(graphRequests(since, "delete").map((r) => r.status)).toEqual([429, 204]);
+      // One re-read, the throttled delete and its retry: what the log counts as this pass's Graph requests.
+      const entry = (await stack.services.store.listLog(id, 20)).find((e) => e.action === "cleanupDevice");
+      expect(entry).toMatchObject({ result: "deleted", details: { mode: "enforce", graphRequests: 3 } });
       expect(stack.emulator.devices().map((d) => d.id)).not.toContain(device!.id);
       expect((await stack.services.store.getVm(id))?.device?.status).toBe("deleted");
     } finally {

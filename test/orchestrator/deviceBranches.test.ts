@@ -31,6 +31,10 @@ class MemoryDirectory implements DirectoryPort {
   requestCount() {
     return this.requests;
   }
+  async metered<T>(work: (count: () => number) => Promise<T>): Promise<T> {
+    const before = this.requests;
+    return work(() => this.requests - before);
+  }
   private call() {
     this.requests++;
     if (this.failWith) throw new DirectoryFailure(this.failWith);
