@@ -47,6 +47,11 @@ param tablePrefix string = loadJsonContent('settings.generated.json', '$.default
 param armEndpoint string = environment().resourceManager
 @description('Audience of the app\'s ARM tokens: the cloud\'s Resource Manager (environment().resourceManager by default).')
 param armAudience string = environment().resourceManager
+@description('Microsoft Graph endpoint and token audience of the cloud (https://graph.microsoft.us in US Government L4, https://microsoftgraph.chinacloudapi.cn in 21Vianet). Bicep\'s environment() names no Microsoft Graph endpoint, so it is a parameter.')
+param graphEndpoint string = loadJsonContent('settings.generated.json', '$.defaults.GRAPH_ENDPOINT')
+@description('DEVICE_CLEANUP: off (default), report or enforce. enforce needs the Graph permission Device.ReadWrite.All granted by an admin (README "The Entra device").')
+@allowed(['off', 'report', 'enforce'])
+param deviceCleanup string = loadJsonContent('settings.generated.json', '$.defaults.DEVICE_CLEANUP')
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -154,6 +159,11 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     FOLLOW_UP_MAX_DELAY_MS: loadJsonContent('settings.generated.json', '$.defaults.FOLLOW_UP_MAX_DELAY_MS')
     LEASE_DURATION_MS: loadJsonContent('settings.generated.json', '$.defaults.LEASE_DURATION_MS')
     PRINCIPAL_NOT_FOUND_WINDOW_MS: loadJsonContent('settings.generated.json', '$.defaults.PRINCIPAL_NOT_FOUND_WINDOW_MS')
+    DEVICE_CONFIRMATION: loadJsonContent('settings.generated.json', '$.defaults.DEVICE_CONFIRMATION')
+    DEVICE_JOIN_WAIT_MS: loadJsonContent('settings.generated.json', '$.defaults.DEVICE_JOIN_WAIT_MS')
+    DEVICE_CLEANUP: deviceCleanup
+    GRAPH_ENDPOINT: graphEndpoint
+    GRAPH_AUDIENCE: graphEndpoint
     LEASE_RETRY_DELAY_MS: loadJsonContent('settings.generated.json', '$.defaults.LEASE_RETRY_DELAY_MS')
     AzureWebJobsStorage__credential: 'managedidentity'
     AzureWebJobsStorage__blobServiceUri: 'https://${storageAccountName}.blob.${environment().suffixes.storage}'

@@ -3,6 +3,7 @@ import { DefaultAzureCredential } from "@azure/identity";
 import type { EnforcerConfig } from "../config/policy.js";
 import type { SettingsSource } from "../config/settings.js";
 import { AzureArm } from "../azure/azureArm.js";
+import { GraphDirectory } from "../azure/graphDirectory.js";
 import { createEnforcerStore, type EnforcerStore } from "../store/tableStore.js";
 import { createReconcileQueue, type ReconcileQueue } from "../store/reconcileQueue.js";
 import type { ArmPort } from "../orchestrator/ports.js";
@@ -29,10 +30,13 @@ export async function createServices(source: SettingsSource = process.env, given
   // Once per process (services() builds this once): the enforcer fails closed on scope.
   if (settings.config.watchedSubscriptions.length === 0) console.warn(NO_WATCHED_SUBSCRIPTIONS);
   const arm = new AzureArm(settings.arm);
+  // Graph only when a device feature is on: a deploy without Graph permissions never calls it.
+  const devices = settings.config.devices;
+  const directory = devices && (devices.confirmation || devices.cleanup !== "off") ? new GraphDirectory(settings.graph) : undefined;
   const store = createEnforcerStore(settings.store);
   const queue = createReconcileQueue(settings.queue);
   if (options.ensure !== false) await Promise.all([store.ensureTables(), queue.ensure()]);
-  return { config: settings.config, arm, store, queue, clock: () => new Date() };
+  return { config: settings.config, arm, store, queue, ...(directory ? { directory } : {}), clock: () => new Date() };
 }
 
 /** The startup message of an app (or CLI) with nothing to watch. */

@@ -2,6 +2,7 @@ import type { TokenCredential } from "@azure/core-auth";
 import { readEnforcerConfig, type EnforcerConfig } from "../config/policy.js";
 import { SettingsReader, type SettingsSource } from "../config/settings.js";
 import { readArmConnection, type ArmConnection } from "../azure/armConnection.js";
+import { readGraphConnection, type GraphConnection } from "../azure/graphDirectory.js";
 import { storageConnectionFromSettings } from "../store/connection.js";
 import { tablePrefixProblem, type StoreOptions } from "../store/tableStore.js";
 import { queueNameProblem, type ReconcileQueueOptions } from "../store/reconcileQueue.js";
@@ -10,6 +11,7 @@ import { queueNameProblem, type ReconcileQueueOptions } from "../store/reconcile
 export interface AppSettings {
   readonly config: EnforcerConfig;
   readonly arm: ArmConnection;
+  readonly graph: GraphConnection;
   readonly store: StoreOptions;
   readonly queue: ReconcileQueueOptions;
 }
@@ -23,6 +25,7 @@ export function loadAppSettings(source: SettingsSource = process.env, credential
   const reader = new SettingsReader(source);
   const config = readEnforcerConfig(reader);
   const arm = readArmConnection(reader, credential);
+  const graph = readGraphConnection(reader, arm);
   const none = { connectionString: "" };
   const table = reader.attempt(() => storageConnectionFromSettings(source, credential, "table", ""), none);
   // The same settings name both services: a missing connection is reported once, not twice.
@@ -37,6 +40,7 @@ export function loadAppSettings(source: SettingsSource = process.env, credential
   return {
     config,
     arm,
+    graph,
     store: { ...("endpoint" in table ? { tableEndpoint: table.endpoint, credential: table.credential } : table), tablePrefix },
     queue: { ...("endpoint" in queue ? { queueEndpoint: queue.endpoint, credential: queue.credential } : queue), queueName },
   };

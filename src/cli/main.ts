@@ -190,6 +190,7 @@ async function explain(args: readonly string[]): Promise<number> {
   else if (lastRecord) {
     out.push(`Last pass:   ${lastRecord.state} at ${lastRecord.updatedAt}${lastRecord.diagnosis ? `; last diagnosis ${lastRecord.diagnosis.code}: ${lastRecord.diagnosis.message}` : ""}`);
     for (const h of (lastRecord.hints ?? []).filter((h) => !report.hints.some((n) => n.code === h.code))) out.push(`             last pass noted ${h.code}: ${h.message}`);
+    if (lastRecord.device) out.push(`Entra device: ${lastRecord.device.status}${lastRecord.device.id ? ` (object ${lastRecord.device.id})` : ""}: ${lastRecord.device.message}`);
   }
   process.stdout.write(`${out.join("\n")}\n`);
   return 0;

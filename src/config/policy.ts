@@ -3,6 +3,7 @@ import { isGuid } from "../domain/access.js";
 import { AZURE_CLOUDS, SERVER_RELEASE_BUILDS, type AzureCloudName, type EligibilityPolicy } from "../domain/osPolicy.js";
 import { extensionPolicy, type ExtensionPolicy } from "../domain/plan.js";
 import type { FollowUpPolicy } from "../domain/progress.js";
+import type { DeviceCleanupMode, DevicePolicy } from "../domain/device.js";
 import { SettingsReader, showValue, type SettingName, type SettingsSource } from "./settings.js";
 
 /** The enforcer's whole configuration, read once from app settings and handed to the pure core. */
@@ -17,6 +18,8 @@ export interface EnforcerConfig {
   readonly watchedSubscriptions: readonly string[];
   readonly timing: TimingPolicy;
   readonly audit: AuditPolicy;
+  /** The Entra device's life (issue 13); absent: neither confirmation nor cleanup. */
+  readonly devices?: DevicePolicy;
 }
 
 /** How the drift audit reads the estate (see src/orchestrator/auditTargets.ts). */
@@ -175,5 +178,13 @@ export function readEnforcerConfig(reader: SettingsReader): EnforcerConfig {
       principalNotFoundWindowMs,
     },
     audit: { source: auditSource === "arm" ? "arm" : "resource-graph", confirmSlices },
+    devices: { confirmation: reader.boolean("DEVICE_CONFIRMATION"), cleanup: deviceCleanup(reader), joinWaitMs: reader.integer("DEVICE_JOIN_WAIT_MS") },
   };
+}
+
+function deviceCleanup(reader: SettingsReader): DeviceCleanupMode {
+  const raw = reader.string("DEVICE_CLEANUP").toLowerCase();
+  if (raw === "off" || raw === "report" || raw === "enforce") return raw;
+  reader.problem(`Setting DEVICE_CLEANUP must be "off", "report" or "enforce", got ${showValue(reader.string("DEVICE_CLEANUP"))}.`);
+  return "off";
 }

@@ -201,6 +201,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ARM_ENDPOINT: emulator.armUrl,
       ARM_CA_FILE: emulator.caFile,
       ARM_RETRY_DELAY_MS: "200",
+      // Microsoft Graph is served by the same emulator (same port and CA; audience stays graph.microsoft.com).
+      GRAPH_ENDPOINT: emulator.graphUrl,
       // In memory, a fresh prefix per stack; in a state directory, the same one on every run.
       TABLE_PREFIX: saved?.tablePrefix ?? (stateDir !== undefined ? "aadlogin" : `aadlogin${randomUUID().replace(/-/g, "").slice(0, 8)}`),
       ...(saved ? { RECONCILE_QUEUE_NAME: saved.reconcileQueueName } : {}),
@@ -212,6 +214,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     };
     Object.assign(process.env, settings);
     await grantEnforcerRoles(emulator, options.subscriptions, settings);
+    grantGraphRoles(emulator, settings);
     const services = await createServices(settings);
     const functionKeys = saved?.functionKeys ?? { master: generateKey(), default: generateKey(), eventGridExtension: generateKey() };
     if (options.host !== false) {
@@ -295,6 +298,17 @@ async function ensureEventSubscription(emulator: ArmEmulator, url: string, resum
     for (const stale of sameFunction) await adminRequest(emulator, "DELETE", `/eventSubscriptions/${encodeURIComponent(stale.id)}`);
   }
   await emulator.subscribeEvents(url, ENFORCER_EVENT_FILTER);
+}
+
+/**
+ * What the README tells the admin to grant, granted here by the "tenant admin": Device.Read.All for
+ * join confirmation, Device.ReadWrite.All only for DEVICE_CLEANUP=enforce. Nothing when both are off.
+ */
+function grantGraphRoles(emulator: ArmEmulator, settings: Record<string, string>): void {
+  const roles: string[] = [];
+  if (/^(true|1|yes)$/i.test(settings["DEVICE_CONFIRMATION"] ?? "")) roles.push("Device.Read.All");
+  if ((settings["DEVICE_CLEANUP"] ?? "").toLowerCase() === "enforce") roles.push("Device.ReadWrite.All");
+  if (roles.length) emulator.setGraphRoles(emulator.managedIdentity.principalId, roles);
 }
 
 /** The environment name the local stack deploys the roles module as (it names the custom role). */

@@ -9,6 +9,7 @@ import { formatTable, progressReporter } from "../cli/table.js";
 import { DEMO_PRINCIPALS, DEMO_SUBSCRIPTIONS, demoAllowedPrincipals, demoFleet, type Fleet, type FleetVm } from "./demo/fleet.js";
 import { DEFAULT_TIME_SCALE, TIMED_SETTINGS, readStackState, startLocalStack, type LocalStack, type LocalTiming } from "./stack.js";
 import { createFleet, waitForConvergence } from "./demo/runFleet.js";
+import { demoDeviceLifecycle } from "./demo/deviceLifecycle.js";
 
 const USAGE = `npm start [-- options]: the whole enforcer on local Azure (ARM emulator, Azurite, local Functions host).
 
@@ -136,6 +137,10 @@ function settingsFor(args: Args, fleetSubs: readonly string[]): Record<string, s
     WATCHED_SUBSCRIPTION_IDS: fleetSubs.join(","),
     // Locally the audit runs every 5 minutes so its effect can be watched.
     AUDIT_SCHEDULE: "0 */5 * * * *",
+    // The Entra device's life: joins confirmed, a deleted VM's device reported (never deleted here).
+    DEVICE_CONFIRMATION: "true",
+    DEVICE_CLEANUP: "report",
+    DEVICE_JOIN_WAIT_MS: "30000",
   };
   // The timed settings come from the stack (scaled by --time-scale) unless the environment sets them.
   for (const name of [...SETTINGS.map((spec) => spec.name), ...Object.keys(TIMED_SETTINGS)]) {
@@ -284,7 +289,7 @@ async function main(argv: string[]): Promise<number> {
       const r = records.get(v.id.toLowerCase());
       const access = (r?.access ?? []).map((a) => `${a.role === LOGIN_ROLES.admin.key ? "admin" : "user"}:${principalName(a.principalId)}`).join(" ");
       const mark = unexpected.some((u) => u.id === v.id) ? "  ✗" : "";
-      return [`${v.id.split("/")[4]}/${v.id.split("/").pop()}`, `${r?.state ?? "(none)"}${mark}`, r?.reason ?? "", access, r?.diagnosis ? `${r.diagnosis.code}` : (r?.rejected.length ? `${r.rejected.length} tag entr${r.rejected.length === 1 ? "y" : "ies"} rejected` : "")];
+      return [`${v.id.split("/")[4]}/${v.id.split("/").pop()}`, `${r?.state ?? "(none)"}${mark}`, r?.reason ?? "", access, r?.diagnosis ? `${r.diagnosis.code}` : (r?.rejected.length ? `${r.rejected.length} tag entr${r.rejected.length === 1 ? "y" : "ies"} rejected` : r?.device ? `device ${r.device.status}${r.device.id ? ` ${r.device.id.slice(0, 8)}…` : ""}` : "")];
     });
     summary = {
       converged, resumed: saved?.status === "created", created: saved?.status === "created" ? 0 : fleet.vms.length, vms: fleet.vms.length, counts, unexpected, durationMs: Date.now() - started,
@@ -296,6 +301,10 @@ async function main(argv: string[]): Promise<number> {
     out(`${converged ? "Converged" : "NOT converged"} in ${((Date.now() - started) / 1000).toFixed(1)} s: ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(", ")}.`);
     out(`The enforcer made ${String(summary["armRequestsByEnforcer"])} ARM requests for ${fleet.vms.length} VMs.`);
     if (unexpected.length > 0) out(`Unexpected: ${unexpected.map((u) => `${u.id.split("/").pop()} is ${u.actual}, expected ${u.expected}`).join("; ")}`);
+    if (!fromFile && !args.report && stack.settings["DEVICE_CONFIRMATION"] === "true") {
+      const devices = await demoDeviceLifecycle(stack, fleet, out);
+      if (devices) summary = { ...summary, device: { joined: devices.joined?.status ?? null, afterDelete: devices.afterDelete?.status ?? null } };
+    }
   }
   out("");
   out("Where to look next:");

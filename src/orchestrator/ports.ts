@@ -3,6 +3,7 @@ import type { NetworkPath } from "../domain/nsg.js";
 import type { ClassifiedError } from "../domain/outcome.js";
 import type { ObservedAssignment, ObservedVm } from "../domain/vm.js";
 import type { VmTarget } from "../domain/resourceId.js";
+import type { DeviceFact } from "../domain/device.js";
 import type { AuditRun, Lease, LogEntry, LogEntryInput, VmRecord } from "../store/records.js";
 import type { ReconcileRequest } from "../store/reconcileRequest.js";
 
@@ -26,6 +27,31 @@ export class ArmFailure extends Error {
   get transient(): boolean {
     return this.classified.class === "transient";
   }
+}
+
+/**
+ * A failed Microsoft Graph call, classified by the adapter: transient (throttled past the SDK's
+ * retries, 5xx, network) or terminal (403 refused: a permission the admin has not granted).
+ */
+export class DirectoryFailure extends Error {
+  constructor(readonly classified: ClassifiedError) {
+    super(`${classified.code}: ${classified.message}`);
+    this.name = "DirectoryFailure";
+  }
+}
+
+/** What the orchestrator needs from Microsoft Entra ID (Microsoft Graph). Every method throws DirectoryFailure. */
+export interface DirectoryPort {
+  /** Devices whose physicalIds carry the VM's resource id (`[AzureResourceId]:<id>`), every page. */
+  findVmDevices(vmId: string): Promise<DeviceFact[]>;
+  /** One device by its object id; undefined when it does not exist. */
+  getDevice(id: string): Promise<DeviceFact | undefined>;
+  /** Deletes one device by its object id; "unchanged" when it was already gone. */
+  deleteDevice(id: string): Promise<"deleted" | "unchanged">;
+  /** Graph requests sent so far (retries included). */
+  requestCount(): number;
+  /** Runs `work`, handing it a count of the Graph requests made by that work alone (retries included). */
+  metered<T>(work: (count: () => number) => Promise<T>): Promise<T>;
 }
 
 /** One Event Grid resource event, parsed and checked by the function layer. */

@@ -12,7 +12,8 @@ import type { ObservedAssignment, ObservedVm } from "../domain/vm.js";
 import { loginRoleById } from "../domain/roles.js";
 import { isEnforcerAssignment } from "../domain/assignmentName.js";
 import type { EnforcerConfig } from "../config/policy.js";
-import { ArmFailure, type ArmPort, type LogEntryInput, type QueuePort, type ReconcileRequest, type StorePort, type VmRecord, type VmTarget } from "./ports.js";
+import { afterLook, cleanupDecision, cleanupRefused, cleanupWanted, confirmationLook, effectiveCleanup, JOIN_NOT_CONFIRMED, lookupRefused, type DeviceState } from "../domain/device.js";
+import { ArmFailure, DirectoryFailure, type ArmPort, type DirectoryPort, type LogEntryInput, type QueuePort, type ReconcileRequest, type StorePort, type VmRecord, type VmTarget } from "./ports.js";
 import { newVmRecord } from "./vmRecord.js";
 
 /** Who asked for the pass (the same vocabulary as the queue message's). */
@@ -55,6 +56,8 @@ export interface ReconcileDeps {
   readonly queue: QueuePort;
   readonly config: EnforcerConfig;
   readonly clock: () => Date;
+  /** Microsoft Graph, when a device feature (confirmation, cleanup) is on. */
+  readonly directory?: DirectoryPort;
 }
 
 /** Re-plans after the tags changed under a pass at most this often; then a follow-up takes over. */
@@ -410,6 +413,15 @@ async function conclude(pass: Pass, seen: Observation, executed: Settled): Promi
     message = stateMessage(state, eligibility, executed.outcomes, diagnosis);
   }
 
+  // The Entra device: confirmed once our install is seen to succeed (a read; see src/domain/device.ts).
+  const device = state === "compliant" || state === "remediated" ? await confirmDevice(pass, seen, vm, started) : undefined;
+  const deviceNow = device?.state ?? (seen.row?.state === "gone" ? undefined : seen.row?.device);
+  if ((state === "compliant" || state === "remediated") && deviceNow?.status === "not-confirmed") {
+    state = "failed";
+    reason = JOIN_NOT_CONFIRMED;
+    message = deviceNow.message;
+  }
+
   // A follow-up when something is in flight or can be retried soon; bounded, then the audit takes over.
   const attempt = request.trigger === "follow-up" && !started ? (request.attempt ?? 0) + 1 : 0;
   // States that settle by themselves within minutes: look again a few times rather than wait for the audit.
@@ -418,7 +430,12 @@ async function conclude(pass: Pass, seen: Observation, executed: Settled): Promi
     pass.mode === "enforce" &&
     attempt < MAX_FOLLOW_UPS &&
     (state === "in-progress" || executed.stale !== undefined || executed.retryLater !== undefined || (agentNotYet && attempt < 6));
-  const timers = await scheduleTimers(pass, seen, executed, wantsFollowUp ? { attempt, waitingFor: waiting ?? reason } : undefined);
+  const followUp = wantsFollowUp
+    ? { attempt, waitingFor: waiting ?? reason }
+    : device?.lookAgainInMs !== undefined
+      ? { attempt, waitingFor: "device-join", delayInMs: device.lookAgainInMs }
+      : undefined;
+  const timers = await scheduleTimers(pass, seen, executed, followUp);
 
   const result: PassResult = {
     vmId: request.vm.id, state, reason, message, mode: pass.mode, plan: seen.plan, outcomes: executed.outcomes,
@@ -426,8 +443,56 @@ async function conclude(pass: Pass, seen: Observation, executed: Settled): Promi
     ...(waiting ? { waitingFor: waiting } : {}),
     armRequests: pass.armRequests(),
   };
-  await record(pass, vm, result, eligibility, seen, executed, timers);
+  await record(pass, vm, result, eligibility, seen, executed, timers, device?.state);
   return result;
+}
+
+/**
+ * Looks the VM's device up when the device rules say this pass should (one read when our install is
+ * seen to succeed, one retry later); records a refusal (403) without failing the pass. A transient
+ * Graph failure leaves a later look pending.
+ */
+async function confirmDevice(pass: Pass, seen: Observation, vm: ObservedVm, startedNow: boolean): Promise<{ state: DeviceState; lookAgainInMs?: number } | undefined> {
+  const { deps, request } = pass;
+  const policy = deps.config.devices;
+  const directory = deps.directory;
+  const previous = seen.row?.state === "gone" ? undefined : (seen.row?.device as DeviceState | undefined);
+  const succeeded = extensionStatus(vm, deps.config.extension) === "succeeded";
+  const look = confirmationLook({
+    policy,
+    windows: (vm.osType ?? "").toLowerCase() === "windows",
+    extensionSucceeded: succeeded && !startedNow,
+    ourInstallSucceeded: seen.row?.started?.op === "extension" && succeeded && !startedNow,
+    device: previous,
+    routine: request.trigger === "follow-up",
+    nowMs: deps.clock().getTime(),
+  });
+  if (!look || !directory || !policy) return undefined;
+  let state: DeviceState;
+  let graphRequests = 0;
+  try {
+    const found = await directory.metered(async (count) => {
+      try {
+        return await directory.findVmDevices(vm.id);
+      } finally {
+        graphRequests = count();
+      }
+    });
+    state = afterLook(look, found, vm.id, vm.name, previous, policy, deps.clock().getTime());
+  } catch (error) {
+    if (!(error instanceof DirectoryFailure)) throw error;
+    const now = deps.clock().getTime();
+    if (error.classified.class === "terminal") state = lookupRefused(vm.name, error.classified.message, now, previous);
+    else {
+      const lookAgainAt = new Date(now + policy.joinWaitMs).toISOString();
+      state = { status: "pending", since: previous?.since ?? new Date(now).toISOString(), lookAgainAt, at: new Date(now).toISOString(), message: `Microsoft Graph could not be asked about VM ${vm.name}'s device (${error.classified.message}); another look at ${lookAgainAt}.` };
+    }
+  }
+  await deps.store.appendLog({
+    ...pass.log, vmId: vm.id, kind: "action", action: "confirmDevice", result: state.status, message: state.message,
+    details: { look, graphRequests, ...(state.id ? { deviceObjectId: state.id, deviceId: state.deviceId } : {}) }, at: deps.clock().toISOString(),
+  });
+  return { state, ...(state.status === "pending" && look === 1 ? { lookAgainInMs: policy.joinWaitMs } : {}) };
 }
 
 const WAITING_TEXT: Record<WaitingFor, string> = {
@@ -446,7 +511,7 @@ interface Timers {
  * earlier or equal moment (a VM keeps at most one of each in flight; a lost one is re-armed by the
  * next pass). A message is sent before the row says so: a crash between the two costs one extra pass.
  */
-async function scheduleTimers(pass: Pass, seen: Observation, executed: Settled, followUp: { attempt: number; waitingFor: string } | undefined): Promise<Timers> {
+async function scheduleTimers(pass: Pass, seen: Observation, executed: Settled, followUp: { attempt: number; waitingFor: string; delayInMs?: number } | undefined): Promise<Timers> {
   const { deps, request } = pass;
   const now = deps.clock().getTime();
   const row = seen.row;
@@ -465,7 +530,7 @@ async function scheduleTimers(pass: Pass, seen: Observation, executed: Settled, 
   };
 
   if (followUp) {
-    const delay = followUpDelayMs(followUp.attempt, deps.config.timing.followUp);
+    const delay = followUp.delayInMs ?? followUpDelayMs(followUp.attempt, deps.config.timing.followUp);
     const target = now + delay;
     if (pending(row?.followUpAt, target)) timers.followUpAt = row?.followUpAt as string;
     else {
@@ -581,7 +646,7 @@ export function describeAction(action: Action): string {
   }
 }
 
-async function record(pass: Pass, vm: ObservedVm, result: PassResult, eligibility: Eligibility, seen: Observation, executed: Settled, timers: Timers) {
+async function record(pass: Pass, vm: ObservedVm, result: PassResult, eligibility: Eligibility, seen: Observation, executed: Settled, timers: Timers, device?: DeviceState) {
   const { deps } = pass;
   await deps.store.appendLog({
     ...pass.log,
@@ -613,7 +678,7 @@ async function record(pass: Pass, vm: ObservedVm, result: PassResult, eligibilit
   // What we started stays on the row while something is in flight, so the follow-up knows it is ours.
   const started = executed.started ?? (result.waitingFor ? seen.row?.started : undefined);
   await deps.store.updateVm(vm.id, (current) => {
-    const { diagnosis: _d, started: _s, waitingFor: _w, followUpAt: _f, expiryCheckAt: _e, principalNotFound: _p, hints: _h, ...kept } = baseRecord(pass, current);
+    const { diagnosis: _d, started: _s, waitingFor: _w, followUpAt: _f, expiryCheckAt: _e, principalNotFound: _p, hints: _h, device: previousDevice, ...kept } = baseRecord(pass, current);
     const notFound = executed.principalNotFound ?? seen.row?.principalNotFound ?? {};
     return {
       ...kept,
@@ -637,6 +702,8 @@ async function record(pass: Pass, vm: ObservedVm, result: PassResult, eligibilit
       ...(started ? { started } : {}),
       ...(timers.followUpAt ? { followUpAt: timers.followUpAt } : {}),
       ...(timers.expiryCheckAt ? { expiryCheckAt: timers.expiryCheckAt } : {}),
+      // A VM recreated under the id of a gone one is a new machine: the old device is not its device.
+      ...(device ? { device } : previousDevice && current?.state !== "gone" ? { device: previousDevice } : {}),
       ...passMeta(pass, current),
     };
   });
@@ -681,13 +748,56 @@ function accessAfterPass(vmId: string, observed: readonly ObservedAssignment[], 
 async function recordGone(pass: Pass): Promise<PassResult> {
   const { deps, request } = pass;
   const vmId = request.vm.id;
-  const message = `VM ${vmId} no longer exists.`;
+  const device = await cleanUpDevice(pass);
+  const message = `VM ${vmId} no longer exists.` + (device ? ` ${device.message}` : "");
   await deps.store.appendLog({ ...pass.log, vmId, kind: "decision", state: "gone", reason: "not-found", message, at: deps.clock().toISOString() });
   await deps.store.updateVm(vmId, (current) => {
     const { started: _s, waitingFor: _w, followUpAt: _f, expiryCheckAt: _e, ...kept } = baseRecord(pass, current);
-    return { ...kept, state: "gone", reason: "not-found", message, ...passMeta(pass, current) };
+    return { ...kept, state: "gone", reason: "not-found", message, ...(device ? { device } : {}), ...passMeta(pass, current) };
   });
   return { vmId, state: "gone", reason: "not-found", message, mode: pass.mode, plan: [], outcomes: [], armRequests: pass.armRequests() };
+}
+
+/**
+ * The recorded device of a VM found gone, per DEVICE_CLEANUP (lowered to report in report mode):
+ * re-read by the object id recorded at join, deleted (enforce) or reported only while it still
+ * carries the VM's resource id. Nothing else is ever read or deleted: not a device found by name,
+ * not a VM's device we did not record. 403 is recorded; a transient failure is rethrown so the
+ * platform retries the pass (the VM stays gone, the device still recorded).
+ */
+async function cleanUpDevice(pass: Pass): Promise<DeviceState | undefined> {
+  const { deps, request } = pass;
+  const directory = deps.directory;
+  const mode = effectiveCleanup(deps.config.devices?.cleanup, pass.mode);
+  if (mode === "off" || !directory) return undefined;
+  const row = await deps.store.getVm(request.vm.id);
+  const recorded = row?.device as DeviceState | undefined;
+  const deviceObjectId = recorded?.id;
+  if (!recorded || !deviceObjectId || !cleanupWanted(mode, recorded)) return undefined;
+  const name = row?.name ?? request.vm.name;
+  let state: DeviceState;
+  let graphRequests = 0;
+  try {
+    state = await directory.metered(async (count) => {
+      try {
+        const decision = cleanupDecision(mode, recorded, await directory.getDevice(deviceObjectId), request.vm.id, name, deps.clock().getTime());
+        if (decision.delete && (await directory.deleteDevice(deviceObjectId)) === "unchanged") {
+          return { ...decision.state, status: "already-gone" as const, message: `VM ${name} was deleted; its device ${recorded.id} was already gone when deleted.` };
+        }
+        return decision.state;
+      } finally {
+        graphRequests = count();
+      }
+    });
+  } catch (error) {
+    if (!(error instanceof DirectoryFailure) || error.classified.class === "transient") throw error;
+    state = cleanupRefused(recorded, name, error.classified.message, deps.clock().getTime());
+  }
+  await deps.store.appendLog({
+    ...pass.log, vmId: request.vm.id, kind: "action", action: "cleanupDevice", result: state.status, message: state.message,
+    details: { mode, graphRequests, deviceObjectId: recorded.id, ...(recorded.deviceId ? { deviceId: recorded.deviceId } : {}) }, at: deps.clock().toISOString(),
+  });
+  return state;
 }
 
 /** The reason code of a VM refused because its subscription is not watched. */

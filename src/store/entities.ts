@@ -3,6 +3,7 @@ import {
   LOG_KINDS,
   type AccessGrant,
   type AuditRun,
+  type DeviceRecord,
   type Diagnosis,
   type Hint,
   type LogEntry,
@@ -70,6 +71,7 @@ export function vmToEntity(record: VmRecord): EntityProperties {
   if (record.started) props["started"] = JSON.stringify(record.started);
   setOptional(props, "followUpAt", record.followUpAt);
   setOptional(props, "expiryCheckAt", record.expiryCheckAt);
+  if (record.device) props["device"] = fitString(JSON.stringify(record.device));
   return props;
 }
 
@@ -108,6 +110,7 @@ export function vmFromEntity(entity: StoredEntity, where: string): VmRecord {
     ...(read.optionalString("started") !== undefined ? { started: read.json("started") as StartedOperation } : {}),
     ...optionalField("followUpAt", read.optionalString("followUpAt")),
     ...optionalField("expiryCheckAt", read.optionalString("expiryCheckAt")),
+    ...(read.optionalString("device") !== undefined ? { device: read.json("device") as DeviceRecord } : {}),
     passCount: read.number("passCount"),
     firstSeenAt: read.string("firstSeenAt"),
     updatedAt: read.string("updatedAt"),

@@ -41,6 +41,20 @@ export interface StartedOperation {
   readonly selfRepair?: boolean;
 }
 
+/** The VM's Microsoft Entra device as the enforcer last saw it (see src/domain/device.ts). */
+export interface DeviceRecord {
+  readonly status: string;
+  /** Graph object id recorded at join: the only device cleanup may touch. */
+  readonly id?: string;
+  readonly deviceId?: string;
+  readonly displayName?: string;
+  readonly confirmedAt?: string;
+  readonly since?: string;
+  readonly lookAgainAt?: string;
+  readonly message: string;
+  readonly at: string;
+}
+
 /** One row per VM: its compliance state after the latest pass. */
 export interface VmRecord {
   /** ARM id as observed (case kept); lookups are case-insensitive. */
@@ -78,6 +92,8 @@ export interface VmRecord {
   readonly followUpAt?: string;
   /** When the pending expiry check becomes visible on the queue (ISO). */
   readonly expiryCheckAt?: string;
+  /** The VM's Entra device: join confirmation, then what happened to it when the VM was deleted. */
+  readonly device?: DeviceRecord;
   readonly passCount: number;
   readonly firstSeenAt: string;
   readonly updatedAt: string;

@@ -20,6 +20,7 @@ describe("loadEnforcerConfig", () => {
       watchedSubscriptions: [],
       timing: { followUp: { initialDelayMs: 15_000, maxDelayMs: 120_000 }, leaseDurationMs: 660_000, leaseRetryDelayMs: 5_000, principalNotFoundWindowMs: 1_800_000 },
       audit: { source: "resource-graph", confirmSlices: 500 },
+      devices: { confirmation: false, cleanup: "off", joinWaitMs: 300_000 },
     });
   });
 
@@ -55,6 +56,9 @@ describe("loadEnforcerConfig", () => {
       LEASE_RETRY_DELAY_MS: "250",
       AUDIT_SOURCE: "ARM",
       AUDIT_CONFIRM_SLICES: "7",
+      DEVICE_CONFIRMATION: "true",
+      DEVICE_CLEANUP: " Enforce ",
+      DEVICE_JOIN_WAIT_MS: "60000",
       PRINCIPAL_NOT_FOUND_WINDOW_MS: "600000",
     });
     expect(config).toEqual({
@@ -75,11 +79,13 @@ describe("loadEnforcerConfig", () => {
       watchedSubscriptions: [SUB1],
       timing: { followUp: { initialDelayMs: 2000, maxDelayMs: 8000 }, leaseDurationMs: 90_000, leaseRetryDelayMs: 250, principalNotFoundWindowMs: 600_000 },
       audit: { source: "arm", confirmSlices: 7 },
+      devices: { confirmation: true, cleanup: "enforce", joinWaitMs: 60_000 },
     });
   });
 
   it.each<[string, Record<string, string>, RegExp]>([
     ["a mode that is neither", { ENFORCER_MODE: "dry-run" }, /ENFORCER_MODE must be "enforce" or "report", got "dry-run"/],
+    ["a device cleanup mode that is none of off, report, enforce", { DEVICE_CLEANUP: "delete" }, /DEVICE_CLEANUP must be "off", "report" or "enforce", got "delete"/],
     ["an allowed principal that is not a GUID", { ACCESS_ALLOWED_PRINCIPALS: `${P1},alice@contoso.com` }, /ACCESS_ALLOWED_PRINCIPALS: "alice@contoso.com" is not an object id/],
     ["an allowed principal in braces", { ACCESS_ALLOWED_PRINCIPALS: `{${P1}}` }, /ACCESS_ALLOWED_PRINCIPALS: "\{/],
     ["a negative maximum", { ACCESS_MAX_PRINCIPALS: "-1" }, /ACCESS_MAX_PRINCIPALS must be a non-negative whole number, got "-1"/],

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { EmulatorCore } from "./emulator-core.js";
 import { ArmError, badRequest, notFound } from "./errors.js";
 import { isObject, parseJson, readBody, sendJson } from "./http-io.js";
+import { deviceInput } from "./graph-devices.js";
 
 /**
  * The admin API under `/admin` (never an ARM path, no bearer token: it is local only, and its calls
@@ -89,6 +90,16 @@ export async function handleAdminRequest(core: EmulatorCore, req: IncomingMessag
         return ok(200, core.setTiming(obj()));
       case "GET /timing":
         return ok(200, core.timingSettings());
+      case "POST /graphRoles": {
+        const b = obj();
+        const roles = b["roles"];
+        if (!Array.isArray(roles) || roles.some((r) => typeof r !== "string")) throw badRequest("InvalidRequestContent", "roles must be an array of Graph app role names such as Device.Read.All.");
+        return ok(200, { principalId: b["principalId"], roles: core.directory.grant(String(b["principalId"] ?? ""), roles as string[]) });
+      }
+      case "GET /devices":
+        return ok(200, { value: [...core.directory.devices.values()] });
+      case "POST /devices":
+        return ok(201, core.directory.add(deviceInput(obj()), new Date(core.now()).toISOString()));
       default: {
         const unsub = /^DELETE \/eventSubscriptions\/([^/]+)$/.exec(route);
         if (unsub?.[1]) return ok(core.delivery.unsubscribe(unsub[1]) ? 200 : 204);

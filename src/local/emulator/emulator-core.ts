@@ -6,6 +6,7 @@ import { GUID_PATTERN, isObject, type Json } from "./http-io.js";
 import { LroTracker } from "./lro.js";
 import { networkResourceFrom, renderNetworkResource } from "./network.js";
 import { createOperationEffects } from "./operation-effects.js";
+import { DeviceDirectory } from "./graph-devices.js";
 import { guestOsFor, type GuestOs } from "./os-catalog.js";
 import { RequestLog } from "./request-log.js";
 import { recordArmWrite, REALISTIC_GRAPH_LAG_S, ResourceGraph } from "./resource-graph.js";
@@ -38,6 +39,8 @@ export interface VmSimulationInput {
   readonly powerState?: PowerState;
   readonly agent?: GuestOs | null;
   readonly outboundNetwork?: boolean;
+  /** false: AADLoginForWindows "succeeds" without joining the directory (no device object appears). */
+  readonly joins?: boolean;
 }
 
 export interface SeedInput {
@@ -73,6 +76,8 @@ export class EmulatorCore {
   readonly lro = new LroTracker(() => this.now());
   readonly throttle: Throttle;
   readonly faults = new Faults();
+  /** Microsoft Graph's device objects and the Graph app roles granted (graph-devices.ts). */
+  readonly directory = new DeviceDirectory();
   readonly log = new RequestLog();
   readonly delivery: EventDelivery;
   readonly timing: Timing;
@@ -109,7 +114,7 @@ export class EmulatorCore {
       this.changes?.markCore();
       this.changes?.flushSoon();
     };
-    this.lro.effects = createOperationEffects(this.state);
+    this.lro.effects = createOperationEffects(this.state, this.directory);
     // A settlement reaches the file with the answer of the request that settled it, else within 200 ms:
     // one lost to a crash is harmless, the restored operation is past due and settles the same way at once.
     this.lro.onSettled = (op) => {
@@ -276,6 +281,7 @@ export class EmulatorCore {
       ...(input.powerState !== undefined ? { powerState: input.powerState } : {}),
       ...(input.agent !== undefined ? { agent: input.agent } : {}),
       ...(input.outboundNetwork !== undefined ? { outboundNetwork: input.outboundNetwork === true } : {}),
+      ...(input.joins !== undefined ? { joins: input.joins === true } : {}),
     };
     if (!existing) {
       if (!m) throw notFound("ResourceNotFound", `No VM with id '${String(input.id)}'.`);
@@ -296,6 +302,7 @@ export class EmulatorCore {
       powerState: vm.simulation.powerState,
       agent: vm.simulation.agent === undefined ? guestOsFor(vm.properties) : vm.simulation.agent,
       outboundNetwork: vm.simulation.outboundNetwork,
+      joins: vm.simulation.joins !== false,
     };
   }
 
@@ -490,6 +497,7 @@ export class EmulatorCore {
     this.computeThrottle.clear();
     this.throttle.clear();
     this.faults.clear();
+    this.directory.clear();
     this.log.clear();
     this.delivery.reset();
     this.events.length = 0;

@@ -23,7 +23,7 @@ interface HandlerFailure {
   readonly exitCode: string;
 }
 
-const isAadLogin = (ext: ExtensionRecord): boolean =>
+export const isAadLogin = (ext: ExtensionRecord): boolean =>
   String(ext.properties["publisher"] ?? "").toLowerCase() === AAD_PUBLISHER &&
   String(ext.properties["type"] ?? "").toLowerCase() === AAD_TYPE;
 

@@ -34,6 +34,11 @@
  *   PUT /limits {throttleScale?, pageSize?, lroDelayMs?, retryAfterSeconds?, principalReplicationDelayMs?,
  *                variablePageSizes? (false), computeThrottleScale? (false), roleAssignmentsPerSubscription? (4000), resourceGraphQueriesPerWindow?, resourceGraphWindowMs?, resourceGraphLagMs? (null: profile default)}   GET /limits
  *   PUT /timing {profile?: "instant"|"realistic", timeScale?, seed?}   GET /timing
+ *   POST /graphRoles {principalId, roles: ["Device.Read.All", ...]}   GET/POST /devices {displayName, physicalIds?, ...}
+ *
+ * Microsoft Graph (graph-devices.ts): GET /v1.0/devices ($filter, ConsistencyLevel + $count, paging),
+ * GET and DELETE /v1.0/devices/{id}, for tokens of audience https://graph.microsoft.com; the AADLoginForWindows
+ * simulation creates the device object when its install succeeds (unless the VM's simulation says `joins: false`).
  *
  * Authorization (authorization.ts, abac-condition.ts): every ARM request is checked against the caller's role
  * assignments (actions/notActions with wildcards, scope inheritance, ABAC conditions on role-assignment
@@ -66,6 +71,7 @@ import { DEFAULT_TIMING, validateTiming, type TimingProfile, type TimingSettings
 import type { DeadLetter, DeliveryOptions, EventFilter, EventSubscription } from "./event-delivery.js";
 import type { FaultConfig } from "./faults.js";
 import { handleIdentityRequest } from "./identity-endpoint.js";
+import { GRAPH_AUDIENCE, handleGraphRequest, type DeviceRecord } from "./graph-devices.js";
 import type { Json } from "./http-io.js";
 import type { RequestLogEntry } from "./request-log.js";
 import type { EventGridEvent } from "./resource-events.js";
@@ -133,6 +139,14 @@ export interface ArmEmulator {
   readonly caPem: string;
   readonly identityEndpoint: string;
   readonly identityHeader: string;
+  /** Microsoft Graph's base URL on this emulator (same port and CA as ARM): `/v1.0/devices`. */
+  readonly graphUrl: string;
+  /** Grants Microsoft Graph application roles (e.g. Device.Read.All) to a principal, replacing what it had. */
+  setGraphRoles(principalId: string, roles: readonly string[]): string[];
+  /** The directory's device objects now. */
+  devices(): DeviceRecord[];
+  /** Adds a device object as an admin would find it in the directory (look-alikes for tests). */
+  addDevice(device: Partial<DeviceRecord> & { displayName: string }): DeviceRecord;
   readonly tenantId: string;
   readonly managedIdentity: { readonly principalId: string; readonly clientId: string };
   readonly state: EmulatorState;
@@ -259,7 +273,9 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
   const arm = createHttpsServer({ key: certificate.key, cert: certificate.cert }, (req, res) => {
     const pathname = (req.url ?? "/").split("?")[0] ?? "/";
     const admin = /^\/admin(\/.*)?$/i.exec(pathname);
-    const work = admin ? handleAdminRequest(core, req, res, admin[1] ?? "/") : handleArmRequest(core, req, res);
+    // Microsoft Graph's paths start with a version segment, never an ARM path: one port, one CA.
+    const graph = /^\/v1\.0(\/|$)/i.test(pathname);
+    const work = admin ? handleAdminRequest(core, req, res, admin[1] ?? "/") : graph ? handleGraphRequest(core, req, res) : handleArmRequest(core, req, res);
     work.catch((error: unknown) => {
       console.error("[arm-emulator]", error);
       if (!res.headersSent) res.writeHead(500).end();
@@ -272,7 +288,7 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
         clientId: managedIdentity.clientId,
         issue: (resource) => {
           const aud = resource.replace(/\/\.default$/, "").replace(/\/+$/, "").toLowerCase();
-          return ARM_AUDIENCES.includes(aud) ? core.tokenFor(managedIdentity.principalId, `${resource.replace(/\/\.default$/, "").replace(/\/+$/, "")}/`) : undefined;
+          return ARM_AUDIENCES.includes(aud) || aud === GRAPH_AUDIENCE ? core.tokenFor(managedIdentity.principalId, `${resource.replace(/\/\.default$/, "").replace(/\/+$/, "")}/`) : undefined;
         },
       },
       req,
@@ -312,6 +328,10 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
     caPem: certificate.caPem,
     identityEndpoint: `http://${urlHost}:${identityPort}/msi/token`,
     identityHeader,
+    graphUrl: armUrl,
+    setGraphRoles: (principalId, roles) => core.directory.grant(principalId, roles),
+    devices: () => [...core.directory.devices.values()].map((d) => structuredClone(d)),
+    addDevice: (device) => core.directory.add(device, new Date(core.now()).toISOString()),
     tenantId,
     managedIdentity,
     state: core.state,

@@ -1,6 +1,8 @@
 import type { HandlerContext } from "./context.js";
 import type { ArmError } from "./errors.js";
-import { extensionOutcome } from "./extension-outcome.js";
+import { extensionOutcome, isAadLogin } from "./extension-outcome.js";
+import type { DeviceDirectory } from "./graph-devices.js";
+import { guestOsFor } from "./os-catalog.js";
 import { isObject } from "./http-io.js";
 import type { LroOperation, OperationEffects } from "./lro.js";
 import type { EmulatorState, ExtensionRecord, VmRecord } from "./state.js";
@@ -36,7 +38,7 @@ function releaseVm(vm: VmRecord): void {
   delete vm.failure;
 }
 
-export function createOperationEffects(state: EmulatorState): OperationEffects {
+export function createOperationEffects(state: EmulatorState, directory: DeviceDirectory): OperationEffects {
   return {
     complete(op, now) {
       const vm = findVm(state, op);
@@ -76,6 +78,7 @@ export function createOperationEffects(state: EmulatorState): OperationEffects {
           ext.provisioningState = "Succeeded";
           vm.provisioningState = "Succeeded";
           delete vm.failure;
+          joinDirectory(directory, vm, ext, new Date(now).toISOString());
           return undefined;
         }
         case "extension-delete": {
@@ -132,4 +135,23 @@ export function operationResult(ctx: HandlerContext, op: LroOperation): unknown 
     default:
       return undefined;
   }
+}
+
+/**
+ * A successful AADLoginForWindows install joins the VM to Microsoft Entra ID: a device object named
+ * after the computer, trust type AzureAd, whose physicalIds carry the VM's resource id
+ * (`[AzureResourceId]:<id>`, as users report for Azure VMs). A reinstall keeps the VM's device; a VM
+ * whose simulation says `joins: false` "succeeds" without one. A deleted VM's device stays behind, as
+ * in Entra ID; a new VM under the same name joins as a new device (Azure's "a device with the same
+ * name already exists" failure is not simulated).
+ */
+function joinDirectory(directory: DeviceDirectory, vm: VmRecord, ext: ExtensionRecord, nowIso: string): void {
+  if (!isAadLogin(ext) || vm.simulation.joins === false) return;
+  const id = `/subscriptions/${vm.subscriptionId}/resourceGroups/${vm.resourceGroup}/providers/Microsoft.Compute/virtualMachines/${vm.name}`;
+  if (directory.joinedDevice(vm.vmId)) return;
+  const osProfile = vm.properties["osProfile"];
+  const computerName = isObject(osProfile) && typeof osProfile["computerName"] === "string" ? osProfile["computerName"] : vm.name;
+  const guest = vm.simulation.agent ?? guestOsFor(vm.properties);
+  const device = directory.add({ displayName: computerName, operatingSystem: "Windows", operatingSystemVersion: guest.osVersion, physicalIds: [`[AzureResourceId]:${id}`] }, nowIso);
+  directory.joinedBy.set(vm.vmId.toLowerCase(), device.id);
 }

@@ -43,6 +43,8 @@ export interface VmSimulation {
   /** undefined: derived from the image; null: no agent reporting (agent missing or broken). */
   agent: GuestOs | null | undefined;
   outboundNetwork: boolean;
+  /** false: AADLoginForWindows reports success but the VM never joins (no device object); absent: it joins. */
+  joins?: boolean;
 }
 
 export interface ExtensionRecord {

@@ -36,7 +36,7 @@ export function signToken(claims: TokenClaims, key: string): string {
 }
 
 /** Verifies signature, lifetime and audience; throws ARM's 401 errors. */
-export function verifyToken(authorization: string | undefined, key: string, nowMs: number): TokenClaims {
+export function verifyToken(authorization: string | undefined, key: string, nowMs: number, audiences: readonly string[] = ARM_AUDIENCES): TokenClaims {
   if (!authorization) {
     throw new ArmError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.");
   }
@@ -69,11 +69,11 @@ export function verifyToken(authorization: string | undefined, key: string, nowM
     );
   }
   const aud = String(claims.aud ?? "").replace(/\/+$/, "").toLowerCase();
-  if (!ARM_AUDIENCES.includes(aud)) {
+  if (!audiences.includes(aud)) {
     throw new ArmError(
       401,
       "InvalidAuthenticationTokenAudience",
-      `The access token has been obtained for wrong audience or resource '${claims.aud}'. It should exactly match with one of the allowed audiences 'https://management.core.windows.net/','https://management.azure.com/'.`,
+      `The access token has been obtained for wrong audience or resource '${claims.aud}'. It should exactly match with one of the allowed audiences ${audiences.map((a) => `'${a}/'`).join(",")}.`,
     );
   }
   return claims;

@@ -252,6 +252,7 @@ function recordSection(r: VmRecord, model: VmModel): SafeHtml {
     ["Power state", r.powerState],
     ["Identity", r.identityType ? `${r.identityType}${r.identityPrincipalId ? ` (${r.identityPrincipalId})` : ""}` : undefined],
     ["Extension", r.extensionStatus],
+    ["Entra device", r.device ? html`<code>${r.device.status}</code>${r.device.id ? html` object <code>${r.device.id}</code>` : ""}${r.device.deviceId ? html` device <code>${r.device.deviceId}</code>` : ""} <div class="small">${r.device.message}</div>` : undefined],
     ["Last trigger", r.lastTrigger],
     ["Last requested by", r.lastRequestedBy ? principal(r.lastRequestedBy) : undefined],
     ["Passes", String(r.passCount)],

@@ -1,0 +1,48 @@
+import type { VmRecord } from "../../store/tableStore.js";
+import { API_VERSIONS } from "../armUser.js";
+import type { LocalStack } from "../stack.js";
+import type { Fleet } from "./fleet.js";
+
+export interface DeviceLifecycleResult {
+  readonly vmId: string;
+  /** The device the enforcer confirmed after its install (status joined). */
+  readonly joined?: VmRecord["device"];
+  /** What the row says about that device once the VM was deleted. */
+  readonly afterDelete?: VmRecord["device"];
+  readonly state?: string;
+}
+
+/**
+ * The Entra device's life, shown on one extra VM (not part of the fleet, whose expectations stay as
+ * they are): its owner creates a Windows VM like a remediated one of the fleet, the enforcer installs
+ * the extension and confirms the device, then the owner deletes the VM and the delete event's pass
+ * handles the recorded device per DEVICE_CLEANUP (`report` locally: it says what would be deleted).
+ */
+export async function demoDeviceLifecycle(stack: LocalStack, fleet: Fleet, log: (line: string) => void, timeoutMs = 60_000): Promise<DeviceLifecycleResult | undefined> {
+  const model = fleet.vms.find((v) => v.expect === "remediated" && !v.simulation && !(v.extensions?.length) && !(v.assignments?.length));
+  if (!model) return undefined;
+  const rg = model.id.split("/").slice(0, 5).join("/");
+  const vmId = `${rg}/providers/Microsoft.Compute/virtualMachines/retired-01`;
+  const body = structuredClone(model.body) as { properties?: { osProfile?: { computerName?: string } } };
+  if (body.properties?.osProfile) body.properties.osProfile.computerName = "retired-01";
+  const owner = stack.userFor(fleet.owner.id);
+  const until = async (what: (row: VmRecord | undefined) => boolean): Promise<VmRecord | undefined> => {
+    const deadline = Date.now() + timeoutMs;
+    let row: VmRecord | undefined;
+    while (Date.now() < deadline) {
+      row = await stack.services.store.getVm(vmId);
+      if (what(row)) return row;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    return row;
+  };
+  log("");
+  log(`The Entra device's life, on one more VM (retired-01): created, remediated, its join confirmed, then deleted…`);
+  await owner.putVm(vmId, body);
+  const joined = await until((row) => row?.device !== undefined && row.device.status !== "pending");
+  log(`  joined:  ${joined?.device ? `${joined.device.status}: ${joined.device.message}` : "(no device recorded in time)"}`);
+  await owner.write("DELETE", vmId, API_VERSIONS.compute);
+  const gone = await until((row) => row?.state === "gone");
+  log(`  deleted: ${gone?.state ?? "(not recorded gone in time)"}; device ${gone?.device ? `${gone.device.status}: ${gone.device.message}` : "(none recorded)"}`);
+  return { vmId, ...(joined?.device ? { joined: joined.device } : {}), ...(gone?.device ? { afterDelete: gone.device } : {}), ...(gone ? { state: gone.state } : {}) };
+}

@@ -1,0 +1,152 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startArmEmulator, type ArmEmulator } from "../../../src/local/emulator/index.js";
+import { GraphDirectory } from "../../../src/azure/graphDirectory.js";
+import { DirectoryFailure } from "../../../src/orchestrator/ports.js";
+import { armCall } from "./arm-http.js";
+
+/**
+ * The emulator's Microsoft Graph device calls: raw HTTPS for the contract (advanced-query rule,
+ * strict filter parsing, error shapes, audience), and the production adapter over them.
+ */
+const APP = "9a9a0000-0000-4000-8000-0000000000aa";
+const VM = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/web-01";
+let emulator: ArmEmulator;
+let graphToken: string;
+let armToken: string;
+
+async function tokenFor(audience: string): Promise<string> {
+  const r = await armCall(emulator.armUrl, emulator.caPem, "POST", "/admin/tokens", { body: { principalId: APP, audience } });
+  return r.body.access_token as string;
+}
+
+const call = (method: string, path: string, headers: Record<string, string> = {}, token = graphToken) => armCall(emulator.graphUrl, emulator.caPem, method, path, { token, headers });
+const filterOn = (value: string) => `/v1.0/devices?$filter=${encodeURIComponent(`physicalIds/any(p:p eq '${value}')`)}`;
+
+function directory(): GraphDirectory {
+  return new GraphDirectory({
+    credential: { getToken: async () => ({ token: graphToken, expiresOnTimestamp: Date.now() + 3_600_000 }) },
+    endpoint: emulator.graphUrl,
+    scope: "https://graph.microsoft.com/.default",
+    caPem: emulator.caPem,
+    maxRetries: 3,
+    retryDelayInMs: 10,
+  });
+}
+
+beforeAll(async () => {
+  emulator = await startArmEmulator();
+  emulator.addPrincipal({ id: APP, type: "ServicePrincipal", displayName: "enforcer", appId: APP });
+  graphToken = await tokenFor("https://graph.microsoft.com/");
+  armToken = await tokenFor("https://management.azure.com/");
+  emulator.setGraphRoles(APP, ["Device.Read.All", "Device.ReadWrite.All"]);
+});
+
+afterAll(async () => {
+  await emulator?.close();
+});
+
+describe("GET /v1.0/devices", () => {
+  it("filters on physicalIds only as an advanced query (ConsistencyLevel: eventual and $count=true)", async () => {
+    const device = emulator.addDevice({ displayName: "web-01", physicalIds: [`[AzureResourceId]:${VM}`] });
+    const plain = await call("GET", filterOn(`[AzureResourceId]:${VM}`));
+    expect(plain.status).toBe(400);
+    expect(plain.body.error.code).toBe("Request_UnsupportedQuery");
+    expect(plain.body.error.innerError["request-id"]).toBeDefined();
+    const advanced = await call("GET", `${filterOn(`[AzureResourceId]:${VM}`)}&$count=true`, { ConsistencyLevel: "eventual" });
+    expect(advanced.status).toBe(200);
+    expect(advanced.body["@odata.count"]).toBe(1);
+    expect(advanced.body.value).toEqual([expect.objectContaining({ id: device.id, deviceId: device.deviceId, displayName: "web-01", trustType: "AzureAd", operatingSystem: "Windows", accountEnabled: true })]);
+  });
+
+  it.each([
+    "physicalIds/any(p:startswith(p,'[AzureResourceId]'))",
+    "displayName ne 'web-01'",
+    "operatingSystem eq 'Windows' or displayName eq 'x'",
+    "physicalIds/any(p:q eq 'x')",
+  ])("refuses a filter it does not serve (%s) with 400", async (filter) => {
+    const r = await call("GET", `/v1.0/devices?$filter=${encodeURIComponent(filter)}&$count=true`, { ConsistencyLevel: "eventual" });
+    expect(r.status).toBe(400);
+    expect(r.body.error.code).toBe("Request_UnsupportedQuery");
+  });
+
+  it("displayName eq needs no advanced query parameters", async () => {
+    emulator.addDevice({ displayName: "by-name-01" });
+    const r = await call("GET", `/v1.0/devices?$filter=${encodeURIComponent("displayName eq 'by-name-01'")}`);
+    expect(r.status).toBe(200);
+    expect(r.body.value).toHaveLength(1);
+  });
+
+  it("pages with @odata.nextLink", async () => {
+    for (let i = 0; i < 5; i++) emulator.addDevice({ displayName: "paged", physicalIds: ["[AzureResourceId]:/paged"] });
+    const first = await call("GET", `${filterOn("[AzureResourceId]:/paged")}&$count=true&$top=2`, { ConsistencyLevel: "eventual" });
+    expect(first.body.value).toHaveLength(2);
+    expect(first.body["@odata.count"]).toBe(5);
+    const next = new URL(first.body["@odata.nextLink"] as string);
+    const second = await call("GET", next.pathname + next.search, { ConsistencyLevel: "eventual" });
+    expect(second.body.value).toHaveLength(2);
+  });
+
+  it("refuses an ARM token (wrong audience) with 401 and a caller without a device role with 403", async () => {
+    const wrong = await call("GET", "/v1.0/devices", {}, armToken);
+    expect(wrong.status).toBe(401);
+    expect(wrong.body.error.code).toBe("InvalidAuthenticationToken");
+    emulator.setGraphRoles(APP, []);
+    try {
+      const denied = await call("GET", "/v1.0/devices");
+      expect(denied.status).toBe(403);
+      expect(denied.body.error.code).toBe("Authorization_RequestDenied");
+    } finally {
+      emulator.setGraphRoles(APP, ["Device.Read.All", "Device.ReadWrite.All"]);
+    }
+  });
+});
+
+describe("GET and DELETE /v1.0/devices/{id}", () => {
+  it("deletes with 204, then answers 404 Request_ResourceNotFound; reading alone cannot delete", async () => {
+    const device = emulator.addDevice({ displayName: "doomed" });
+    emulator.setGraphRoles(APP, ["Device.Read.All"]);
+    const refused = await call("DELETE", `/v1.0/devices/${device.id}`);
+    expect(refused.status).toBe(403);
+    emulator.setGraphRoles(APP, ["Device.Read.All", "Device.ReadWrite.All"]);
+    expect((await call("GET", `/v1.0/devices/${device.id}`)).status).toBe(200);
+    expect((await call("DELETE", `/v1.0/devices/${device.id}`)).status).toBe(204);
+    const again = await call("DELETE", `/v1.0/devices/${device.id}`);
+    expect(again.status).toBe(404);
+    expect(again.body.error.code).toBe("Request_ResourceNotFound");
+  });
+});
+
+describe("the Graph adapter over the emulator", () => {
+  it("finds a VM's devices across pages, reads one, deletes it and says unchanged the second time", async () => {
+    const vm = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/many-01";
+    const ids = Array.from({ length: 105 }, () => emulator.addDevice({ displayName: "many-01", physicalIds: [`[AzureResourceId]:${vm}`] }).id);
+    const graph = directory();
+    const found = await graph.findVmDevices(vm);
+    expect(found.map((d) => d.id).sort()).toEqual([...ids].sort());
+    expect(graph.requestCount()).toBe(2);
+    expect((await graph.getDevice(ids[0]!))?.physicalIds).toEqual([`[AzureResourceId]:${vm}`]);
+    expect(await graph.getDevice("00000000-0000-4000-8000-000000000000")).toBeUndefined();
+    expect(await graph.deleteDevice(ids[0]!)).toBe("deleted");
+    expect(await graph.deleteDevice(ids[0]!)).toBe("unchanged");
+  });
+
+  it("403 is a terminal DirectoryFailure naming Graph's answer; 429 past the retries is transient", async () => {
+    const graph = directory();
+    emulator.setGraphRoles(APP, []);
+    try {
+      const refused = await graph.findVmDevices(VM).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(DirectoryFailure);
+      expect((refused as DirectoryFailure).classified).toMatchObject({ class: "terminal", code: "graph-forbidden", statusCode: 403 });
+      expect((refused as DirectoryFailure).classified.message).toMatch(/Authorization_RequestDenied/);
+    } finally {
+      emulator.setGraphRoles(APP, ["Device.Read.All", "Device.ReadWrite.All"]);
+    }
+    emulator.setFaults({ seed: 1, rules: [{ match: { operation: "Microsoft.Graph/devices/read" }, status: 429, retryAfterSeconds: 0 }] });
+    try {
+      const throttled = await graph.getDevice("x").catch((e: unknown) => e);
+      expect((throttled as DirectoryFailure).classified).toMatchObject({ class: "transient", statusCode: 429 });
+    } finally {
+      emulator.clearFaults();
+    }
+  });
+});
