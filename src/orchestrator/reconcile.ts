@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { Action } from "../domain/action.js";
-import { decideEligibility, describeOs, type Eligibility } from "../domain/eligibility.js";
+import { decideEligibility, describeEligibilityOs, type Eligibility } from "../domain/eligibility.js";
 import { desiredAccessFromTags, type DesiredAccess } from "../domain/access.js";
-import { extensionStatus, findLoginExtension, planActions } from "../domain/plan.js";
+import { extensionStatus, findLoginExtension, loginExtensionFor, planActions, type ExtensionPolicy } from "../domain/plan.js";
 import { diagnoseExtension, type Diagnosis } from "../domain/diagnosis.js";
 import { followUpDelayMs, MAX_FOLLOW_UPS, MAX_QUEUE_DELAY_MS, operationInFlight, stillWanted, type WaitingFor } from "../domain/progress.js";
 import type { ActionOutcome, ClassifiedError, ComplianceState } from "../domain/outcome.js";
@@ -127,7 +127,7 @@ export async function observe(target: VmTarget, deps: ObserveDeps): Promise<Obse
   const row = await deps.store.getVm(target.id);
   const eligibility = decideEligibility(vm, deps.config.eligibility);
   const desired = desiredAccessFromTags(vm.tags, deps.config.access, deps.clock());
-  const plan = planActions({ vm, eligibility, desired, assignments, extension: deps.config.extension });
+  const plan = planActions({ vm, eligibility, desired, assignments, extension: loginExtensionFor(vm, deps.config) });
   return { vm, assignments, row, eligibility, desired, plan };
 }
 
@@ -185,7 +185,7 @@ export const PRINCIPAL_NOT_FOUND = "principal-not-found";
 async function execute(pass: Pass, seen: Observation): Promise<Execution> {
   const { deps, request } = pass;
   const { vm, row } = seen;
-  const policy = deps.config.extension;
+  const policy = loginExtensionFor(vm, deps.config);
   const outcomes: ActionOutcome[] = [];
   // Every outcome is logged the moment it is known, so a pass that stops half-way still leaves a log.
   const settle = async (outcome: ActionOutcome, note?: string): Promise<void> => {
@@ -345,7 +345,7 @@ async function execute(pass: Pass, seen: Observation): Promise<Execution> {
 }
 
 /** What the VM waits for as observed: its own operation, named after ours when we started it. */
-function waitingOn(vm: ObservedVm, row: VmRecord | undefined, policy: EnforcerConfig["extension"]): WaitingFor | undefined {
+function waitingOn(vm: ObservedVm, row: VmRecord | undefined, policy: ExtensionPolicy): WaitingFor | undefined {
   const busy = operationInFlight(vm, policy);
   if (busy === "vm-provisioning" && row?.started?.op === "identity") return "identity";
   return busy;
@@ -364,7 +364,7 @@ async function conclude(pass: Pass, seen: Observation, executed: Settled): Promi
   const vm = executed.stoppedMidPass ?? seen.vm;
   const eligibility = executed.stoppedMidPass ? decideEligibility(vm, deps.config.eligibility) : seen.eligibility;
   const started = executed.outcomes.some((o) => o.result.status === "started");
-  const diagnosis = executed.diagnosis ?? (started ? undefined : diagnoseExtension(findLoginExtension(vm, deps.config.extension), vm));
+  const diagnosis = executed.diagnosis ?? (started ? undefined : diagnoseExtension(findLoginExtension(vm, loginExtensionFor(vm, deps.config)), vm));
   const waiting = executed.waitingFor && (eligibility.verdict === "eligible" || eligibility.verdict === "deferred") ? executed.waitingFor : undefined;
 
   let state: ComplianceState;
@@ -571,6 +571,7 @@ async function record(pass: Pass, vm: ObservedVm, result: PassResult, eligibilit
     message: result.message,
     details: {
       mode: result.mode, armRequests: result.armRequests, plan: result.plan.map(describeAction), rejected: [...seen.desired.rejected, ...(executed.rejected ?? [])], os: eligibility.os,
+      ...(eligibility.linux ? { linux: eligibility.linux } : {}),
       ...(pass.request.mode && pass.request.mode !== result.mode ? { requestedMode: pass.request.mode, modeNote: "a request may only lower the mode to report" } : {}),
       ...(result.diagnosis ? { diagnosis: result.diagnosis.code } : {}),
       ...(timers.followUpAt ? { followUpAt: timers.followUpAt } : {}),
@@ -578,7 +579,7 @@ async function record(pass: Pass, vm: ObservedVm, result: PassResult, eligibilit
     },
     at: deps.clock().toISOString(),
   });
-  const extension = findLoginExtension(vm, deps.config.extension);
+  const extension = findLoginExtension(vm, loginExtensionFor(vm, deps.config));
   const installStarted = result.outcomes.some((o) => o.action.kind === "installExtension" && o.result.status === "started");
   const extensionStatus = installStarted ? "Creating" : result.diagnosis ? "Failed" : extension?.provisioningState ?? "missing";
   const identityStarted = result.outcomes.find((o) => o.action.kind === "enableIdentity" && o.result.status === "started")?.action;
@@ -592,7 +593,7 @@ async function record(pass: Pass, vm: ObservedVm, result: PassResult, eligibilit
       state: result.state,
       reason: result.reason,
       message: result.message,
-      ...(eligibility.os ? { os: describeOs(eligibility.os) } : {}),
+      ...(describeEligibilityOs(eligibility) ? { os: describeEligibilityOs(eligibility) } : {}),
       location: vm.location,
       ...(vm.powerState ? { powerState: vm.powerState } : {}),
       identityType: identityStarted?.kind === "enableIdentity" ? identityStarted.identityType : vm.identity.type,
