@@ -111,6 +111,7 @@ const KNOWN: Readonly<Record<DiagnosisCode, { meaning: string; remediation: stri
 
 function isFailed(ext: ObservedExtension, statuses: readonly InstanceStatus[]): boolean {
   if ((ext.provisioningState ?? "").toLowerCase() === "failed") return true;
+  if (documentedLinuxFailure(ext, statuses)) return true;
   return statuses.some((s) => (s.level ?? "").toLowerCase() === "error" || /provisioningstate\/failed/i.test(s.code ?? ""));
 }
 
@@ -140,6 +141,17 @@ function classifyLinux(codes: readonly number[]): DiagnosisCode {
   if (codes.includes(EXIT_LINUX_PACKAGES_UNREACHABLE)) return "linux-packages-unreachable";
   if (codes.includes(EXIT_LINUX_UNSUPPORTED_DISTRO)) return "unsupported-distro";
   return "unknown-failure";
+}
+
+/**
+ * Microsoft documents that AADSSHLoginForLinux may show *Transitioning* rather than failed when it
+ * exits 22 or 23: a status naming one of those exit codes is a failure whatever the provisioning
+ * state says (how the instance view words it then is not documented: read from any status text).
+ */
+export function documentedLinuxFailure(ext: ObservedExtension, statuses: readonly InstanceStatus[] = [...ext.statuses, ...ext.substatuses]): boolean {
+  if (!isLinuxLoginExtension(ext)) return false;
+  const { exit } = failureCodes(statuses);
+  return exit.includes(EXIT_LINUX_NO_IDENTITY) || exit.includes(EXIT_LINUX_LEGACY_EXTENSION);
 }
 
 /** Whether the extension is AADSSHLoginForLinux (resource type, or the instance view's joined type). */

@@ -1,7 +1,7 @@
 import type { DesiredAccess } from "./access.js";
 import type { Action } from "./action.js";
 import { assignmentDescription, assignmentName, isEnforcerAssignment } from "./assignmentName.js";
-import { diagnoseExtension } from "./diagnosis.js";
+import { diagnoseExtension, documentedLinuxFailure } from "./diagnosis.js";
 import type { Eligibility } from "./eligibility.js";
 import { isLinuxVm, LEGACY_LINUX_EXTENSION } from "./linuxPolicy.js";
 import type { EligibilityPolicy } from "./osPolicy.js";
@@ -90,6 +90,8 @@ export function extensionStatus(vm: ObservedVm, policy: ExtensionPolicy): Extens
   if (!ext) return "missing";
   const state = (ext.provisioningState ?? "").toLowerCase();
   if (state === "failed" || state === "canceled") return "failed";
+  // AADSSHLoginForLinux exits 22/23 may be shown as transitioning (Microsoft's troubleshooting): failed.
+  if ((state === "creating" || state === "updating") && documentedLinuxFailure(ext)) return "failed";
   if (state === "creating" || state === "updating" || state === "deleting") return "transitioning";
   if (state === "" && diagnoseExtension(ext, vm)) return "failed";
   return "succeeded";

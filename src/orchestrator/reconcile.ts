@@ -377,7 +377,8 @@ async function conclude(pass: Pass, seen: Observation, executed: Settled): Promi
   } else if (waiting && pass.mode === "enforce") {
     state = "in-progress";
     reason = `waiting-for-${waiting}`;
-    message = `${WAITING_TEXT[waiting]}; a follow-up looks again instead of waiting. ${eligibility.message}`;
+    const what = waiting === "extension" ? `The ${loginExtensionFor(vm, deps.config).type} extension is being installed` : WAITING_TEXT[waiting];
+    message = `${what}; a follow-up looks again instead of waiting. ${eligibility.message}`;
   } else if (executed.retryLater) {
     state = "deferred";
     reason = executed.retryLater.code;

@@ -241,6 +241,17 @@ describe("the login extension per OS", () => {
     expect(extensionStatus(linuxVm({ extensions: [sshLogin("Failed")] }), policy)).toBe("failed");
     expect(operationInFlight(linuxVm({ extensions: [sshLogin("Creating")] }), policy)).toBe("extension");
   });
+
+  it("exit 22 or 23 shown while 'transitioning' (Microsoft's troubleshooting) counts as failed, and is diagnosed", () => {
+    const policy = linuxExtensionPolicy();
+    const status = { code: "ProvisioningState/transitioning", level: "Info", displayStatus: "Transitioning", message: "[ExtensionOperationError] Non-zero exit code: 22, /var/lib/waagent/…/installer.sh install" };
+    const stuck = sshLogin("Updating", [status]);
+    expect(extensionStatus(linuxVm({ extensions: [stuck] }), policy)).toBe("failed");
+    expect(operationInFlight(linuxVm({ extensions: [stuck] }), policy)).toBeUndefined();
+    expect(diagnoseExtension(stuck, linuxVm({ extensions: [stuck] }))).toMatchObject({ code: "linux-identity-missing", selfRepair: "enable-identity-and-reinstall" });
+    // Other exit codes in flight are not read as failures; nor is the Windows extension touched by this rule.
+    expect(extensionStatus(linuxVm({ extensions: [sshLogin("Updating", [{ ...status, message: "Non-zero exit code: 20" }])] }), policy)).toBe("transitioning");
+  });
 });
 
 describe("diagnosis of AADSSHLoginForLinux failures", () => {
