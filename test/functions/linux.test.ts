@@ -119,6 +119,23 @@ describe("exit 22: the owner installed AADSSHLoginForLinux on a VM without ident
   });
 });
 
+describe("no outbound network: packages.microsoft.com unreachable (exit 20)", () => {
+  it("fails with the diagnosis naming packages.microsoft.com and grants nothing while login cannot work", async () => {
+    const id = vmId(SUB_A, "rg-linux", "ubuntu-isolated");
+    stack.takeEvents();
+    await stack.owner.putVm(id, ubuntu({ tags: { "aadlogin-admins": ALICE } }));
+    stack.emulator.setVmSimulation({ id, outboundNetwork: false });
+    const since = stack.requestSeq();
+    await deliver();
+    const record = await stack.services.store.getVm(id);
+    expect(record?.state).toBe("failed");
+    expect(record?.diagnosis).toMatchObject({ code: "linux-packages-unreachable", exitCode: 20 });
+    expect(record?.message).toContain("packages.microsoft.com");
+    expect(short(stack.enforcerWrites(since))).toEqual(["PATCH virtualMachines/ubuntu-isolated", "PUT extensions/AADSSHLoginForLinux"]);
+    expect(await assignmentPairs(id)).toEqual([]);
+  });
+});
+
 describe("VMs the policy refuses cost reads only", () => {
   it.each([
     ["a B1ls (0.5 GiB)", "ubuntu-b1ls", ubuntu({ vmSize: "Standard_B1ls", tags: { "aadlogin-admins": ALICE } }), "ineligible", "vm-size-too-small"],
