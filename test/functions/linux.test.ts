@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { API_VERSIONS } from "../../src/local/armUser.js";
 import { loadFunctionApp, type FunctionAppRegistry } from "../../src/local/host/index.js";
+import { selectAuditTargets } from "../../src/orchestrator/auditTargets.js";
 import { ADMIN_ROLE, ALICE, BOB, SUB_A, USER_ROLE, startEnforcerStack, vmBody, vmId, type EnforcerStack } from "../support/enforcerStack.js";
 
 /**
@@ -177,5 +178,15 @@ describe("the old AADLoginForLinux extension", () => {
     expect(record).toMatchObject({ state: "conflict", reason: "legacy-linux-extension" });
     expect(record?.diagnosis).toMatchObject({ code: "linux-legacy-extension", exitCode: 23 });
     expect(stack.enforcerWrites(since)).toEqual([]);
+  });
+});
+
+describe("the drift audit's Resource Graph snapshot reads the Linux extensions too", () => {
+  it("vouches for the settled Linux VMs above (AADSSHLoginForLinux Succeeded, the legacy conflict seen) and suspects only the failed one", async () => {
+    const selection = await selectAuditTargets(stack.services, [SUB_A], { source: "resource-graph", run: 0, slices: 0 });
+    expect(selection.graphError ?? "", selection.warnings.join("; ")).toBe("");
+    expect(selection.source).toBe("resource-graph");
+    expect(selection.vmCount).toBe(8);
+    expect(selection.targets.map((t) => t.vmId.split("/").pop())).toEqual(["ubuntu-isolated"]);
   });
 });
