@@ -145,8 +145,9 @@ function knownOs(vm: ObservedVm, agent: AgentOs | undefined): { os?: OsInfo; age
  * Decides whether the enforcer may act on a VM. The checks run in this order and the first that
  * applies decides (the order is part of the contract and tested):
  *  1. exempt: the exempt tag is `true` and the policy honours exemptions → exempt;
- *  2. not Windows: `osType` is not Windows, the image comes from a Linux publisher, or the agent
- *     reports a non-Windows OS → ineligible;
+ *  2. Linux: with the policy's `linux.enforce` (ENFORCE_LINUX) on, a Linux VM (`isLinuxVm`) is decided
+ *     by `decideLinux` below; otherwise not Windows: `osType` is not Windows, the image comes from a
+ *     Linux publisher, or the agent reports a non-Windows OS → ineligible, exactly as before;
  *  3. domain-joined: a `JsonADDomainExtension` is present → conflict (one join or the other);
  *  4. OS known: neither the image nor the agent tells the release (custom image, agent silent) → deferred;
  *  5. OS version, Server Core, arm64 outside the policy → ineligible;
