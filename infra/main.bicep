@@ -41,6 +41,11 @@ param policyAllowServerCore string = loadJsonContent('app/settings.generated.jso
 param policyAllowArm64 string = loadJsonContent('app/settings.generated.json', '$.defaults.POLICY_ALLOW_ARM64')
 @allowed(['true', 'false'])
 param allowExemptions string = loadJsonContent('app/settings.generated.json', '$.defaults.ALLOW_EXEMPTIONS')
+@description('Whether Linux VMs are enforced with AADSSHLoginForLinux (off by default).')
+@allowed(['true', 'false'])
+param enforceLinux string = loadJsonContent('app/settings.generated.json', '$.defaults.ENFORCE_LINUX')
+@description('typeHandlerVersion of AADSSHLoginForLinux.')
+param aadLinuxExtensionVersion string = loadJsonContent('app/settings.generated.json', '$.defaults.AAD_LINUX_EXTENSION_VERSION')
 @description('typeHandlerVersion of AADLoginForWindows.')
 param aadExtensionVersion string = loadJsonContent('app/settings.generated.json', '$.defaults.AAD_EXTENSION_VERSION')
 @description('Optional mdmId of the extension (Intune enrollment); empty for none.')
@@ -154,6 +159,8 @@ module function 'app/function.bicep' = {
     policyAllowServerCore: policyAllowServerCore
     policyAllowArm64: policyAllowArm64
     allowExemptions: allowExemptions
+    enforceLinux: enforceLinux
+    aadLinuxExtensionVersion: aadLinuxExtensionVersion
     aadExtensionVersion: aadExtensionVersion
     aadExtensionMdmId: aadExtensionMdmId
     reconcileQueueName: reconcileQueueName

@@ -38,6 +38,8 @@ param policyMinServerVersion string = loadJsonContent('settings.generated.json',
 param policyMinClientBuild string = loadJsonContent('settings.generated.json', '$.defaults.POLICY_MIN_CLIENT_BUILD')
 param policyAllowServerCore string = loadJsonContent('settings.generated.json', '$.defaults.POLICY_ALLOW_SERVER_CORE')
 param policyAllowArm64 string = loadJsonContent('settings.generated.json', '$.defaults.POLICY_ALLOW_ARM64')
+param enforceLinux string = loadJsonContent('settings.generated.json', '$.defaults.ENFORCE_LINUX')
+param aadLinuxExtensionVersion string = loadJsonContent('settings.generated.json', '$.defaults.AAD_LINUX_EXTENSION_VERSION')
 param aadExtensionVersion string = loadJsonContent('settings.generated.json', '$.defaults.AAD_EXTENSION_VERSION')
 param aadExtensionMdmId string = loadJsonContent('settings.generated.json', '$.defaults.AAD_EXTENSION_MDM_ID')
 param auditSchedule string = loadJsonContent('settings.generated.json', '$.defaults.AUDIT_SCHEDULE')
@@ -141,6 +143,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     POLICY_MIN_CLIENT_BUILD: policyMinClientBuild
     POLICY_ALLOW_SERVER_CORE: policyAllowServerCore
     POLICY_ALLOW_ARM64: policyAllowArm64
+    ENFORCE_LINUX: enforceLinux
+    AAD_LINUX_EXTENSION_VERSION: aadLinuxExtensionVersion
     AAD_EXTENSION_VERSION: aadExtensionVersion
     AAD_EXTENSION_MDM_ID: aadExtensionMdmId
     AUDIT_SCHEDULE: auditSchedule

@@ -1,7 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import pMap from "p-map";
 import { createServices, NO_WATCHED_SUBSCRIPTIONS } from "../app/services.js";
-import { describeOs } from "../domain/eligibility.js";
+import { describeEligibilityOs } from "../domain/eligibility.js";
 import { isGuid } from "../domain/access.js";
 import { tryParseVmId, vmTarget } from "../domain/resourceId.js";
 import { selectAuditTargets } from "../orchestrator/auditTargets.js";
@@ -176,7 +176,7 @@ async function explain(args: readonly string[]): Promise<number> {
   }
   const out: string[] = [];
   out.push(`VM:          ${vmId}`);
-  out.push(`Eligibility: ${eligibility.verdict} (${eligibility.reason})${eligibility.os ? ` — ${describeOs(eligibility.os)}` : ""}`);
+  out.push(`Eligibility: ${eligibility.verdict} (${eligibility.reason})${describeEligibilityOs(eligibility) ? ` — ${describeEligibilityOs(eligibility)}` : ""}`);
   out.push(`             ${eligibility.message}`);
   out.push(`Access from tags${desired.expiresAt ? ` (expires ${desired.expiresAt}${desired.expired ? ", EXPIRED" : ""})` : ""}:`);
   for (const g of desired.grants) out.push(`  grant  ${g.role.padEnd(5)} ${g.principalType.padEnd(16)} ${g.principalId}`);

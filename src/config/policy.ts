@@ -1,7 +1,8 @@
 import type { AccessPolicy } from "../domain/access.js";
 import { isGuid } from "../domain/access.js";
 import { AZURE_CLOUDS, SERVER_RELEASE_BUILDS, type AzureCloudName, type EligibilityPolicy } from "../domain/osPolicy.js";
-import { extensionPolicy, type ExtensionPolicy } from "../domain/plan.js";
+import { DEFAULT_LINUX_POLICY } from "../domain/linuxPolicy.js";
+import { extensionPolicy, linuxExtensionPolicy, type ExtensionPolicy } from "../domain/plan.js";
 import type { FollowUpPolicy } from "../domain/progress.js";
 import type { DeviceCleanupMode, DevicePolicy } from "../domain/device.js";
 import { SettingsReader, showValue, type SettingName, type SettingsSource } from "./settings.js";
@@ -11,7 +12,10 @@ export interface EnforcerConfig {
   readonly mode: "enforce" | "report";
   readonly eligibility: EligibilityPolicy;
   readonly access: AccessPolicy;
+  /** AADLoginForWindows. */
   readonly extension: ExtensionPolicy;
+  /** AADSSHLoginForLinux, for Linux VMs when `eligibility.linux.enforce` (ENFORCE_LINUX) is on. */
+  readonly linuxExtension: ExtensionPolicy;
   /** The enforcer's own object id and app id (lower case): events they caused start no pass. */
   readonly ownPrincipalIds: readonly string[];
   /** Subscriptions (lower case) the audit lists and events are accepted from. */
@@ -107,6 +111,10 @@ export function readEnforcerConfig(reader: SettingsReader): EnforcerConfig {
   if (!/^\d+\.\d+$/.test(version)) {
     problem(`Setting AAD_EXTENSION_VERSION must be major.minor such as 1.0 or 2.0, got ${show(version)}.`);
   }
+  const linuxVersion = reader.string("AAD_LINUX_EXTENSION_VERSION");
+  if (!/^\d+\.\d+$/.test(linuxVersion)) {
+    problem(`Setting AAD_LINUX_EXTENSION_VERSION must be major.minor such as 1.0, got ${show(linuxVersion)}.`);
+  }
   const mdmId = reader.string("AAD_EXTENSION_MDM_ID");
   if (mdmId !== "" && !isGuid(mdmId)) {
     problem(`Setting AAD_EXTENSION_MDM_ID must be empty or a GUID (0000000a-0000-0000-c000-000000000000 enrolls in Intune), got ${show(mdmId)}.`);
@@ -121,6 +129,7 @@ export function readEnforcerConfig(reader: SettingsReader): EnforcerConfig {
     allowArm64: reader.boolean("POLICY_ALLOW_ARM64"),
     allowExemptions: reader.boolean("ALLOW_EXEMPTIONS"),
     exemptTag: tagName("EXEMPT_TAG"),
+    linux: { ...DEFAULT_LINUX_POLICY, enforce: reader.boolean("ENFORCE_LINUX") },
   };
   const access: AccessPolicy = {
     adminsTag: tagName("ACCESS_ADMINS_TAG"),
@@ -169,6 +178,7 @@ export function readEnforcerConfig(reader: SettingsReader): EnforcerConfig {
     eligibility,
     access,
     extension: extensionPolicy(version, mdmId === "" ? undefined : mdmId.toLowerCase()),
+    linuxExtension: linuxExtensionPolicy(/^\d+\.\d+$/.test(linuxVersion) ? linuxVersion : "1.0"),
     ownPrincipalIds: [...new Set(ownPrincipalIds)],
     watchedSubscriptions,
     timing: {

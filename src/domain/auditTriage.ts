@@ -3,7 +3,7 @@ import { desiredAccessFromTags } from "./access.js";
 import { decideEligibility } from "./eligibility.js";
 import type { EligibilityPolicy } from "./osPolicy.js";
 import type { ComplianceState } from "./outcome.js";
-import { extensionStatus, planActions, type ExtensionPolicy } from "./plan.js";
+import { extensionStatus, loginExtensionFor, planActions, type ExtensionPolicy } from "./plan.js";
 import { loginRoleById } from "./roles.js";
 import type { ObservedAssignment, ObservedVm } from "./vm.js";
 
@@ -56,6 +56,8 @@ export interface TriagePolicy {
   readonly eligibility: EligibilityPolicy;
   readonly access: AccessPolicy;
   readonly extension: ExtensionPolicy;
+  /** AADSSHLoginForLinux, used for Linux VMs when `eligibility.linux.enforce` is on. */
+  readonly linuxExtension?: ExtensionPolicy;
 }
 
 export interface Triage {
@@ -79,9 +81,10 @@ export function triageVm(input: TriageInput, policy: TriagePolicy, now: Date): T
   const eligibility = decideEligibility(vm, policy.eligibility);
   if (eligibility.reason === "power-state-unknown" || eligibility.reason === "os-unknown-agent-not-reporting") reasons.push("incomplete");
   const desired = desiredAccessFromTags(vm.tags, policy.access, now);
-  const plan = planActions({ vm, eligibility, desired, assignments: input.assignments, extension: policy.extension });
+  const extension = loginExtensionFor(vm, policy);
+  const plan = planActions({ vm, eligibility, desired, assignments: input.assignments, extension });
   if (plan.length > 0) reasons.push("plan-not-empty");
-  if (eligibility.verdict === "eligible" && extensionStatus(vm, policy.extension) !== "succeeded") reasons.push("extension-not-succeeded");
+  if (eligibility.verdict === "eligible" && extensionStatus(vm, extension) !== "succeeded") reasons.push("extension-not-succeeded");
 
   if (record) {
     if (record.state === "gone") {

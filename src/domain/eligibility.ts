@@ -10,6 +10,18 @@ import {
   type AgentOs,
   type OsInfo,
 } from "./osInfo.js";
+import {
+  DEFAULT_LINUX_POLICY,
+  describeLinux,
+  isLegacyLinuxExtension,
+  isLinuxVm,
+  judgeVersion,
+  linuxFromAgent,
+  linuxFromImage,
+  memoryOfSize,
+  type LinuxOsInfo,
+  type LinuxPolicy,
+} from "./linuxPolicy.js";
 import { quoteInput, showValue } from "./text.js";
 import { findTags } from "./tags.js";
 import type { ObservedVm } from "./vm.js";
@@ -35,7 +47,12 @@ export type EligibilityReason =
   | "region-denied"
   | "vm-deleting"
   | "power-state-unknown"
-  | "vm-not-running";
+  | "vm-not-running"
+  // Linux (only with ENFORCE_LINUX on):
+  | "legacy-linux-extension"
+  | "distro-unsupported"
+  | "distro-version-below-policy"
+  | "vm-size-too-small";
 
 /** Every reason code with the verdict it always comes with. */
 export const ELIGIBILITY_REASONS: Readonly<Record<EligibilityReason, Verdict>> = {
@@ -54,6 +71,10 @@ export const ELIGIBILITY_REASONS: Readonly<Record<EligibilityReason, Verdict>> =
   "vm-deleting": "deferred",
   "power-state-unknown": "deferred",
   "vm-not-running": "deferred",
+  "legacy-linux-extension": "conflict",
+  "distro-unsupported": "ineligible",
+  "distro-version-below-policy": "ineligible",
+  "vm-size-too-small": "ineligible",
 };
 
 export interface Eligibility {
@@ -63,10 +84,25 @@ export interface Eligibility {
   readonly message: string;
   /** What the VM runs, when that was known by the time the decision was made. */
   readonly os?: OsInfo;
+  /** What a Linux VM runs (only when Linux is enforced and the distribution was known). */
+  readonly linux?: LinuxOsInfo;
 }
 
-function result(reason: EligibilityReason, message: string, os?: OsInfo): Eligibility {
-  return os ? { verdict: ELIGIBILITY_REASONS[reason], reason, message, os } : { verdict: ELIGIBILITY_REASONS[reason], reason, message };
+function result(reason: EligibilityReason, message: string, os?: OsInfo, linux?: LinuxOsInfo): Eligibility {
+  return {
+    verdict: ELIGIBILITY_REASONS[reason],
+    reason,
+    message,
+    ...(os ? { os } : {}),
+    ...(linux ? { linux } : {}),
+  };
+}
+
+/** The OS the decision knew, for records and pages: "Windows Server 2022 Datacenter (build 20348)", "Ubuntu 22.04". */
+export function describeEligibilityOs(eligibility: Eligibility): string | undefined {
+  if (eligibility.os) return describeOs(eligibility.os);
+  if (eligibility.linux) return describeLinux(eligibility.linux);
+  return undefined;
 }
 
 /** "Windows Server 2022 Datacenter (build 20348)", "Windows 10 1803 (build 17134)". */
@@ -109,8 +145,9 @@ function knownOs(vm: ObservedVm, agent: AgentOs | undefined): { os?: OsInfo; age
  * Decides whether the enforcer may act on a VM. The checks run in this order and the first that
  * applies decides (the order is part of the contract and tested):
  *  1. exempt: the exempt tag is `true` and the policy honours exemptions → exempt;
- *  2. not Windows: `osType` is not Windows, the image comes from a Linux publisher, or the agent
- *     reports a non-Windows OS → ineligible;
+ *  2. Linux: with the policy's `linux.enforce` (ENFORCE_LINUX) on, a Linux VM (`isLinuxVm`) is decided
+ *     by `decideLinux` below; otherwise not Windows: `osType` is not Windows, the image comes from a
+ *     Linux publisher, or the agent reports a non-Windows OS → ineligible, exactly as before;
  *  3. domain-joined: a `JsonADDomainExtension` is present → conflict (one join or the other);
  *  4. OS known: neither the image nor the agent tells the release (custom image, agent silent) → deferred;
  *  5. OS version, Server Core, arm64 outside the policy → ineligible;
@@ -129,7 +166,9 @@ export function decideEligibility(vm: ObservedVm, policy: EligibilityPolicy): El
     return result("exempt-by-tag", `VM ${name} is exempt: tag ${policy.exemptTag}=true opts it out of Azure AD login enforcement; remove the tag to enforce it.`);
   }
 
-  // 2. not Windows
+  // 2. Linux: its own branch when enforced, else not Windows
+  const linuxPolicy = policy.linux ?? DEFAULT_LINUX_POLICY;
+  if (linuxPolicy.enforce && isLinuxVm(vm)) return decideLinux(vm, policy, linuxPolicy);
   const osType = (vm.osType ?? "").trim();
   if (osType !== "" && osType.toLowerCase() !== "windows") {
     return result("not-windows", `VM ${name} runs ${showValue(osType, 40)} (storageProfile.osDisk.osType), not Windows; Azure AD login for Windows does not apply, nothing to do.`);
@@ -172,27 +211,109 @@ export function decideEligibility(vm: ObservedVm, policy: EligibilityPolicy): El
     return result("arm64", `VM ${name} is an arm64 VM (${what}); the AADLoginForWindows extension is not supported on arm64. Use an x64 size, or set tag ${policy.exemptTag}=true.`, os);
   }
 
+  // 6. cloud and region, 7. power and provisioning
+  const placeOrPower = decidePlaceAndPower(vm, policy, os);
+  if (placeOrPower) return placeOrPower;
+
+  return result("eligible", `VM ${name} runs ${describeOs(os)} in ${normalizeRegion(vm.location)} and is eligible for Azure AD login.`, os);
+}
+
+/** Steps 6 and 7, shared by Windows and Linux: cloud and region, then power and provisioning. */
+function decidePlaceAndPower(vm: ObservedVm, policy: EligibilityPolicy, os?: OsInfo, linux?: LinuxOsInfo): Eligibility | undefined {
+  const name = vm.name;
   // 6. cloud and region
   const region = normalizeRegion(vm.location);
   const cloud = cloudOfRegion(region);
   if (!policy.allowedClouds.includes(cloud)) {
-    return result("cloud-not-allowed", `VM ${name} is in region ${showValue(region, 40)} of cloud ${cloud}, which this policy does not allow (allowed: ${policy.allowedClouds.join(", ") || "none"}); change POLICY_ALLOWED_CLOUDS if Azure AD login is supported there.`, os);
+    return result("cloud-not-allowed", `VM ${name} is in region ${showValue(region, 40)} of cloud ${cloud}, which this policy does not allow (allowed: ${policy.allowedClouds.join(", ") || "none"}); change POLICY_ALLOWED_CLOUDS if Azure AD login is supported there.`, os, linux);
   }
   if (policy.deniedRegions.some((r) => normalizeRegion(r) === region)) {
-    return result("region-denied", `VM ${name} is in region ${showValue(region, 40)}, which the policy denies (POLICY_DENIED_REGIONS).`, os);
+    return result("region-denied", `VM ${name} is in region ${showValue(region, 40)}, which the policy denies (POLICY_DENIED_REGIONS).`, os, linux);
   }
 
   // 7. power and provisioning
   if ((vm.provisioningState ?? "").toLowerCase() === "deleting") {
-    return result("vm-deleting", `VM ${name} is being deleted; nothing to do.`, os);
+    return result("vm-deleting", `VM ${name} is being deleted; nothing to do.`, os, linux);
   }
   const power = (vm.powerState ?? "").trim().toLowerCase().replace(/^powerstate\//, "");
   if (power === "") {
-    return result("power-state-unknown", `VM ${name} has no power state yet (provisioning state ${showValue(vm.provisioningState ?? "unknown", 40)}); it is checked again on the next pass.`, os);
+    return result("power-state-unknown", `VM ${name} has no power state yet (provisioning state ${showValue(vm.provisioningState ?? "unknown", 40)}); it is checked again on the next pass.`, os, linux);
   }
   if (power !== "running") {
-    return result("vm-not-running", `VM ${name} is ${showValue(power, 40)}; extensions can only be installed while it runs, so it is checked again once it starts.`, os);
+    return result("vm-not-running", `VM ${name} is ${showValue(power, 40)}; extensions can only be installed while it runs, so it is checked again once it starts.`, os, linux);
   }
 
-  return result("eligible", `VM ${name} runs ${describeOs(os)} in ${region} and is eligible for Azure AD login.`, os);
+  return undefined;
+}
+
+/**
+ * Linux VMs with ENFORCE_LINUX on (exempt was checked before). The checks run in this order, the
+ * first that applies decides:
+ *  a. the legacy AADLoginForLinux extension is present → conflict: AADSSHLoginForLinux fails with
+ *     exit 23 beside it, and it is never removed by us (it is not ours; users may be signed in through it);
+ *  b. distribution known: the agent's report wins, the marketplace image decides while the agent is
+ *     silent; neither tells → deferred, as for Windows;
+ *  c. distribution not in the policy → ineligible; version outside its ranges → ineligible; a version
+ *     known only by its major release whose minors differ → deferred until the agent reports;
+ *  d. a VM size known to have less memory than the policy's minimum (1 GiB) → ineligible;
+ *     arm64 → ineligible unless allowed;
+ *  e. cloud and region, power and provisioning, as for Windows.
+ */
+function decideLinux(vm: ObservedVm, policy: EligibilityPolicy, linuxPolicy: LinuxPolicy): Eligibility {
+  const name = vm.name;
+
+  // a. the legacy extension
+  const legacy = vm.extensions.find(isLegacyLinuxExtension);
+  if (legacy) {
+    return result("legacy-linux-extension", `VM ${name} still has the deprecated AADLoginForLinux extension (${showValue(legacy.name, 80)}), with which AADSSHLoginForLinux fails (exit code 23); uninstall AADLoginForLinux (after signing its users out), then it is enforced on the next pass, or set tag ${policy.exemptTag}=true. The enforcer never removes it.`);
+  }
+
+  // b. distribution known?
+  const image = linuxFromImage(vm.imageReference);
+  const agent = linuxFromAgent(vm.agentOsName, vm.agentOsVersion);
+  let linux: LinuxOsInfo | undefined = agent?.kind === "linux" ? agent.os : image;
+  if (linux && !linux.version && image?.version && image.distro === linux.distro) linux = { ...linux, version: image.version };
+  if (!linux) {
+    if (agent?.kind === "unrecognized") {
+      return result("os-unrecognized", `VM ${name}'s VM agent reports OS ${quoteInput(vm.agentOsName, 80)} version ${quoteInput(vm.agentOsVersion ?? "", 40)}, a Linux distribution this policy cannot place; check the VM, or set tag ${policy.exemptTag}=true.`);
+    }
+    const what = isMarketplaceImage(vm.imageReference)
+      ? `marketplace image ${showValue(`${vm.imageReference.publisher}/${vm.imageReference.offer}/${vm.imageReference.sku}`, 120)} does not name a known Linux distribution`
+      : "image does not name its OS (custom or gallery image, or an attached disk)";
+    return result("os-unknown-agent-not-reporting", `VM ${name}'s ${what} and its VM agent has not reported osName/osVersion yet; it is checked again on the next pass (start the VM, or make sure the VM agent runs).`);
+  }
+
+  // c. distribution and version
+  const ranges = linuxPolicy.distros[linux.distro];
+  if (!ranges || ranges.length === 0) {
+    return result("distro-unsupported", `VM ${name} runs ${describeLinux(linux)}, a distribution Entra ID SSH login (AADSSHLoginForLinux) does not support; move to a supported distribution, or set tag ${policy.exemptTag}=true.`, undefined, linux);
+  }
+  const verdict = linux.version ? judgeVersion(linux.version, ranges) : "undecided";
+  if (verdict === "below") {
+    return result("distro-version-below-policy", `VM ${name} runs ${describeLinux(linux)}, a version AADSSHLoginForLinux does not support (supported: ${describeRanges(linux, ranges)}); upgrade the OS, or set tag ${policy.exemptTag}=true.`, undefined, linux);
+  }
+  if (verdict === "undecided") {
+    return result("os-unknown-agent-not-reporting", `VM ${name} runs ${describeLinux(linux)}, whose minor version decides support (supported: ${describeRanges(linux, ranges)}), and its VM agent has not reported osVersion yet; it is checked again on the next pass.`, undefined, linux);
+  }
+
+  // d. memory and architecture
+  const memory = memoryOfSize(vm.vmSize);
+  if (memory !== undefined && memory < linuxPolicy.minMemoryGiB) {
+    return result("vm-size-too-small", `VM ${name} is size ${showValue(vm.vmSize ?? "", 40)} with ${memory} GiB of memory; AADSSHLoginForLinux needs at least ${linuxPolicy.minMemoryGiB} GiB or its installation fails. Resize the VM, or set tag ${policy.exemptTag}=true.`, undefined, linux);
+  }
+  if (!linuxPolicy.allowArm64 && (isArm64Size(vm.vmSize) || isArm64Image(vm.imageReference))) {
+    const what = isArm64Size(vm.vmSize) ? `size ${showValue(vm.vmSize, 40)}` : `image sku ${showValue(vm.imageReference?.sku, 80)}`;
+    return result("arm64", `VM ${name} is an arm64 VM (${what}); Microsoft does not state arm64 support for AADSSHLoginForLinux, so this policy refuses it. Use an x64 size, or set tag ${policy.exemptTag}=true.`, undefined, linux);
+  }
+
+  // e. place and power
+  const placeOrPower = decidePlaceAndPower(vm, policy, undefined, linux);
+  if (placeOrPower) return placeOrPower;
+
+  return result("eligible", `VM ${name} runs ${describeLinux(linux)} in ${normalizeRegion(vm.location)} and is eligible for Entra ID SSH login.`, undefined, linux);
+}
+
+function describeRanges(os: LinuxOsInfo, ranges: readonly { from: { major: number; minor?: number }; to?: { major: number; minor?: number } }[]): string {
+  const show = (version: { major: number; minor?: number }) => describeLinux({ distro: os.distro, version, source: os.source }).replace(/^.*? (?=[\d])/, "");
+  return ranges.map((r) => (r.to ? `${show(r.from)} to ${show(r.to)}` : `${show(r.from)} and later`)).join(", ");
 }

@@ -4,6 +4,8 @@
  * CONTEXT.md), so every limit is a policy value; the defaults follow the seed (2019): Windows Server
  * 2019 and later, Windows 10 1809 (build 17763) and later, Azure global regions only.
  */
+import type { LinuxPolicy } from "./linuxPolicy.js";
+
 export type AzureCloudName = "AzureCloud" | "AzureUSGovernment" | "AzureChinaCloud";
 
 export const AZURE_CLOUDS: readonly AzureCloudName[] = ["AzureCloud", "AzureUSGovernment", "AzureChinaCloud"];
@@ -23,6 +25,8 @@ export interface EligibilityPolicy {
   readonly allowExemptions: boolean;
   /** Tag that opts a VM out when its value is `true`. */
   readonly exemptTag: string;
+  /** Linux VMs (AADSSHLoginForLinux); absent = DEFAULT_LINUX_POLICY, which does not enforce Linux. */
+  readonly linux?: LinuxPolicy;
 }
 
 export const DEFAULT_POLICY: EligibilityPolicy = {

@@ -1,18 +1,20 @@
 import type { DesiredAccess } from "./access.js";
 import type { Action } from "./action.js";
 import { assignmentDescription, assignmentName, isEnforcerAssignment } from "./assignmentName.js";
-import { diagnoseExtension } from "./diagnosis.js";
+import { diagnoseExtension, documentedLinuxFailure } from "./diagnosis.js";
 import type { Eligibility } from "./eligibility.js";
+import { isLinuxVm, LEGACY_LINUX_EXTENSION } from "./linuxPolicy.js";
+import type { EligibilityPolicy } from "./osPolicy.js";
 import { isExtensionType } from "./extensionType.js";
 import { sameResourceId } from "./resourceId.js";
 import { LOGIN_ROLES, loginRoleById } from "./roles.js";
 import { hasSystemAssignedIdentity, type ObservedAssignment, type ObservedExtension, type ObservedVm } from "./vm.js";
 
-/** The AADLoginForWindows extension as the enforcer installs it. */
+/** The login extension as the enforcer installs it: AADLoginForWindows, or AADSSHLoginForLinux on Linux. */
 export interface ExtensionPolicy {
-  readonly name: "AADLoginForWindows";
+  readonly name: "AADLoginForWindows" | "AADSSHLoginForLinux";
   readonly publisher: "Microsoft.Azure.ActiveDirectory";
-  readonly type: "AADLoginForWindows";
+  readonly type: "AADLoginForWindows" | "AADSSHLoginForLinux";
   /** `major.minor`; Microsoft's VM page shows 1.0, Azure Verified Modules install 2.0. */
   readonly typeHandlerVersion: string;
   /** Optional `mdmId` setting (`0000000a-0000-0000-c000-000000000000` also enrolls in Intune). */
@@ -22,6 +24,41 @@ export interface ExtensionPolicy {
 export function extensionPolicy(typeHandlerVersion: string, mdmId?: string): ExtensionPolicy {
   const base = { name: "AADLoginForWindows", publisher: "Microsoft.Azure.ActiveDirectory", type: "AADLoginForWindows", typeHandlerVersion } as const;
   return mdmId ? { ...base, mdmId } : base;
+}
+
+/**
+ * AADSSHLoginForLinux, publisher Microsoft.Azure.ActiveDirectory; Microsoft's article installs it with
+ * `az vm extension set` (no version) and the VMs in public reports carry typeHandlerVersion "1.0"
+ * (e.g. Azure/azure-cli#33171). No settings.
+ */
+export function linuxExtensionPolicy(typeHandlerVersion = "1.0"): ExtensionPolicy {
+  return { name: "AADSSHLoginForLinux", publisher: "Microsoft.Azure.ActiveDirectory", type: "AADSSHLoginForLinux", typeHandlerVersion };
+}
+
+/** What picks a VM's login extension: the Windows one, and the Linux one when Linux is enforced. */
+export interface LoginExtensionPolicies {
+  readonly eligibility: EligibilityPolicy;
+  readonly extension: ExtensionPolicy;
+  /** Absent: `linuxExtensionPolicy()`. */
+  readonly linuxExtension?: ExtensionPolicy;
+}
+
+/**
+ * The login extension for this VM: AADSSHLoginForLinux for a Linux VM when Linux is enforced,
+ * otherwise AADLoginForWindows (so a Linux VM with enforcement off reads exactly as before).
+ */
+export function loginExtensionFor(vm: ObservedVm, policies: LoginExtensionPolicies): ExtensionPolicy {
+  if (policies.eligibility.linux?.enforce && isLinuxVm(vm)) return policies.linuxExtension ?? linuxExtensionPolicy();
+  return policies.extension;
+}
+
+/**
+ * The extension types a decision reads (the Resource Graph audit asks only for these): the Windows
+ * login extension, and with Linux enforced the Linux one and the legacy AADLoginForLinux (a conflict).
+ */
+export function loginExtensionTypes(policies: LoginExtensionPolicies): string[] {
+  if (!policies.eligibility.linux?.enforce) return [policies.extension.type];
+  return [policies.extension.type, (policies.linuxExtension ?? linuxExtensionPolicy()).type, LEGACY_LINUX_EXTENSION.type];
 }
 
 export interface PlanInput {
@@ -35,7 +72,7 @@ export interface PlanInput {
 
 export type ExtensionStatus = "missing" | "succeeded" | "failed" | "transitioning";
 
-/** The VM's AADLoginForWindows extension, whatever the deployer named it. */
+/** The VM's login extension of the policy's type, whatever the deployer named it. */
 export function findLoginExtension(vm: ObservedVm, policy: ExtensionPolicy): ObservedExtension | undefined {
   return (
     vm.extensions.find((e) => isExtensionType(e, policy.publisher, policy.type)) ??
@@ -53,6 +90,8 @@ export function extensionStatus(vm: ObservedVm, policy: ExtensionPolicy): Extens
   if (!ext) return "missing";
   const state = (ext.provisioningState ?? "").toLowerCase();
   if (state === "failed" || state === "canceled") return "failed";
+  // AADSSHLoginForLinux exits 22/23 may be shown as transitioning (Microsoft's troubleshooting): failed.
+  if ((state === "creating" || state === "updating") && documentedLinuxFailure(ext)) return "failed";
   if (state === "creating" || state === "updating" || state === "deleting") return "transitioning";
   if (state === "" && diagnoseExtension(ext, vm)) return "failed";
   return "succeeded";
@@ -78,7 +117,7 @@ function extensionAction(vm: ObservedVm, policy: ExtensionPolicy): Action | unde
   if (!why) return undefined;
   return {
     kind: "installExtension",
-    // Keep an existing extension's name: a second AADLoginForWindows under another name is refused.
+    // Keep an existing extension's name: a second extension of one handler type under another name is refused.
     extensionName: ext?.name ?? policy.name,
     publisher: policy.publisher,
     type: policy.type,

@@ -6,7 +6,7 @@ import { LOGIN_ROLES } from "../domain/roles.js";
 import { tryParseVmId } from "../domain/resourceId.js";
 import type { ComplianceState } from "../domain/outcome.js";
 import { formatTable, progressReporter } from "../cli/table.js";
-import { DEMO_PRINCIPALS, DEMO_SUBSCRIPTIONS, demoAllowedPrincipals, demoFleet, type Fleet, type FleetVm } from "./demo/fleet.js";
+import { DEMO_PRINCIPALS, DEMO_SETTINGS, DEMO_SUBSCRIPTIONS, demoAllowedPrincipals, demoFleet, type Fleet, type FleetVm } from "./demo/fleet.js";
 import { DEFAULT_TIME_SCALE, TIMED_SETTINGS, readStackState, startLocalStack, type LocalStack, type LocalTiming } from "./stack.js";
 import { createFleet, waitForConvergence } from "./demo/runFleet.js";
 import { demoDeviceLifecycle } from "./demo/deviceLifecycle.js";
@@ -132,6 +132,7 @@ function loadFleetFile(path: string): Fleet {
 /** App settings: local defaults, then every setting the environment sets (as app settings override in Azure). */
 function settingsFor(args: Args, fleetSubs: readonly string[]): Record<string, string> {
   const settings: Record<string, string> = {
+    ...DEMO_SETTINGS,
     ENFORCER_MODE: args.report ? "report" : "enforce",
     ACCESS_ALLOWED_PRINCIPALS: demoAllowedPrincipals().join(","),
     WATCHED_SUBSCRIPTION_IDS: fleetSubs.join(","),

@@ -1,4 +1,5 @@
 import { inConfirmSlice, triageVm, type SuspectReason } from "../domain/auditTriage.js";
+import { loginExtensionTypes } from "../domain/plan.js";
 import { ArmFailure, type EstateSnapshot, type VmRecord } from "./ports.js";
 import type { ReconcileDeps } from "./reconcile.js";
 
@@ -56,7 +57,7 @@ export async function selectAuditTargets(deps: Deps, subscriptions: readonly str
   let graphError: string | undefined;
   if (options.source === "resource-graph" && subscriptions.length > 0) {
     try {
-      snapshot = await deps.arm.snapshot(subscriptions, [deps.config.extension.type]);
+      snapshot = await deps.arm.snapshot(subscriptions, loginExtensionTypes(deps.config));
     } catch (error) {
       if (!(error instanceof ArmFailure)) throw error;
       graphError = `${error.classified.code}: ${error.classified.message}`.slice(0, 300);
@@ -69,7 +70,7 @@ export async function selectAuditTargets(deps: Deps, subscriptions: readonly str
   }
 
   const now = deps.clock();
-  const policy = { eligibility: deps.config.eligibility, access: deps.config.access, extension: deps.config.extension };
+  const policy = { eligibility: deps.config.eligibility, access: deps.config.access, extension: deps.config.extension, linuxExtension: deps.config.linuxExtension };
   const targets: AuditTarget[] = [];
   const reasons: Record<string, number> = {};
   let confirmed = 0;

@@ -3,7 +3,7 @@ import type { DesiredAccess } from "../domain/access.js";
 import type { Diagnosis } from "../domain/diagnosis.js";
 import { diagnoseExtension } from "../domain/diagnosis.js";
 import type { Eligibility } from "../domain/eligibility.js";
-import { findLoginExtension } from "../domain/plan.js";
+import { findLoginExtension, loginExtensionFor } from "../domain/plan.js";
 import { nameHints, type Hint } from "../domain/preflight.js";
 import type { ObservedAssignment } from "../domain/vm.js";
 import type { VmRecord, VmTarget } from "./ports.js";
@@ -52,7 +52,7 @@ export function explainVm(target: VmTarget, deps: ObserveDeps): Promise<Explanat
       eligibility: seen.eligibility,
       desired: seen.desired,
       plan: seen.plan.map((a) => ({ ...a, summary: describeAction(a) })),
-      diagnosis: diagnoseExtension(findLoginExtension(seen.vm, deps.config.extension), seen.vm),
+      diagnosis: diagnoseExtension(findLoginExtension(seen.vm, loginExtensionFor(seen.vm, deps.config)), seen.vm),
       hints: nameHints(seen.vm),
       assignmentsAtVmScope: seen.assignments,
       lastRecord: seen.row,

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { Action } from "../domain/action.js";
-import { decideEligibility, describeOs, type Eligibility } from "../domain/eligibility.js";
+import { decideEligibility, describeEligibilityOs, type Eligibility } from "../domain/eligibility.js";
 import { desiredAccessFromTags, type DesiredAccess } from "../domain/access.js";
-import { extensionStatus, findLoginExtension, planActions } from "../domain/plan.js";
+import { extensionStatus, findLoginExtension, loginExtensionFor, planActions, type ExtensionPolicy } from "../domain/plan.js";
 import { diagnoseExtension, type Diagnosis } from "../domain/diagnosis.js";
 import { preflightVerdict } from "../domain/nsg.js";
 import { nameHints, networkNotVerifiedHint, OUTBOUND_443_BLOCKED, outboundBlockedDiagnosis, type Hint } from "../domain/preflight.js";
@@ -132,7 +132,7 @@ export async function observe(target: VmTarget, deps: ObserveDeps): Promise<Obse
   const row = await deps.store.getVm(target.id);
   const eligibility = decideEligibility(vm, deps.config.eligibility);
   const desired = desiredAccessFromTags(vm.tags, deps.config.access, deps.clock());
-  const plan = planActions({ vm, eligibility, desired, assignments, extension: deps.config.extension });
+  const plan = planActions({ vm, eligibility, desired, assignments, extension: loginExtensionFor(vm, deps.config) });
   return { vm, assignments, row, eligibility, desired, plan };
 }
 
@@ -192,7 +192,7 @@ export const PRINCIPAL_NOT_FOUND = "principal-not-found";
 async function execute(pass: Pass, seen: Observation): Promise<Execution> {
   const { deps, request } = pass;
   const { vm, row } = seen;
-  const policy = deps.config.extension;
+  const policy = loginExtensionFor(vm, deps.config);
   const outcomes: ActionOutcome[] = [];
   // Every outcome is logged the moment it is known, so a pass that stops half-way still leaves a log.
   const settle = async (outcome: ActionOutcome, note?: string): Promise<void> => {
@@ -368,7 +368,7 @@ async function execute(pass: Pass, seen: Observation): Promise<Execution> {
 }
 
 /** What the VM waits for as observed: its own operation, named after ours when we started it. */
-function waitingOn(vm: ObservedVm, row: VmRecord | undefined, policy: EnforcerConfig["extension"]): WaitingFor | undefined {
+function waitingOn(vm: ObservedVm, row: VmRecord | undefined, policy: ExtensionPolicy): WaitingFor | undefined {
   const busy = operationInFlight(vm, policy);
   if (busy === "vm-provisioning" && row?.started?.op === "identity") return "identity";
   return busy;
@@ -387,7 +387,7 @@ async function conclude(pass: Pass, seen: Observation, executed: Settled): Promi
   const vm = executed.stoppedMidPass ?? seen.vm;
   const eligibility = executed.stoppedMidPass ? decideEligibility(vm, deps.config.eligibility) : seen.eligibility;
   const started = executed.outcomes.some((o) => o.result.status === "started");
-  const diagnosis = executed.diagnosis ?? (started ? undefined : diagnoseExtension(findLoginExtension(vm, deps.config.extension), vm));
+  const diagnosis = executed.diagnosis ?? (started ? undefined : diagnoseExtension(findLoginExtension(vm, loginExtensionFor(vm, deps.config)), vm));
   const waiting = executed.waitingFor && (eligibility.verdict === "eligible" || eligibility.verdict === "deferred") ? executed.waitingFor : undefined;
 
   let state: ComplianceState;
@@ -400,7 +400,8 @@ async function conclude(pass: Pass, seen: Observation, executed: Settled): Promi
   } else if (waiting && pass.mode === "enforce") {
     state = "in-progress";
     reason = `waiting-for-${waiting}`;
-    message = `${WAITING_TEXT[waiting]}; a follow-up looks again instead of waiting. ${eligibility.message}`;
+    const what = waiting === "extension" ? `The ${loginExtensionFor(vm, deps.config).type} extension is being installed` : WAITING_TEXT[waiting];
+    message = `${what}; a follow-up looks again instead of waiting. ${eligibility.message}`;
   } else if (executed.retryLater) {
     state = "deferred";
     reason = executed.retryLater.code;
@@ -457,7 +458,7 @@ async function confirmDevice(pass: Pass, seen: Observation, vm: ObservedVm, star
   const policy = deps.config.devices;
   const directory = deps.directory;
   const previous = seen.row?.state === "gone" ? undefined : (seen.row?.device as DeviceState | undefined);
-  const succeeded = extensionStatus(vm, deps.config.extension) === "succeeded";
+  const succeeded = extensionStatus(vm, loginExtensionFor(vm, deps.config)) === "succeeded";
   const look = confirmationLook({
     policy,
     windows: (vm.osType ?? "").toLowerCase() === "windows",
@@ -657,6 +658,7 @@ async function record(pass: Pass, vm: ObservedVm, result: PassResult, eligibilit
     message: result.message,
     details: {
       mode: result.mode, armRequests: result.armRequests, plan: result.plan.map(describeAction), rejected: [...seen.desired.rejected, ...(executed.rejected ?? [])], os: eligibility.os,
+      ...(eligibility.linux ? { linux: eligibility.linux } : {}),
       ...(pass.request.mode && pass.request.mode !== result.mode ? { requestedMode: pass.request.mode, modeNote: "a request may only lower the mode to report" } : {}),
       ...(result.diagnosis ? { diagnosis: result.diagnosis.code } : {}),
       ...(executed.hints?.length ? { preflight: executed.hints.map((h) => h.message) } : {}),
@@ -665,7 +667,7 @@ async function record(pass: Pass, vm: ObservedVm, result: PassResult, eligibilit
     },
     at: deps.clock().toISOString(),
   });
-  const extension = findLoginExtension(vm, deps.config.extension);
+  const extension = findLoginExtension(vm, loginExtensionFor(vm, deps.config));
   const installStarted = result.outcomes.some((o) => o.action.kind === "installExtension" && o.result.status === "started");
   // Stopped by the preflight: nothing was installed, so nothing failed on the VM.
   const preflightStopped = result.diagnosis?.code === OUTBOUND_443_BLOCKED;
@@ -685,7 +687,7 @@ async function record(pass: Pass, vm: ObservedVm, result: PassResult, eligibilit
       state: result.state,
       reason: result.reason,
       message: result.message,
-      ...(eligibility.os ? { os: describeOs(eligibility.os) } : {}),
+      ...(describeEligibilityOs(eligibility) ? { os: describeEligibilityOs(eligibility) } : {}),
       location: vm.location,
       ...(vm.powerState ? { powerState: vm.powerState } : {}),
       identityType: identityStarted?.kind === "enableIdentity" ? identityStarted.identityType : vm.identity.type,

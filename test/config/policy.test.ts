@@ -3,7 +3,8 @@ import { loadEnforcerConfig } from "../../src/config/policy.js";
 import { SETTINGS } from "../../src/config/settings.js";
 import { DEFAULT_ACCESS_TAGS } from "../../src/domain/access.js";
 import { DEFAULT_POLICY } from "../../src/domain/osPolicy.js";
-import { extensionPolicy } from "../../src/domain/plan.js";
+import { DEFAULT_LINUX_POLICY } from "../../src/domain/linuxPolicy.js";
+import { extensionPolicy, linuxExtensionPolicy } from "../../src/domain/plan.js";
 
 const P1 = "00000000-0000-4000-8000-000000000001";
 const P2 = "00000000-0000-4000-8000-000000000002";
@@ -13,9 +14,10 @@ describe("loadEnforcerConfig", () => {
   it("with nothing set, follows the defaults (report mode, seed policy, nobody grantable)", () => {
     expect(loadEnforcerConfig({})).toEqual({
       mode: "report",
-      eligibility: DEFAULT_POLICY,
+      eligibility: { ...DEFAULT_POLICY, linux: DEFAULT_LINUX_POLICY },
       access: { ...DEFAULT_ACCESS_TAGS, allowedPrincipals: [], maxPrincipals: 20 },
       extension: extensionPolicy("1.0"),
+      linuxExtension: linuxExtensionPolicy("1.0"),
       ownPrincipalIds: [],
       watchedSubscriptions: [],
       timing: { followUp: { initialDelayMs: 15_000, maxDelayMs: 120_000 }, leaseDurationMs: 660_000, leaseRetryDelayMs: 5_000, principalNotFoundWindowMs: 1_800_000 },
@@ -49,6 +51,8 @@ describe("loadEnforcerConfig", () => {
       POLICY_ALLOW_SERVER_CORE: "true",
       POLICY_ALLOW_ARM64: "1",
       AAD_EXTENSION_VERSION: "2.0",
+      ENFORCE_LINUX: "yes",
+      AAD_LINUX_EXTENSION_VERSION: "1.1",
       AAD_EXTENSION_MDM_ID: "0000000A-0000-0000-C000-000000000000",
       FOLLOW_UP_DELAY_MS: "2000",
       FOLLOW_UP_MAX_DELAY_MS: "8000",
@@ -72,9 +76,11 @@ describe("loadEnforcerConfig", () => {
         allowArm64: true,
         allowExemptions: false,
         exemptTag: "vm-exempt",
+        linux: { ...DEFAULT_LINUX_POLICY, enforce: true },
       },
       access: { adminsTag: "vm-admins", usersTag: "vm-users", expiresTag: "vm-expires", allowedPrincipals: [P1, P2], maxPrincipals: 3 },
       extension: extensionPolicy("2.0", "0000000a-0000-0000-c000-000000000000"),
+      linuxExtension: linuxExtensionPolicy("1.1"),
       ownPrincipalIds: [P1, P2],
       watchedSubscriptions: [SUB1],
       timing: { followUp: { initialDelayMs: 2000, maxDelayMs: 8000 }, leaseDurationMs: 90_000, leaseRetryDelayMs: 250, principalNotFoundWindowMs: 600_000 },
@@ -98,6 +104,8 @@ describe("loadEnforcerConfig", () => {
     ["a client build that is not a number", { POLICY_MIN_CLIENT_BUILD: "1809a" }, /POLICY_MIN_CLIENT_BUILD must be a non-negative whole number/],
     ["an extension version without a minor", { AAD_EXTENSION_VERSION: "2" }, /AAD_EXTENSION_VERSION must be major.minor/],
     ["an extension version with junk", { AAD_EXTENSION_VERSION: "1.0; rm -rf" }, /AAD_EXTENSION_VERSION/],
+    ["a Linux switch that is not a boolean", { ENFORCE_LINUX: "sometimes" }, /ENFORCE_LINUX must be true or false, got "sometimes"/],
+    ["a Linux extension version without a minor", { AAD_LINUX_EXTENSION_VERSION: "1" }, /AAD_LINUX_EXTENSION_VERSION must be major.minor/],
     ["an mdmId that is not a GUID", { AAD_EXTENSION_MDM_ID: "intune" }, /AAD_EXTENSION_MDM_ID must be empty or a GUID/],
     ["a principal id that is not a GUID", { ENFORCER_PRINCIPAL_ID: "enforcer" }, /ENFORCER_PRINCIPAL_ID: "enforcer" is not an object id/],
     ["an app id that is not a GUID", { ENFORCER_APP_ID: "app" }, /ENFORCER_APP_ID: "app" is not an application \(client\) id/],

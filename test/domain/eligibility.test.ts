@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { decideEligibility, ELIGIBILITY_REASONS, type EligibilityReason } from "../../src/domain/eligibility.js";
 import { cloudOfRegion, DEFAULT_POLICY, type EligibilityPolicy } from "../../src/domain/osPolicy.js";
 import type { ObservedVm } from "../../src/domain/vm.js";
+import { DEFAULT_LINUX_POLICY } from "../../src/domain/linuxPolicy.js";
 import { exampleResponseBody, loadArmExample, observedVmFromArmJson } from "../support/armJson.js";
 import { extension, windowsVm } from "./builders.js";
 
@@ -9,6 +10,9 @@ const server = (sku: string) => ({ publisher: "MicrosoftWindowsServer", offer: "
 const desktop = (offer: string, sku: string) => ({ publisher: "MicrosoftWindowsDesktop", offer, sku, version: "latest" });
 const custom = { id: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/win/versions/1.0.0" };
 const domainJoin = extension({ name: "joindomain", publisher: "Microsoft.Compute", type: "JsonADDomainExtension", typeHandlerVersion: "1.3", provisioningState: "Succeeded" });
+
+const ubuntu: Partial<ObservedVm> = { osType: "Linux", imageReference: { publisher: "Canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts-gen2" } };
+const linuxOn: Partial<EligibilityPolicy> = { linux: { ...DEFAULT_LINUX_POLICY, enforce: true } };
 
 type Row = [label: string, vm: Partial<ObservedVm>, reason: EligibilityReason, policy?: Partial<EligibilityPolicy>];
 
@@ -106,6 +110,12 @@ const rows: Row[] = [
   ["no power state, creating", { powerState: undefined, provisioningState: "Creating" }, "power-state-unknown"],
   ["no power state, succeeded", { powerState: undefined }, "power-state-unknown"],
   ["deleting", { provisioningState: "Deleting" }, "vm-deleting"],
+
+  // Linux, with ENFORCE_LINUX on (the full table is test/domain/linuxPolicy.test.ts)
+  ["Linux: legacy AADLoginForLinux", { ...ubuntu, extensions: [extension({ name: "AADLoginForLinux", publisher: "Microsoft.Azure.ActiveDirectory.LinuxSSH", type: "AADLoginForLinux" })] }, "legacy-linux-extension", linuxOn],
+  ["Linux: CentOS 7.9", { ...ubuntu, imageReference: { publisher: "OpenLogic", offer: "CentOS", sku: "7_9" } }, "distro-unsupported", linuxOn],
+  ["Linux: Ubuntu 14.04", { ...ubuntu, imageReference: { publisher: "Canonical", offer: "UbuntuServer", sku: "14.04.5-LTS" } }, "distro-version-below-policy", linuxOn],
+  ["Linux: B1ls (0.5 GiB)", { ...ubuntu, vmSize: "Standard_B1ls" }, "vm-size-too-small", linuxOn],
 ];
 
 describe("decideEligibility", () => {

@@ -7,7 +7,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalStack, timedSettings, queueProcessingVisibilityMs, TIMED_SETTINGS, type LocalStack } from "../../src/local/stack.js";
 import { SETTINGS } from "../../src/config/settings.js";
-import { DEMO_SUBSCRIPTIONS, demoAllowedPrincipals, demoFleet, type Fleet } from "../../src/local/demo/fleet.js";
+import { DEMO_SETTINGS, DEMO_SUBSCRIPTIONS, demoAllowedPrincipals, demoFleet, type Fleet } from "../../src/local/demo/fleet.js";
 import { createFleet, waitForConvergence } from "../../src/local/demo/runFleet.js";
 import type { ArmUser } from "../../src/local/armUser.js";
 import type { VmRecord } from "../../src/store/tableStore.js";
@@ -29,7 +29,7 @@ beforeAll(async () => {
     timers: false,
     // Instant ARM, and the enforcer's follow-up and lease settings to match (timedSettings).
     timing: { profile: "instant" },
-    settings: { ACCESS_ALLOWED_PRINCIPALS: demoAllowedPrincipals().join(","), RECONCILE_QUEUE_NAME: "reconcile-e2e" },
+    settings: { ...DEMO_SETTINGS, ACCESS_ALLOWED_PRINCIPALS: demoAllowedPrincipals().join(","), RECONCILE_QUEUE_NAME: "reconcile-e2e" },
   });
   for (const p of fleet.principals) stack.emulator.addPrincipal({ id: p.id, type: p.type, displayName: p.displayName });
   owner = stack.userFor(fleet.owner.id);
@@ -75,7 +75,8 @@ describe("npm start's fleet, end to end: events through the local host into the 
     for (const v of fleet.vms) {
       const record = records.get(v.id.toLowerCase())!;
       const vm = (await owner.getVm(v.id)) as ArmVm;
-      const aad = vm.resources?.find((r) => r.properties.type === "AADLoginForWindows");
+      // The login extension of the VM's OS: AADSSHLoginForLinux on Linux (ENFORCE_LINUX is on in the demo).
+      const aad = vm.resources?.find((r) => r.properties.type === "AADLoginForWindows" || r.properties.type === "AADSSHLoginForLinux");
       const logins = (await owner.listRoleAssignments(v.id)).filter(
         (a) => a.properties.scope.toLowerCase() === v.id.toLowerCase() && LOGIN_ROLES.has(a.properties.roleDefinitionId.split("/").pop() ?? ""),
       );

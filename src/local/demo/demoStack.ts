@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { startLocalStack, type LocalStack, type LocalStackOptions } from "../stack.js";
 import { createFleet, waitForConvergence } from "./runFleet.js";
-import { demoAllowedPrincipals, demoFleet, type Fleet } from "./fleet.js";
+import { DEMO_SETTINGS, demoAllowedPrincipals, demoFleet, type Fleet } from "./fleet.js";
 
 export interface DemoStack extends LocalStack {
   readonly fleet: Fleet;
@@ -33,6 +33,7 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
     throttle: false,
     timing: { profile: "instant", timeScale: 1 },
     settings: {
+      ...DEMO_SETTINGS,
       ENFORCER_MODE: "enforce",
       ACCESS_ALLOWED_PRINCIPALS: demoAllowedPrincipals().join(","),
       WATCHED_SUBSCRIPTION_IDS: fleet.subscriptions.map((s) => s.id).join(","),

@@ -1,7 +1,7 @@
 import type { ComplianceState } from "../../domain/outcome.js";
 
 /**
- * The demo fleet `npm start` creates: two subscriptions, 45 VMs, one per branch the enforcer
+ * The demo fleet `npm start` creates: two subscriptions, 49 VMs, one per branch the enforcer
  * decides. Bodies are ARM PUT bodies, shaped like the official examples; `simulation` is what the
  * emulator is told the machine "is" (power, what its guest agent reports, whether its network
  * blocks the Azure AD join) before it is created; `expect` is the state the pass must end in.
@@ -63,6 +63,7 @@ type Image = { publisher: string; offer: string; sku: string } | { id: string };
 
 const SERVER = (sku: string): Image => ({ publisher: "MicrosoftWindowsServer", offer: "WindowsServer", sku });
 const DESKTOP = (offer: string, sku: string): Image => ({ publisher: "MicrosoftWindowsDesktop", offer, sku });
+const UBUNTU_2204: Image = { publisher: "Canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts-gen2" };
 const GALLERY = (sub: string, name: string): Image => ({
   id: `/subscriptions/${sub}/resourceGroups/rg-images/providers/Microsoft.Compute/galleries/contosoGallery/images/${name}/versions/1.0.0`,
 });
@@ -122,8 +123,6 @@ export function demoFleet(now: Date): Fleet {
     { sub: 0, rg: "rg-infra", name: "infra-ws2019-core", image: SERVER("2019-datacenter-core"), expect: "ineligible", note: "Server Core" },
     { sub: 0, rg: "rg-infra", name: "infra-ws2022-core", image: SERVER("2022-datacenter-core-smalldisk"), expect: "ineligible", note: "Server Core smalldisk" },
     { sub: 1, rg: "rg-desktops", name: "dev-win11-arm64", image: DESKTOP("windows11preview-arm64", "win11-23h2-ent"), size: "Standard_D2ps_v5", expect: "ineligible", note: "arm64" },
-    { sub: 0, rg: "rg-linux", name: "linux-ubuntu-01", image: { publisher: "Canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts-gen2" }, osType: "Linux", tags: admins(p.alice.id), expect: "ineligible", note: "Linux (tags ignored)" },
-    { sub: 1, rg: "rg-linux", name: "linux-rhel-01", image: { publisher: "RedHat", offer: "RHEL", sku: "9-lvm-gen2" }, osType: "Linux", expect: "ineligible", note: "Linux" },
     { sub: 1, rg: "rg-gov", name: "gov-ws2019-01", location: "usgovvirginia", image: SERVER("2019-Datacenter"), expect: "ineligible", note: "Azure Government region (not allowed by default policy)" },
     { sub: 1, rg: "rg-china", name: "cn-ws2019-01", location: "chinaeast2", image: SERVER("2019-Datacenter"), expect: "ineligible", note: "Azure China region (not allowed by default policy)" },
     // --- deferred: cannot act now
@@ -161,6 +160,17 @@ export function demoFleet(now: Date): Fleet {
     { sub: 1, rg: "rg-lab", name: "lab-ws2019-1007", image: SERVER("2019-Datacenter"),
       extensions: [{ name: "AADLoginForWindows", body: { publisher: "Microsoft.Azure.ActiveDirectory", type: "AADLoginForWindows", typeHandlerVersion: "1.0" } }],
       expect: "remediated", note: "extension failed with 1007 (no identity): identity enabled, reinstalled" },
+    // --- Linux (ENFORCE_LINUX=true in the demo): AADSSHLoginForLinux, the same two roles
+    { sub: 0, rg: "rg-linux", name: "linux-ubuntu-01", image: UBUNTU_2204, osType: "Linux", tags: admins(p.alice.id), expect: "remediated", note: "Ubuntu 22.04, admin (sudo) by tag" },
+    { sub: 1, rg: "rg-linux", name: "linux-rhel-01", image: { publisher: "RedHat", offer: "RHEL", sku: "9-lvm-gen2" }, osType: "Linux", tags: users(p.bob.id), expect: "remediated", note: "RHEL 9, user by tag" },
+    { sub: 0, rg: "rg-linux", name: "linux-ubuntu-b1ls", image: UBUNTU_2204, osType: "Linux", size: "Standard_B1ls", tags: admins(p.alice.id), expect: "ineligible", note: "B1ls: 0.5 GiB, below the extension's 1 GiB (vm-size-too-small)" },
+    { sub: 0, rg: "rg-linux", name: "linux-centos-7", image: { publisher: "OpenLogic", offer: "CentOS", sku: "7_9-gen2" }, osType: "Linux", expect: "ineligible", note: "CentOS 7.9: not a supported distribution (distro-unsupported)" },
+    { sub: 1, rg: "rg-linux", name: "linux-ubuntu-legacy", image: UBUNTU_2204, osType: "Linux", tags: admins(p.alice.id),
+      extensions: [{ name: "AADLoginForLinux", body: { publisher: "Microsoft.Azure.ActiveDirectory.LinuxSSH", type: "AADLoginForLinux", typeHandlerVersion: "1.0", autoUpgradeMinorVersion: true } }],
+      expect: "conflict", note: "the deprecated AADLoginForLinux is installed (exit 23 beside it): never removed by the enforcer" },
+    { sub: 1, rg: "rg-linux", name: "linux-ubuntu-exit22", image: UBUNTU_2204, osType: "Linux",
+      extensions: [{ name: "AADSSHLoginForLinux", body: { publisher: "Microsoft.Azure.ActiveDirectory", type: "AADSSHLoginForLinux", typeHandlerVersion: "1.0", autoUpgradeMinorVersion: true } }],
+      expect: "remediated", note: "AADSSHLoginForLinux failed with exit 22 (no identity): identity enabled, reinstalled" },
     // --- a second subscription's ordinary estate
     { sub: 1, rg: "rg-svc", name: "svc-ws2022-eastus-01", location: "eastus", image: SERVER("2022-datacenter-azure-edition"), tags: admins(p.alice.id), expect: "remediated", note: "East US" },
     { sub: 1, rg: "rg-svc", name: "svc-ws2022-eastus-02", location: "eastus", image: SERVER("2022-datacenter-azure-edition"), expect: "remediated", note: "East US" },
@@ -238,6 +248,9 @@ function demoNetwork(sub: string, rg: string, vm: string, location: string, nicR
     },
   ];
 }
+
+/** Settings the demo runs with over the deployed defaults: Linux is enforced locally (ENFORCE_LINUX is off when deployed). */
+export const DEMO_SETTINGS: Readonly<Record<string, string>> = { ENFORCE_LINUX: "true" };
 
 /** The allow-list the local stack configures: every demo principal marked allowed. */
 export function demoAllowedPrincipals(): string[] {

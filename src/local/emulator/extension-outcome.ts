@@ -9,6 +9,9 @@ const MIN_AAD_LOGIN_BUILD = 17763;
 const AAD_PUBLISHER = "microsoft.azure.activedirectory";
 const AAD_TYPE = "aadloginforwindows";
 const PLUGIN_VERSION = "1.0.0.1";
+const AAD_SSH_TYPE = "aadsshloginforlinux";
+/** The Linux handler's version in public failure reports (Azure/azure-linux-extensions#1902). */
+const LINUX_HANDLER_VERSION = "1.0.2385.1";
 
 export interface ExtensionOutcome {
   /** The LRO's error when the handler failed; undefined on success. */
@@ -26,6 +29,13 @@ interface HandlerFailure {
 export const isAadLogin = (ext: ExtensionRecord): boolean =>
   String(ext.properties["publisher"] ?? "").toLowerCase() === AAD_PUBLISHER &&
   String(ext.properties["type"] ?? "").toLowerCase() === AAD_TYPE;
+
+const isAadSshLogin = (ext: ExtensionRecord): boolean =>
+  String(ext.properties["publisher"] ?? "").toLowerCase() === AAD_PUBLISHER &&
+  String(ext.properties["type"] ?? "").toLowerCase() === AAD_SSH_TYPE;
+
+/** The legacy preview extension, whatever publisher prefix it was installed with (`…ActiveDirectory.LinuxSSH`). */
+const isLegacyLinuxLogin = (ext: ExtensionRecord): boolean => String(ext.properties["type"] ?? "").toLowerCase() === "aadloginforlinux";
 
 /**
  * What the VM agent would report for this extension, decided from what the VM "is" (see the seed's
@@ -54,6 +64,10 @@ export function extensionOutcome(vm: VmRecord, ext: ExtensionRecord, nowIso: str
     typeHandlerVersion: isAadLogin(ext) ? PLUGIN_VERSION : String(ext.properties["typeHandlerVersion"] ?? "1.0"),
     statuses,
   });
+  if (isAadSshLogin(ext)) {
+    const linux = aadSshLoginFailure(vm, ext);
+    if (linux) return linuxFailure(ext, linux, nowIso);
+  }
   const failure = isAadLogin(ext) ? aadLoginFailure(vm) : undefined;
   if (!failure) {
     return {
@@ -93,6 +107,65 @@ function aadLoginFailure(vm: VmRecord): HandlerFailure | undefined {
   if (!isObject(identity) || typeof identity["principalId"] !== "string") return { terminalCode: "1007", exitCode: "-2145648574" };
   if (!vm.simulation.outboundNetwork) return { terminalCode: "1009", exitCode: "-2145648607" };
   return undefined;
+}
+
+interface LinuxFailure {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Distributions and first versions the simulated aadsshlogin packages exist for (packages.microsoft.com). */
+const LINUX_PACKAGES: Readonly<Record<string, number>> = {
+  ubuntu: 16.04, rhel: 7.4, redhat: 7.4, almalinux: 8, rocky: 8, ol: 8, oracle: 8, debian: 9, sles: 12, "opensuse-leap": 15.1, mariner: 2, azurelinux: 2,
+};
+
+/**
+ * AADSSHLoginForLinux's outcome, decided from what the VM "is". Exit codes 22 (no system-assigned
+ * identity) and 23 (the old AADLoginForLinux installed) are Microsoft's (Learn: "Sign in to a Linux
+ * virtual machine in Azure by using Microsoft Entra ID and OpenSSH", Extension installation errors);
+ * 51 for a distribution without packages and 20 when packages.microsoft.com cannot be reached follow
+ * public reports (Azure/azure-linux-extensions#1289, #1902; flatcar/Flatcar#664). The order of the
+ * installer's checks is modelled, not documented.
+ */
+function aadSshLoginFailure(vm: VmRecord, ext: ExtensionRecord): LinuxFailure | undefined {
+  const guest = vm.simulation.agent ?? guestOsFor(vm.properties);
+  const machine = `Machine OS: ${guest.osName} v${guest.osVersion} x86_64`;
+  const minimum = osTypeOf(vm.properties) === "Linux" ? LINUX_PACKAGES[guest.osName.toLowerCase()] : undefined;
+  const version = Number.parseFloat(guest.osVersion);
+  if (minimum === undefined || !(version >= minimum)) {
+    return { exitCode: 51, stdout: `${machine}\nInstalling...\nPackage aadsshlogin is not published for this version of Linux`, stderr: "" };
+  }
+  const legacy = [...vm.extensions.values()].some((other) => other !== ext && isLegacyLinuxLogin(other));
+  if (legacy) return { exitCode: 23, stdout: `${machine}\nThe AADLoginForLinux extension is installed; uninstall it first`, stderr: "" };
+  const identity = vm.model["identity"];
+  if (!isObject(identity) || typeof identity["principalId"] !== "string") {
+    return { exitCode: 22, stdout: `${machine}\nInstalling...\nThis is an Azure machine\nSystem-assigned managed identity is not enabled on this VM`, stderr: "" };
+  }
+  if (!vm.simulation.outboundNetwork) {
+    return { exitCode: 20, stdout: `${machine}\nInstalling...\nConfiguring microsoft-prod repo`, stderr: "curl: (7) Failed to connect to packages.microsoft.com port 443: Connection timed out" };
+  }
+  return undefined;
+}
+
+/** The Linux handler's failure as Compute reports it (message shape of Azure/azure-linux-extensions#1902). */
+function linuxFailure(ext: ExtensionRecord, failure: LinuxFailure, nowIso: string): ExtensionOutcome {
+  const handlerType = `${String(ext.properties["publisher"] ?? "")}.${String(ext.properties["type"] ?? "")}`;
+  const operationError =
+    `[ExtensionOperationError] Non-zero exit code: ${failure.exitCode}, /var/lib/waagent/${handlerType}-${LINUX_HANDLER_VERSION}/./installer.sh install\n` +
+    `[stdout]\n${failure.stdout}\n\n[stderr]\n${failure.stderr}\n`;
+  const message =
+    `The handler for VM extension type '${handlerType}' has reported terminal failure for VM extension '${ext.name}' with error message: '${operationError}'.\n\n` +
+    "'Install handler failed for the extension. More information on troubleshooting is available at https://aka.ms/vmextensionlinuxtroubleshoot'";
+  return {
+    error: new ArmError(400, "VMExtensionHandlerNonTransientError", message),
+    instanceView: {
+      name: ext.name,
+      type: handlerType,
+      typeHandlerVersion: LINUX_HANDLER_VERSION,
+      statuses: [{ code: "ProvisioningState/failed", level: "Error", displayStatus: "Provisioning failed", message: operationError, time: nowIso }],
+    },
+  };
 }
 
 /**

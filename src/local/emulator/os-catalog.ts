@@ -69,13 +69,42 @@ export function guestOsFor(properties: Json): GuestOs {
   const offer = String(ref?.["offer"] ?? "");
   const sku = String(ref?.["sku"] ?? "");
   const pick = (table: ReadonlyArray<[RegExp, GuestOs]>): GuestOs | undefined => table.find(([re]) => re.test(sku))?.[1];
-  if (osTypeOf(properties) === "Linux") {
-    const version = /(\d\d)[._](\d\d)/.exec(sku);
-    return { osName: offer.toLowerCase().includes("ubuntu") || offer === "" ? "ubuntu" : offer.toLowerCase(), osVersion: version ? `${version[1]}.${version[2]}` : "22.04" };
-  }
+  if (osTypeOf(properties) === "Linux") return linuxGuestFor(String(ref?.["publisher"] ?? ""), offer, sku);
   if (/windows-11|windows11/i.test(offer) || /win11/i.test(sku)) return pick(WINDOWS_11) ?? { osName: "Windows 11 Enterprise", osVersion: "10.0.22631.4460" };
   if (/windows-10|windows10/i.test(offer) || /win10|rs5/i.test(sku)) return pick(WINDOWS_CLIENT) ?? { osName: "Windows 10 Enterprise", osVersion: "10.0.19045.5131" };
   return pick(WINDOWS_SERVER) ?? { osName: "Windows Server 2022 Datacenter", osVersion: "10.0.20348.2849" };
+}
+
+/** The newest minor a major-only sku (`9-lvm-gen2`) resolves to, as `latest` would. */
+const LATEST_MINOR: Readonly<Record<string, string>> = { "7": "7.9", "8": "8.10", "9": "9.4" };
+
+/**
+ * What WALinuxAgent reports for a Linux image: its distribution id and version (`ubuntu`/`22.04`,
+ * `rhel`/`9.4`, `centos`/`7.9.2009`, `sles`/`15.5`, `debian`/`12`, `mariner`/`2.0`). The ids follow
+ * the agent's distro detection; the versions are plausible values for the sku, not a catalogue.
+ */
+export function linuxGuestFor(publisher: string, offer: string, sku: string): GuestOs {
+  const pub = publisher.toLowerCase();
+  const o = offer.toLowerCase();
+  const k = sku.toLowerCase();
+  const dotted = (text: string): string | undefined => {
+    const m = /^(?:ol)?(\d)[._]?(\d{1,2})?(?!\d)/.exec(text);
+    if (!m) return undefined;
+    return m[2] !== undefined ? `${m[1]}.${m[2]}` : LATEST_MINOR[m[1] ?? ""] ?? `${m[1]}.0`;
+  };
+  if (pub === "redhat") return { osName: "rhel", osVersion: dotted(k) ?? "9.4" };
+  if (pub === "openlogic" || o.includes("centos")) return { osName: "centos", osVersion: `${dotted(k) ?? "7.9"}.2009` };
+  if (pub === "almalinux" || o.includes("almalinux")) return { osName: "almalinux", osVersion: dotted(k) ?? "9.4" };
+  if (o.includes("rocky")) return { osName: "rocky", osVersion: dotted(k) ?? "9.4" };
+  if (pub === "oracle") return { osName: "ol", osVersion: dotted(k) ?? "9.4" };
+  if (pub === "debian") return { osName: "debian", osVersion: /debian-(\d+)/.exec(o)?.[1] ?? "12" };
+  if (pub === "suse") {
+    const m = /(\d+)-sp(\d+)/.exec(o);
+    return { osName: o.includes("opensuse") ? "opensuse-leap" : "sles", osVersion: m ? `${m[1]}.${m[2]}` : "15.5" };
+  }
+  if (pub.includes("mariner")) return /azure-linux-3/.test(`${o} ${k}`) ? { osName: "azurelinux", osVersion: "3.0" } : { osName: "mariner", osVersion: "2.0" };
+  const version = /(\d\d)[._](\d\d)/.exec(k);
+  return { osName: o.includes("ubuntu") || o === "" ? "ubuntu" : o, osVersion: version ? `${version[1]}.${version[2]}` : "22.04" };
 }
 
 /** The build number of an osVersion such as "10.0.17763.6532" or "Microsoft Windows NT 10.0.14393.0". */

@@ -1,5 +1,5 @@
 import { COMPLIANCE_STATES, type ComplianceState } from "../../domain/outcome.js";
-import { describeOs } from "../../domain/eligibility.js";
+import { describeEligibilityOs } from "../../domain/eligibility.js";
 import type { AuditRun, LogEntry, VmRecord } from "../../orchestrator/ports.js";
 import { SCRIPT, STYLE } from "./assets.js";
 import { stateBar, STATE_COLOURS } from "./chart.js";
@@ -284,7 +284,7 @@ function planSection(model: VmModel): SafeHtml {
   if (!e) return html`<section aria-labelledby="plan-heading"><p>${model.explanationNote ?? "No plan."}</p></section>`;
   const tags = Object.entries(e.tags);
   return html`<section aria-labelledby="plan-heading">
-<p><strong>Eligibility:</strong> ${e.eligibility.verdict} (<code>${e.eligibility.reason}</code>)${e.eligibility.os ? ` — ${describeOs(e.eligibility.os)}` : ""}. ${e.eligibility.message}</p>
+<p><strong>Eligibility:</strong> ${e.eligibility.verdict} (<code>${e.eligibility.reason}</code>)${describeEligibilityOs(e.eligibility) ? ` — ${describeEligibilityOs(e.eligibility)}` : ""}. ${e.eligibility.message}</p>
 <p><strong>Access the tags ask for</strong>${e.desired.expiresAt ? html` (until ${formatTime(e.desired.expiresAt)}${e.desired.expired ? ", expired" : ""})` : ""}:</p>
 <ul class="plain">${e.desired.grants.map((g) => html`<li>${g.role}: ${principal(g.principalId)} <span class="small muted">${g.principalType}</span></li>`)}${e.desired.rejected.map((r) => html`<li>refused <code>${r.entry}</code> from tag <code>${r.tag}</code>: ${r.message}</li>`)}${e.desired.grants.length + e.desired.rejected.length === 0 ? html`<li class="muted">none</li>` : ""}</ul>
 <p><strong>Plan in ${e.mode} mode:</strong> ${e.plan.length === 0 ? "nothing to do; the VM is as it should be." : e.mode === "report" ? "a pass would record these steps and change nothing:" : "a pass would take these steps, in order:"}</p>
