@@ -2,7 +2,14 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { readFileSync } from "node:fs";
 import { DefaultAzureCredential } from "@azure/identity";
 import type { TokenCredential } from "@azure/core-auth";
-import type { PipelinePolicy } from "@azure/core-rest-pipeline";
+import {
+  bearerTokenAuthenticationPolicy,
+  createDefaultHttpClient,
+  createPipelineFromOptions,
+  type PipelinePolicy,
+  type PipelineRequest,
+  type PipelineResponse,
+} from "@azure/core-rest-pipeline";
 import { showValue, type SettingsReader } from "../config/settings.js";
 
 /** Public Azure ARM's token scope (the emulator accepts it too). */
@@ -83,4 +90,40 @@ export function requestCounter(): { policy: PipelinePolicy; count(): number; met
       return meter.run(scoped, () => work(() => scoped.n));
     },
   };
+}
+
+/** What a REST client needs of a connection: ARM's and Microsoft Graph's both have it. */
+export type RestConnection = Pick<ArmConnection, "credential" | "scope" | "caPem" | "maxRetries" | "retryDelayInMs">;
+
+/** Sends requests through the pipeline of `restClient`. */
+export interface RestClient {
+  send(request: PipelineRequest): Promise<PipelineResponse>;
+}
+
+/**
+ * A client for the REST calls no SDK client makes here (Resource Graph, the preflight's
+ * Microsoft.Network reads, Microsoft Graph): @azure/core-rest-pipeline with the same credential, TLS
+ * options and retry policy (429/503 wait for Retry-After) as the SDK clients, and the request counter
+ * after the retry phase so that every request on the wire is counted. `extra` policies run after it.
+ */
+export function restClient(connection: RestConnection, counter: PipelinePolicy, extra: readonly PipelinePolicy[] = []): RestClient {
+  const pipeline = createPipelineFromOptions({
+    retryOptions: { maxRetries: connection.maxRetries, retryDelayInMs: connection.retryDelayInMs },
+    ...(connection.caPem ? { tlsOptions: { ca: connection.caPem } } : {}),
+  });
+  pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential: connection.credential, scopes: connection.scope }), { phase: "Sign" });
+  pipeline.addPolicy(counter, { afterPhase: "Retry" });
+  for (const policy of extra) pipeline.addPolicy(policy, { afterPhase: "Retry" });
+  const httpClient = createDefaultHttpClient();
+  return { send: (request) => pipeline.sendRequest(httpClient, request) };
+}
+
+/** A response body as JSON, or undefined when it is empty or not JSON. */
+export function parseJsonBody(text: string | null | undefined): unknown {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }

@@ -1,13 +1,8 @@
 import type { TokenCredential } from "@azure/core-auth";
 import {
-  bearerTokenAuthenticationPolicy,
-  createDefaultHttpClient,
   createHttpHeaders,
-  createPipelineFromOptions,
   createPipelineRequest,
-  type HttpClient,
   type HttpMethods,
-  type Pipeline,
   type PipelineResponse,
 } from "@azure/core-rest-pipeline";
 import { showValue, type SettingsReader } from "../config/settings.js";
@@ -15,7 +10,7 @@ import type { DeviceFact } from "../domain/device.js";
 import { vmPhysicalId } from "../domain/device.js";
 import type { ClassifiedError } from "../domain/outcome.js";
 import { DirectoryFailure, type DirectoryPort } from "../orchestrator/ports.js";
-import { requestCounter, type ArmConnection } from "./armConnection.js";
+import { parseJsonBody, requestCounter, restClient, type ArmConnection, type RestClient } from "./armConnection.js";
 
 /**
  * The three Microsoft Graph v1.0 calls the enforcer makes about a VM's Entra device, sent through
@@ -59,18 +54,11 @@ export function readGraphConnection(reader: SettingsReader, arm: ArmConnection):
 const SELECT = "id,deviceId,displayName,physicalIds,registrationDateTime";
 
 export class GraphDirectory implements DirectoryPort {
-  private readonly pipeline: Pipeline;
-  private readonly httpClient: HttpClient;
+  private readonly client: RestClient;
   private readonly counter = requestCounter();
 
   constructor(private readonly connection: GraphConnection) {
-    this.pipeline = createPipelineFromOptions({
-      retryOptions: { maxRetries: connection.maxRetries, retryDelayInMs: connection.retryDelayInMs },
-      ...(connection.caPem ? { tlsOptions: { ca: connection.caPem } } : {}),
-    });
-    this.pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential: connection.credential, scopes: connection.scope }), { phase: "Sign" });
-    this.pipeline.addPolicy(this.counter.policy, { afterPhase: "Retry" });
-    this.httpClient = createDefaultHttpClient();
+    this.client = restClient(connection, this.counter.policy);
   }
 
   requestCount(): number {
@@ -111,7 +99,7 @@ export class GraphDirectory implements DirectoryPort {
     const request = createPipelineRequest({ url, method, headers: createHttpHeaders({ accept: "application/json", ...headers }) });
     let response: PipelineResponse;
     try {
-      response = await this.pipeline.sendRequest(this.httpClient, request);
+      response = await this.client.send(request);
     } catch (error) {
       throw new DirectoryFailure(classifyGraphError(undefined, error));
     }
@@ -138,11 +126,7 @@ export function classifyGraphError(response: PipelineResponse | undefined, error
 }
 
 function json(response: PipelineResponse): unknown {
-  try {
-    return response.bodyAsText ? JSON.parse(response.bodyAsText) : undefined;
-  } catch {
-    return undefined;
-  }
+  return parseJsonBody(response.bodyAsText);
 }
 
 function toFact(raw: unknown): DeviceFact {

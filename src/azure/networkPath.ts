@@ -1,18 +1,13 @@
 import {
-  bearerTokenAuthenticationPolicy,
-  createDefaultHttpClient,
   createHttpHeaders,
-  createPipelineFromOptions,
   createPipelineRequest,
   RestError,
-  type HttpClient,
-  type Pipeline,
   type PipelinePolicy,
 } from "@azure/core-rest-pipeline";
 import type { NetworkPath, NetworkSecurityGroup, NicPath, NsgRule } from "../domain/nsg.js";
 import type { ObservedVm } from "../domain/vm.js";
 import { ArmFailure } from "../orchestrator/ports.js";
-import type { ArmConnection } from "./armConnection.js";
+import { parseJsonBody, restClient, type ArmConnection, type RestClient } from "./armConnection.js";
 import { classifyArmError } from "./errors.js";
 
 /**
@@ -33,17 +28,10 @@ export const NETWORK_API_VERSION = "2024-05-01";
 type Json = Record<string, unknown>;
 
 export class NetworkReader {
-  private readonly pipeline: Pipeline;
-  private readonly httpClient: HttpClient;
+  private readonly client: RestClient;
 
   constructor(private readonly connection: ArmConnection, counter: PipelinePolicy) {
-    this.pipeline = createPipelineFromOptions({
-      retryOptions: { maxRetries: connection.maxRetries, retryDelayInMs: connection.retryDelayInMs },
-      ...(connection.caPem ? { tlsOptions: { ca: connection.caPem } } : {}),
-    });
-    this.pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential: connection.credential, scopes: connection.scope }), { phase: "Sign" });
-    this.pipeline.addPolicy(counter, { afterPhase: "Retry" });
-    this.httpClient = createDefaultHttpClient();
+    this.client = restClient(connection, counter);
   }
 
   async read(vm: ObservedVm): Promise<NetworkPath> {
@@ -100,11 +88,11 @@ export class NetworkReader {
     });
     let response;
     try {
-      response = await this.pipeline.sendRequest(this.httpClient, request);
+      response = await this.client.send(request);
     } catch (error) {
       throw new ArmFailure(classifyArmError(error));
     }
-    const body = parseBody(response.bodyAsText ?? undefined);
+    const body = parseJsonBody(response.bodyAsText);
     if (response.status === 200) return { body: obj(body) };
     const error = obj(obj(body)["error"]);
     const code = str(error["code"]) ?? `Http${response.status}`;
@@ -153,12 +141,4 @@ function arr(value: unknown): Json[] {
 }
 function str(value: unknown): string | undefined {
   return typeof value === "string" && value !== "" ? value : undefined;
-}
-function parseBody(text: string | undefined): unknown {
-  if (!text) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }

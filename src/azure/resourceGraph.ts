@@ -1,16 +1,11 @@
 import {
-  bearerTokenAuthenticationPolicy,
   createHttpHeaders,
-  createPipelineFromOptions,
   createPipelineRequest,
-  createDefaultHttpClient,
-  type HttpClient,
-  type Pipeline,
   type PipelinePolicy,
   RestError,
 } from "@azure/core-rest-pipeline";
 import { ArmFailure } from "../orchestrator/ports.js";
-import type { ArmConnection } from "./armConnection.js";
+import { parseJsonBody, restClient, type ArmConnection, type RestClient } from "./armConnection.js";
 import { classifyArmError } from "./errors.js";
 
 /**
@@ -37,24 +32,16 @@ export interface GraphPage {
 }
 
 export class ResourceGraph {
-  private readonly pipeline: Pipeline;
-  private readonly httpClient: HttpClient;
+  private readonly client: RestClient;
   /** Pages answered so far (each one request on the wire, retries aside). */
   pagesRead = 0;
   /** When the user's quota, exhausted by the last answer, resets (epoch ms). */
   private quotaResetsAt = 0;
 
   constructor(private readonly connection: ArmConnection, counter: PipelinePolicy, private readonly sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))) {
-    this.pipeline = createPipelineFromOptions({
-      retryOptions: { maxRetries: connection.maxRetries, retryDelayInMs: connection.retryDelayInMs },
-      ...(connection.caPem ? { tlsOptions: { ca: connection.caPem } } : {}),
-    });
-    this.pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential: connection.credential, scopes: connection.scope }), { phase: "Sign" });
-    this.pipeline.addPolicy(counter, { afterPhase: "Retry" });
     // Resource Graph's 429 says when the quota resets in its own header; the SDK's throttling policy
     // waits for Retry-After, so it is handed over in that form.
-    this.pipeline.addPolicy(quotaAsRetryAfter(), { afterPhase: "Retry" });
-    this.httpClient = createDefaultHttpClient();
+    this.client = restClient(connection, counter, [quotaAsRetryAfter()]);
   }
 
   /**
@@ -89,14 +76,14 @@ export class ResourceGraph {
     });
     let response;
     try {
-      response = await this.pipeline.sendRequest(this.httpClient, request);
+      response = await this.client.send(request);
     } catch (error) {
       throw new ArmFailure(classifyArmError(error));
     }
     const remaining = Number(response.headers.get("x-ms-user-quota-remaining"));
     const resetsInMs = parseResetsAfter(response.headers.get("x-ms-user-quota-resets-after"));
     this.quotaResetsAt = remaining === 0 && resetsInMs !== undefined ? Date.now() + resetsInMs : 0;
-    const body = parseBody(response.bodyAsText ?? undefined);
+    const body = parseJsonBody(response.bodyAsText);
     if (response.status !== 200) {
       const error = (body as { error?: { code?: string; message?: string; details?: { code?: string; message?: string }[] } } | undefined)?.error;
       const detail = error?.details?.map((d) => d.message ?? d.code).filter(Boolean).join("; ");
@@ -135,11 +122,3 @@ function quotaAsRetryAfter(): PipelinePolicy {
   };
 }
 
-function parseBody(text: string | undefined): unknown {
-  if (!text) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}

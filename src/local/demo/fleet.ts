@@ -228,7 +228,7 @@ export function demoFleet(now: Date): Fleet {
  * subnet whose security group holds only Azure's default rules, and the VM's NIC on it (with a group
  * of its own when `nicRules` is given). Ids follow the VM body's `networkProfile`.
  */
-function demoNetwork(sub: string, rg: string, vm: string, location: string, nicRules?: readonly Record<string, unknown>[]): FleetNetworkResource[] {
+export function demoNetwork(sub: string, rg: string, vm: string, location: string, nicRules?: readonly Record<string, unknown>[]): FleetNetworkResource[] {
   const base = `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Network`;
   const subnet = `${base}/virtualNetworks/vnet-${rg}/subnets/default`;
   const subnetNsg = `${base}/networkSecurityGroups/nsg-${rg}-default`;
