@@ -13,12 +13,13 @@ import type { VmRecord } from "./state.js";
  * ends processing; the default rules (65000 and up) come after the group's own.
  *
  * The emulator knows where Entra ID "is": the published IPv4 ranges of its endpoints,
- * 20.190.128.0/18 and 40.126.0.0/18 (Microsoft 365 "URLs and IP address ranges", Microsoft Entra ID
- * endpoint set; announced as Azure AD's new ranges in the Entra "What's new" archive, August 2018
- * "Changes to Azure Active Directory IP address ranges"; the same two ranges are listed in the Azure
- * Backup MABS/DPM support matrix, "URL access"). They lie inside the service tags
- * AzureActiveDirectory, AzureCloud and Internet (AzureCloud containing them is assumed, not read from
- * the downloadable service-tag file). The join is blocked when ANY address in those ranges is denied:
+ * 20.190.128.0/18 and 40.126.0.0/18. Verified in Microsoft's docs: the Azure AD "What's new" archive,
+ * August 2018, "Changes to Azure Active Directory IP address ranges" (add exactly these two), and the
+ * Azure Backup MABS/DPM support matrix, "URL access" (the same two, beside *.microsoftonline.com).
+ * Microsoft 365 "URLs and IP address ranges" (which the archive points to) lists them for Entra ID;
+ * that page's current table was not read here. Both ranges are taken to lie inside the service tags
+ * AzureActiveDirectory, AzureCloud and Internet (unverified: not read from the downloadable
+ * service-tag file). The join is blocked when ANY address in those ranges is denied:
  * the guest resolves login.microsoftonline.com / enterpriseregistration.windows.net to a front end it
  * does not choose, so a partial deny is treated as a failed join (the pessimistic reading).
  */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { demoFleet } from "../../../src/local/demo/fleet.js";
 import { entraHttpsVerdict, entraHttpsVerdictFor, ipv4Interval } from "../../../src/local/emulator/entra-egress.js";
 import { extensionOutcome } from "../../../src/local/emulator/extension-outcome.js";
 import { networkResourceFrom, type NetworkResource } from "../../../src/local/emulator/network.js";
@@ -177,5 +178,19 @@ describe("the login extension's outcome follows the verdict", () => {
     expect(extensionOutcome(vmOn(NIC, { outboundNetwork: false }), ext("AADLoginForWindows"), now, networkOf({})).error?.message).toContain("-2145648607");
     expect(extensionOutcome(vmOn(undefined), ext("AADLoginForWindows"), now, networkOf({ nic: [rule("Deny", "*")] })).error).toBeUndefined();
     expect(extensionOutcome(vmOn(undefined, { outboundNetwork: false }), ext("AADLoginForWindows"), now).error?.message).toContain("-2145648607");
+  });
+});
+
+describe("the demo fleet's networks, as the emulator judges them", () => {
+  it("only lab-nsg-deny443 and lab-nsg-deny-prefix are blocked by their groups; every other VM's network is open", () => {
+    const fleet = demoFleet(new Date("2026-12-01T00:00:00Z"));
+    const network = new Map(fleet.network.map((r) => networkResourceFrom(r)).map((r) => [r.id.toLowerCase(), r]));
+    const blocked = fleet.vms.filter((v) => {
+      const vm = { ...vmOn(undefined), properties: (v.body["properties"] ?? {}) as Record<string, unknown> };
+      const verdict = entraHttpsVerdictFor(vm, network);
+      expect(verdict, v.id).toBeDefined();
+      return verdict?.allowed === false;
+    });
+    expect(blocked.map((v) => v.id.split("/").pop()).sort()).toEqual(["lab-nsg-deny-prefix", "lab-nsg-deny443"]);
   });
 });
