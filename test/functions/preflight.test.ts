@@ -96,6 +96,44 @@ describe("a security group that denies outbound 443 to AzureActiveDirectory", ()
   });
 });
 
+describe("a security group that denies 443 to Entra's IP range (a prefix the preflight does not judge)", () => {
+  it("is installed with the hint, the emulator's extension fails on the group (-2145648607): failed, autojoin-discovery-failed; once the rule is gone, the next pass reinstalls", async () => {
+    const name = "pre-prefix";
+    const id = vmId(SUB_A, RG, name);
+    const nsg = `${rgId}/providers/Microsoft.Network/networkSecurityGroups/${name}-nsg`;
+    // Microsoft's published range for Entra ID endpoints; the emulator places login.microsoftonline.com in it.
+    const denyPrefix = { name: "deny-entra-prefix", properties: { ...DENY_AAD.properties, destinationAddressPrefix: "20.190.128.0/18" } };
+    const nic = nicFor(name, [denyPrefix]);
+    const since = stack.requestSeq();
+    stack.takeEvents();
+    await stack.owner.putVm(id, bodyWithNic(name, nic, {}));
+    await deliver();
+
+    const record = await stack.services.store.getVm(id);
+    expect(record?.state).toBe("failed");
+    expect(record?.diagnosis).toMatchObject({ code: "autojoin-discovery-failed", exitCode: -2145648607 });
+    expect(record?.hints?.map((h) => h.code)).toContain("network-not-verified");
+    const sent = enforcerRequests(since);
+    expect(sent.some((r) => r.method === "PUT" && r.operation === "Microsoft.Compute/virtualMachines/extensions/write")).toBe(true);
+    // What the emulator's agent reported, read through ARM: enable failed with DSREG_AUTOJOIN_DISC_FAILED.
+    const extension = () => stack.owner.request("GET", `${id}/extensions/AADLoginForWindows?$expand=instanceView`, "2024-07-01");
+    const failedExt = (await extension()).body as { properties: { provisioningState: string; instanceView?: unknown } };
+    expect(failedExt.properties.provisioningState).toBe("Failed");
+    expect(JSON.stringify(failedExt.properties.instanceView)).toContain("Exit code: -2145648607");
+
+    // The network team removes the rule; the next pass reinstalls and the VM joins.
+    stack.emulator.addNetwork([{ id: nsg, location: "westeurope", properties: { securityRules: [] } }]);
+    const fixedSince = stack.requestSeq();
+    await stack.services.queue.send({ vmId: id, trigger: "audit" });
+    await stack.drain();
+    const fixed = await stack.services.store.getVm(id);
+    expect(fixed?.state).toBe("remediated");
+    expect(fixed?.diagnosis?.remediation).toMatch(/^Resolved: the reinstall succeeded/);
+    expect(stack.enforcerWrites(fixedSince).map((w) => `${w.method} ${w.path.split("/").slice(-2, -1)[0]}`)).toContain("PUT extensions");
+    expect(((await extension()).body as { properties: { provisioningState: string } }).properties.provisioningState).toBe("Succeeded");
+  });
+});
+
 describe("an ordinary network (default rules only)", () => {
   it("preflight allows: installed and remediated; the install pass paid the network reads, a compliant pass still costs 2", async () => {
     const name = "pre-open";

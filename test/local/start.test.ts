@@ -70,6 +70,17 @@ describe("npm start's fleet, end to end: events through the local host into the 
     expect(others.flat()).toEqual([]);
   });
 
+  it("the VM whose NIC's group denies 443 to Entra's IP range: the preflight could not judge it and installed, the emulator's extension failed on the group (-2145648607)", () => {
+    const prefix = fleet.vms.find((v) => v.id.endsWith("/lab-nsg-deny-prefix"))!;
+    expect(prefix.simulation?.outboundNetwork).toBeUndefined();
+    const record = records.get(prefix.id.toLowerCase());
+    expect(record?.state).toBe("failed");
+    expect(record?.diagnosis).toMatchObject({ code: "autojoin-discovery-failed", exitCode: -2145648607 });
+    expect(record?.hints?.map((h) => h.code)).toContain("network-not-verified");
+    const sentToIt = stack.emulator.requests(0).requests.filter((r) => r.path.toLowerCase().startsWith(prefix.id.toLowerCase()) && r.method === "PUT");
+    expect(sentToIt.filter((r) => r.operation === "Microsoft.Compute/virtualMachines/extensions/write").length).toBeGreaterThanOrEqual(1);
+  });
+
   it("the ARM state read back through ARM GETs matches each VM's record", async () => {
     const problems: string[] = [];
     for (const v of fleet.vms) {

@@ -1,7 +1,7 @@
 import type { ComplianceState } from "../../domain/outcome.js";
 
 /**
- * The demo fleet `npm start` creates: two subscriptions, 49 VMs, one per branch the enforcer
+ * The demo fleet `npm start` creates: two subscriptions, 50 VMs, one per branch the enforcer
  * decides. Bodies are ARM PUT bodies, shaped like the official examples; `simulation` is what the
  * emulator is told the machine "is" (power, what its guest agent reports, whether its network
  * blocks the Azure AD join) before it is created; `expect` is the state the pass must end in.
@@ -153,9 +153,12 @@ export function demoFleet(now: Date): Fleet {
     // --- exempt, and a network that blocks the join
     { sub: 1, rg: "rg-lab", name: "lab-ws2019-exempt", image: SERVER("2019-Datacenter"), tags: { "aadlogin-exempt": "true", ...admins(p.alice.id) }, expect: "exempt", note: "opted out by tag" },
     { sub: 1, rg: "rg-lab", name: "lab-ws2022-nonet", image: SERVER("2022-datacenter-azure-edition"), simulation: { outboundNetwork: false }, expect: "failed", note: "a firewall the preflight cannot see blocks enterpriseregistration.windows.net: installed, diagnosed (-2145648607)" },
-    { sub: 1, rg: "rg-lab", name: "lab-nsg-deny443", image: SERVER("2022-datacenter-azure-edition"), simulation: { outboundNetwork: false }, tags: admins(p.alice.id),
+    { sub: 1, rg: "rg-lab", name: "lab-nsg-deny443", image: SERVER("2022-datacenter-azure-edition"), tags: admins(p.alice.id),
       nicRules: [{ name: "deny-entra-443", properties: { protocol: "Tcp", sourcePortRange: "*", destinationPortRange: "443", sourceAddressPrefix: "*", destinationAddressPrefix: "AzureActiveDirectory", access: "Deny", priority: 100, direction: "Outbound" } }],
       expect: "failed", note: "its NIC's security group denies outbound 443 to AzureActiveDirectory: preflight refuses the install (outbound-443-blocked), no grant" },
+    { sub: 1, rg: "rg-lab", name: "lab-nsg-deny-prefix", image: SERVER("2022-datacenter-azure-edition"),
+      nicRules: [{ name: "deny-entra-prefix-443", properties: { protocol: "Tcp", sourcePortRange: "*", destinationPortRange: "443", sourceAddressPrefix: "*", destinationAddressPrefix: "20.190.128.0/18", access: "Deny", priority: 100, direction: "Outbound" } }],
+      expect: "failed", note: "its NIC's security group denies outbound 443 to 20.190.128.0/18 (Entra's range): the preflight cannot judge an IP prefix (network-not-verified), installs, the join fails (-2145648607)" },
     // --- the owner installed the extension before the identity: 1007, self-repaired
     { sub: 1, rg: "rg-lab", name: "lab-ws2019-1007", image: SERVER("2019-Datacenter"),
       extensions: [{ name: "AADLoginForWindows", body: { publisher: "Microsoft.Azure.ActiveDirectory", type: "AADLoginForWindows", typeHandlerVersion: "1.0" } }],

@@ -1,6 +1,8 @@
+import { entraHttpsVerdictFor } from "./entra-egress.js";
 import { ArmError } from "./errors.js";
 import type { Json } from "./http-io.js";
 import { isObject } from "./http-io.js";
+import type { NetworkResource } from "./network.js";
 import { guestOsFor, osTypeOf, windowsBuild } from "./os-catalog.js";
 import type { ExtensionRecord, VmRecord } from "./state.js";
 
@@ -42,9 +44,11 @@ const isLegacyLinuxLogin = (ext: ExtensionRecord): boolean => String(ext.propert
  * troubleshooting section): unsupported OS (Linux, or a Windows build below 17763) exits 51; no
  * system-assigned identity exits -2145648574 (DSREG_E_MSI_TENANTID_UNAVAILABLE, terminal 1007);
  * no outbound network exits -2145648607 (DSREG_AUTOJOIN_DISC_FAILED, at enable). Other extensions
- * succeed whenever an agent is reporting.
+ * succeed whenever an agent is reporting. "No outbound network" is the simulation flag (something
+ * outside the security groups: a firewall, proxy or route) or, when the VM's NIC, subnet and groups
+ * are seeded in `network`, security rules that deny TCP 443 to Entra ID (see entra-egress.ts).
  */
-export function extensionOutcome(vm: VmRecord, ext: ExtensionRecord, nowIso: string): ExtensionOutcome {
+export function extensionOutcome(vm: VmRecord, ext: ExtensionRecord, nowIso: string, network: ReadonlyMap<string, NetworkResource> = new Map()): ExtensionOutcome {
   const publisher = String(ext.properties["publisher"] ?? "");
   const type = String(ext.properties["type"] ?? "");
   if (vm.simulation.agent === null) {
@@ -64,11 +68,12 @@ export function extensionOutcome(vm: VmRecord, ext: ExtensionRecord, nowIso: str
     typeHandlerVersion: isAadLogin(ext) ? PLUGIN_VERSION : String(ext.properties["typeHandlerVersion"] ?? "1.0"),
     statuses,
   });
+  const outbound = (): boolean => vm.simulation.outboundNetwork && entraHttpsVerdictFor(vm, network)?.allowed !== false;
   if (isAadSshLogin(ext)) {
-    const linux = aadSshLoginFailure(vm, ext);
+    const linux = aadSshLoginFailure(vm, ext, outbound);
     if (linux) return linuxFailure(ext, linux, nowIso);
   }
-  const failure = isAadLogin(ext) ? aadLoginFailure(vm) : undefined;
+  const failure = isAadLogin(ext) ? aadLoginFailure(vm, outbound) : undefined;
   if (!failure) {
     return {
       instanceView: view([
@@ -98,14 +103,14 @@ export function extensionOutcome(vm: VmRecord, ext: ExtensionRecord, nowIso: str
   };
 }
 
-function aadLoginFailure(vm: VmRecord): HandlerFailure | undefined {
+function aadLoginFailure(vm: VmRecord, outbound: () => boolean): HandlerFailure | undefined {
   if (osTypeOf(vm.properties) === "Linux") return { terminalCode: "1007", exitCode: "51" };
   const guest = vm.simulation.agent ?? guestOsFor(vm.properties);
   const build = windowsBuild(guest.osVersion);
   if (build !== undefined && build < MIN_AAD_LOGIN_BUILD) return { terminalCode: "1007", exitCode: "51" };
   const identity = vm.model["identity"];
   if (!isObject(identity) || typeof identity["principalId"] !== "string") return { terminalCode: "1007", exitCode: "-2145648574" };
-  if (!vm.simulation.outboundNetwork) return { terminalCode: "1009", exitCode: "-2145648607" };
+  if (!outbound()) return { terminalCode: "1009", exitCode: "-2145648607" };
   return undefined;
 }
 
@@ -128,7 +133,7 @@ const LINUX_PACKAGES: Readonly<Record<string, number>> = {
  * public reports (Azure/azure-linux-extensions#1289, #1902; flatcar/Flatcar#664). The order of the
  * installer's checks is modelled, not documented.
  */
-function aadSshLoginFailure(vm: VmRecord, ext: ExtensionRecord): LinuxFailure | undefined {
+function aadSshLoginFailure(vm: VmRecord, ext: ExtensionRecord, outbound: () => boolean): LinuxFailure | undefined {
   const guest = vm.simulation.agent ?? guestOsFor(vm.properties);
   const machine = `Machine OS: ${guest.osName} v${guest.osVersion} x86_64`;
   const minimum = osTypeOf(vm.properties) === "Linux" ? LINUX_PACKAGES[guest.osName.toLowerCase()] : undefined;
@@ -142,7 +147,7 @@ function aadSshLoginFailure(vm: VmRecord, ext: ExtensionRecord): LinuxFailure | 
   if (!isObject(identity) || typeof identity["principalId"] !== "string") {
     return { exitCode: 22, stdout: `${machine}\nInstalling...\nThis is an Azure machine\nSystem-assigned managed identity is not enabled on this VM`, stderr: "" };
   }
-  if (!vm.simulation.outboundNetwork) {
+  if (!outbound()) {
     return { exitCode: 20, stdout: `${machine}\nInstalling...\nConfiguring microsoft-prod repo`, stderr: "curl: (7) Failed to connect to packages.microsoft.com port 443: Connection timed out" };
   }
   return undefined;

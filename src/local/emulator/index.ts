@@ -27,7 +27,9 @@
  *   DELETE /requests                                   POST /seed {subscriptions?, resourceGroups?, principals?, roleDefinitions?, roleAssignments?, vms:[{id, body, simulation?}]}
  *   POST /vms/simulation {id, powerState?, agent?: {osName, osVersion}|null, outboundNetwork?}
  *   POST /network {resources: [{id, location?, properties}]}: network interfaces, security groups, subnets (GET-only through ARM;
- *        rendered like the official examples, security groups with their six default rules; also `network` in POST /seed)
+ *        rendered like the official examples, security groups with their six default rules; also `network` in POST /seed).
+ *        The login extension fails (-2145648607 / Linux exit 20) when the VM's groups deny TCP 443 to Entra ID (entra-egress.ts)
+ *        or when its simulation says outboundNetwork: false (a firewall, proxy or route outside the groups).
  *   POST /reset   GET /snapshot   GET /events   GET/POST /eventSubscriptions {url, filter?}   DELETE /eventSubscriptions/{id}
  *   POST /eventDelivery {duplicate?, reorder?, paused?, maxAttempts?, initialBackoffMs?}   GET /deadLetters
  *   POST /faults {seed, rules: [{match?, status?, rate?, count?, retryAfterSeconds?, latencyMs?}], lroFailures?}   DELETE /faults

@@ -67,7 +67,7 @@ export function createOperationEffects(state: EmulatorState, directory: DeviceDi
         case "extension-put": {
           const ext = findExtension(vm, op);
           if (!vm || !ext) return undefined;
-          const outcome = extensionOutcome(vm, ext, new Date(now).toISOString());
+          const outcome = extensionOutcome(vm, ext, new Date(now).toISOString(), state.network);
           if (outcome.instanceView) ext.instanceView = outcome.instanceView;
           else delete ext.instanceView;
           if (outcome.error) {
