@@ -115,6 +115,7 @@ export class EmulatorCore {
       this.changes?.flushSoon();
     };
     this.lro.effects = createOperationEffects(this.state, this.directory);
+    this.directory.onChange = () => this.changes?.markCore();
     // A settlement reaches the file with the answer of the request that settled it, else within 200 ms:
     // one lost to a crash is harmless, the restored operation is past due and settles the same way at once.
     this.lro.onSettled = (op) => {

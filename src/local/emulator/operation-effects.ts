@@ -153,5 +153,5 @@ function joinDirectory(directory: DeviceDirectory, vm: VmRecord, ext: ExtensionR
   const computerName = isObject(osProfile) && typeof osProfile["computerName"] === "string" ? osProfile["computerName"] : vm.name;
   const guest = vm.simulation.agent ?? guestOsFor(vm.properties);
   const device = directory.add({ displayName: computerName, operatingSystem: "Windows", operatingSystemVersion: guest.osVersion, physicalIds: [`[AzureResourceId]:${id}`] }, nowIso);
-  directory.joinedBy.set(vm.vmId.toLowerCase(), device.id);
+  directory.recordJoin(vm.vmId, device.id);
 }
