@@ -121,6 +121,22 @@ export class DeviceDirectory {
     return id ? this.devices.get(id.toLowerCase()) : undefined;
   }
 
+  /**
+   * A device named `displayName` that a join of another VM instance created, that VM being gone: what a
+   * deleted VM leaves in Entra ID. Devices an admin made (look-alikes) and live VMs' devices do not count:
+   * Entra ID itself lets device display names repeat (public cleanup scripts handle several devices of one
+   * name), so the emulator models only the reported case, a new VM taking a deleted VM's name.
+   */
+  staleNamesake(displayName: string, vmInstanceId: string, liveVmInstanceIds: ReadonlySet<string>): DeviceRecord | undefined {
+    const name = displayName.toLowerCase();
+    for (const [instance, deviceId] of this.joinedBy) {
+      if (instance === vmInstanceId.toLowerCase() || liveVmInstanceIds.has(instance)) continue;
+      const device = this.devices.get(deviceId.toLowerCase());
+      if (device && device.displayName.toLowerCase() === name) return device;
+    }
+    return undefined;
+  }
+
   clear(): void {
     this.joinedBy.clear();
     this.devices.clear();
