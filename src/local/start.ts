@@ -304,7 +304,7 @@ async function main(argv: string[]): Promise<number> {
     if (unexpected.length > 0) out(`Unexpected: ${unexpected.map((u) => `${u.id.split("/").pop()} is ${u.actual}, expected ${u.expected}`).join("; ")}`);
     if (!fromFile && !args.report && stack.settings["DEVICE_CONFIRMATION"] === "true") {
       const devices = await demoDeviceLifecycle(stack, fleet, out);
-      if (devices) summary = { ...summary, device: { joined: devices.joined?.status ?? null, afterDelete: devices.afterDelete?.status ?? null } };
+      if (devices) summary = { ...summary, device: { joined: devices.joined?.status ?? null, afterDelete: devices.afterDelete?.status ?? null, ...(devices.failed ? { failed: devices.failed } : {}) } };
     }
   }
   out("");

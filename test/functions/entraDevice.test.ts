@@ -41,12 +41,12 @@ function graphRequests(since: number, operation: "read" | "delete") {
 }
 
 /** A Windows VM created by its owner and remediated by the enforcer (identity, extension, join). */
-async function remediatedVm(name: string, simulation: { joins?: boolean } = {}) {
+async function remediatedVm(name: string, simulation: { joins?: boolean } = {}, computerName = name) {
   const id = vmId(SUB_A, "rg-dev", name);
   stack.takeEvents();
   if (simulation.joins === false) stack.emulator.setVmSimulation({ id, joins: false });
   const body = vmBody({ sku: "2019-Datacenter" });
-  (body["properties"] as { osProfile: { computerName: string } }).osProfile.computerName = name;
+  (body["properties"] as { osProfile: { computerName: string } }).osProfile.computerName = computerName;
   await stack.owner.putVm(id, body);
   await deliver();
   return id;
@@ -153,7 +153,10 @@ describe("device cleanup when the VM is deleted", () => {
     expect((await stack.services.store.getVm(id))?.device?.status).toBe(status);
   });
 
-  it("a VM recreated under a deleted VM's id is a new machine: its own device is recorded, not the old one", async () => {
+  // Under the same computer name the old device would block the join (Entra ID's "a device with the same
+  // name already exists", simulated by the emulator; the story is in deviceNameReuse.*.test.ts). A new
+  // machine under the same resource id but another computer name joins, and two devices carry the id.
+  it("a VM recreated under a deleted VM's id (another computer name) is a new machine: its own device is recorded, not the old one", async () => {
     const id = await remediatedVm("dev-reborn-01");
     const [old] = deviceOf(id);
     await stack.owner.write("DELETE", id, "2025-04-01");
@@ -161,7 +164,7 @@ describe("device cleanup when the VM is deleted", () => {
     await passOnGone(id, "off");
     expect((await stack.services.store.getVm(id))?.device).toMatchObject({ status: "joined", id: old!.id });
     // The old device stays in the directory (cleanup off), carrying the same resource id.
-    await remediatedVm("dev-reborn-01");
+    await remediatedVm("dev-reborn-01", {}, "dev-reborn-01b");
     const devices = deviceOf(id);
     expect(devices).toHaveLength(2);
     const fresh = devices.find((d) => d.id !== old!.id)!;

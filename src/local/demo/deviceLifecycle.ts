@@ -9,6 +9,8 @@ export interface DeviceLifecycleResult {
   readonly joined?: VmRecord["device"];
   /** What the row says about that device once the VM was deleted. */
   readonly afterDelete?: VmRecord["device"];
+  /** Why the join failed, when it did (duplicate-device: a resumed run meets the last run's device). */
+  readonly failed?: string;
   readonly state?: string;
 }
 
@@ -17,6 +19,8 @@ export interface DeviceLifecycleResult {
  * they are): its owner creates a Windows VM like a remediated one of the fleet, the enforcer installs
  * the extension and confirms the device, then the owner deletes the VM and the delete event's pass
  * handles the recorded device per DEVICE_CLEANUP (`report` locally: it says what would be deleted).
+ * A run resumed on a state directory meets the device the last run's retired-01 left (report does not
+ * delete it): the new retired-01's join fails with duplicate-device, the reason to run `enforce`.
  */
 export async function demoDeviceLifecycle(stack: LocalStack, fleet: Fleet, log: (line: string) => void, timeoutMs = 60_000): Promise<DeviceLifecycleResult | undefined> {
   const model = fleet.vms.find((v) => v.expect === "remediated" && !v.simulation && !(v.extensions?.length) && !(v.assignments?.length));
@@ -39,10 +43,12 @@ export async function demoDeviceLifecycle(stack: LocalStack, fleet: Fleet, log: 
   log("");
   log(`The Entra device's life, on one more VM (retired-01): created, remediated, its join confirmed, then deleted…`);
   await owner.putVm(vmId, body);
-  const joined = await until((row) => row?.device !== undefined && row.device.status !== "pending");
-  log(`  joined:  ${joined?.device ? `${joined.device.status}: ${joined.device.message}` : "(no device recorded in time)"}`);
+  // A resumed run finds the last run's row (gone, its device reported): wait for this VM's own pass.
+  const joined = await until((row) => row !== undefined && row.state !== "gone" && (row.state === "failed" || (row.device !== undefined && row.device.status !== "pending")));
+  const failed = joined?.state === "failed" ? joined.diagnosis?.code ?? joined.reason : undefined;
+  log(`  joined:  ${failed ? `failed: ${failed}: ${joined?.message ?? ""}` : joined?.device ? `${joined.device.status}: ${joined.device.message}` : "(no device recorded in time)"}`);
   await owner.write("DELETE", vmId, API_VERSIONS.compute);
   const gone = await until((row) => row?.state === "gone");
   log(`  deleted: ${gone?.state ?? "(not recorded gone in time)"}; device ${gone?.device ? `${gone.device.status}: ${gone.device.message}` : "(none recorded)"}`);
-  return { vmId, ...(joined?.device ? { joined: joined.device } : {}), ...(gone?.device ? { afterDelete: gone.device } : {}), ...(gone ? { state: gone.state } : {}) };
+  return { vmId, ...(failed ? { failed } : {}), ...(joined?.device && !failed ? { joined: joined.device } : {}), ...(gone?.device ? { afterDelete: gone.device } : {}), ...(gone ? { state: gone.state } : {}) };
 }

@@ -114,7 +114,8 @@ export class EmulatorCore {
       this.changes?.markCore();
       this.changes?.flushSoon();
     };
-    this.lro.effects = createOperationEffects(this.state, this.directory);
+    this.lro.effects = createOperationEffects(this.state, this.directory, this.limits);
+    this.directory.onChange = () => this.changes?.markCore();
     // A settlement reaches the file with the answer of the request that settled it, else within 200 ms:
     // one lost to a crash is harmless, the restored operation is past due and settles the same way at once.
     this.lro.onSettled = (op) => {
@@ -469,6 +470,10 @@ export class EmulatorCore {
     if (input["variablePageSizes"] !== undefined) {
       if (typeof input["variablePageSizes"] !== "boolean") throw badRequest("InvalidRequestContent", "'variablePageSizes' must be true or false.");
       this.limits.variablePageSizes = input["variablePageSizes"];
+    }
+    if (input["staleDeviceBlocksJoin"] !== undefined) {
+      if (typeof input["staleDeviceBlocksJoin"] !== "boolean") throw badRequest("InvalidRequestContent", "'staleDeviceBlocksJoin' must be true or false.");
+      this.limits.staleDeviceBlocksJoin = input["staleDeviceBlocksJoin"];
     }
     if (input["computeThrottleScale"] !== undefined) {
       const v = input["computeThrottleScale"];

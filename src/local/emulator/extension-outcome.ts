@@ -26,7 +26,27 @@ export interface ExtensionOutcome {
 interface HandlerFailure {
   readonly terminalCode: "1007" | "1009";
   readonly exitCode: string;
+  /** What the handler said after its exit code, when the code alone does not tell the story. */
+  readonly detail?: string;
 }
+
+/** What the directory holds that changes the outcome (operation-effects.ts looks it up). */
+export interface ExtensionOutcomeContext {
+  /** The emulator's network resources: the VM's NIC, subnet and groups, when seeded (see entra-egress.ts). */
+  readonly network?: ReadonlyMap<string, NetworkResource>;
+  /** The display name of a deleted VM's device that holds this VM's computer name. */
+  readonly staleDeviceName?: string;
+}
+
+/**
+ * The join meeting a deleted VM's device of the same name. Microsoft documents no exit code or text for
+ * it (the troubleshooting section of Learn "Sign in to a Windows virtual machine in Azure by using
+ * Microsoft Entra ID" lists -2145648574, -2145648607 and 51 only). The exit code is the one a user
+ * reported for a join that failed on the device's name (MicrosoftDocs/azure-docs#58290, "The resource
+ * name needs to also be unique in the devices list"); unverified that it is this case's. The sentence
+ * is modelled on the failure as the project's notes name it ("a device with the same name already exists").
+ */
+const EXIT_DUPLICATE_DEVICE = "-2145648639";
 
 export const isAadLogin = (ext: ExtensionRecord): boolean =>
   String(ext.properties["publisher"] ?? "").toLowerCase() === AAD_PUBLISHER &&
@@ -48,7 +68,7 @@ const isLegacyLinuxLogin = (ext: ExtensionRecord): boolean => String(ext.propert
  * outside the security groups: a firewall, proxy or route) or, when the VM's NIC, subnet and groups
  * are seeded in `network`, security rules that deny TCP 443 to Entra ID (see entra-egress.ts).
  */
-export function extensionOutcome(vm: VmRecord, ext: ExtensionRecord, nowIso: string, network: ReadonlyMap<string, NetworkResource> = new Map()): ExtensionOutcome {
+export function extensionOutcome(vm: VmRecord, ext: ExtensionRecord, nowIso: string, context: ExtensionOutcomeContext = {}): ExtensionOutcome {
   const publisher = String(ext.properties["publisher"] ?? "");
   const type = String(ext.properties["type"] ?? "");
   if (vm.simulation.agent === null) {
@@ -68,12 +88,12 @@ export function extensionOutcome(vm: VmRecord, ext: ExtensionRecord, nowIso: str
     typeHandlerVersion: isAadLogin(ext) ? PLUGIN_VERSION : String(ext.properties["typeHandlerVersion"] ?? "1.0"),
     statuses,
   });
-  const outbound = (): boolean => vm.simulation.outboundNetwork && entraHttpsVerdictFor(vm, network)?.allowed !== false;
+  const outbound = (): boolean => vm.simulation.outboundNetwork && entraHttpsVerdictFor(vm, context.network ?? new Map())?.allowed !== false;
   if (isAadSshLogin(ext)) {
     const linux = aadSshLoginFailure(vm, ext, outbound);
     if (linux) return linuxFailure(ext, linux, nowIso);
   }
-  const failure = isAadLogin(ext) ? aadLoginFailure(vm, outbound) : undefined;
+  const failure = isAadLogin(ext) ? aadLoginFailure(vm, outbound, context) : undefined;
   if (!failure) {
     return {
       instanceView: view([
@@ -85,7 +105,7 @@ export function extensionOutcome(vm: VmRecord, ext: ExtensionRecord, nowIso: str
   const handlerMessage =
     `Handler '${handlerType}' has reported failure for VM Extension '${ext.name}' with terminal error code '${failure.terminalCode}' ` +
     `and error message: '${phase} failed for plugin (name: ${handlerType}, version ${PLUGIN_VERSION}) with exception Command ` +
-    `C:\\Packages\\Plugins\\${handlerType}\\${PLUGIN_VERSION}\\AADLoginForWindowsHandler.exe of ${handlerType} has exited with Exit code: ${failure.exitCode}'`;
+    `C:\\Packages\\Plugins\\${handlerType}\\${PLUGIN_VERSION}\\AADLoginForWindowsHandler.exe of ${handlerType} has exited with Exit code: ${failure.exitCode}${failure.detail ? `. ${failure.detail}` : ""}'`;
   const message =
     `VM has reported a failure when processing extension '${ext.name}' (publisher '${publisher}' and type '${type}'). ` +
     `Error message: "${handlerMessage}". More information on troubleshooting is available at https://aka.ms/vmextensionwindowstroubleshoot`;
@@ -103,7 +123,7 @@ export function extensionOutcome(vm: VmRecord, ext: ExtensionRecord, nowIso: str
   };
 }
 
-function aadLoginFailure(vm: VmRecord, outbound: () => boolean): HandlerFailure | undefined {
+function aadLoginFailure(vm: VmRecord, outbound: () => boolean, context: ExtensionOutcomeContext): HandlerFailure | undefined {
   if (osTypeOf(vm.properties) === "Linux") return { terminalCode: "1007", exitCode: "51" };
   const guest = vm.simulation.agent ?? guestOsFor(vm.properties);
   const build = windowsBuild(guest.osVersion);
@@ -111,6 +131,14 @@ function aadLoginFailure(vm: VmRecord, outbound: () => boolean): HandlerFailure 
   const identity = vm.model["identity"];
   if (!isObject(identity) || typeof identity["principalId"] !== "string") return { terminalCode: "1007", exitCode: "-2145648574" };
   if (!outbound()) return { terminalCode: "1009", exitCode: "-2145648607" };
+  // The join (at enable, once the registration service is reachable) is where the name clashes.
+  if (context.staleDeviceName !== undefined) {
+    return {
+      terminalCode: "1009",
+      exitCode: EXIT_DUPLICATE_DEVICE,
+      detail: `Microsoft Entra join failed: a device with the same name '${context.staleDeviceName}' already exists in the directory`,
+    };
+  }
   return undefined;
 }
 

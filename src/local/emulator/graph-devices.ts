@@ -20,7 +20,8 @@ import { verifyToken } from "./tokens.js";
  *   deleting needs Device.ReadWrite.All. Refused: 403 `Authorization_RequestDenied`.
  * Simplification: real Graph reads app roles from the token's `roles` claim (a new grant shows after
  * the next token); the emulator looks the caller's granted roles up per request (`graphRoles`).
- * Devices are not persisted in the state file.
+ * Devices, the granted roles and which VM instance joined as which device are part of the state file
+ * (persistence.ts): a tenant's directory outlives the emulator process, as Entra ID outlives our host.
  */
 
 export const GRAPH_AUDIENCE = "https://graph.microsoft.com";
@@ -49,8 +50,17 @@ export interface DeviceRecord {
   readonly enrollmentType: string | null;
 }
 
+/** What a state file keeps of the directory (persistence.ts). */
+export interface DirectoryState {
+  readonly devices: DeviceRecord[];
+  readonly graphRoles: Array<[string, string[]]>;
+  readonly joinedBy: Array<[string, string]>;
+}
+
 /** The directory's devices and the Graph app roles granted to principals. */
 export class DeviceDirectory {
+  /** Told of every change (the state file marks itself dirty). */
+  onChange: (() => void) | undefined;
   readonly devices = new Map<string, DeviceRecord>();
   /** Principal id (lower case) → Graph application roles granted to it. */
   readonly graphRoles = new Map<string, Set<string>>();
@@ -77,12 +87,27 @@ export class DeviceDirectory {
       enrollmentType: input.enrollmentType ?? null,
     };
     this.devices.set(device.id.toLowerCase(), device);
+    this.onChange?.();
     return device;
+  }
+
+  /** Deletes a device object; false when there was none. */
+  remove(id: string): boolean {
+    const removed = this.devices.delete(id.toLowerCase());
+    if (removed) this.onChange?.();
+    return removed;
+  }
+
+  /** Remembers which device a VM instance's join created. */
+  recordJoin(vmInstanceId: string, deviceId: string): void {
+    this.joinedBy.set(vmInstanceId.toLowerCase(), deviceId);
+    this.onChange?.();
   }
 
   grant(principalId: string, roles: readonly string[]): string[] {
     const set = new Set(roles);
     this.graphRoles.set(principalId.toLowerCase(), set);
+    this.onChange?.();
     return [...set];
   }
 
@@ -96,10 +121,46 @@ export class DeviceDirectory {
     return id ? this.devices.get(id.toLowerCase()) : undefined;
   }
 
+  /**
+   * A device named `displayName` that a join of another VM instance created, that VM being gone: what a
+   * deleted VM leaves in Entra ID. Devices an admin made (look-alikes) and live VMs' devices do not count:
+   * Entra ID itself lets device display names repeat (public cleanup scripts handle several devices of one
+   * name), so the emulator models only the reported case, a new VM taking a deleted VM's name.
+   */
+  staleNamesake(displayName: string, vmInstanceId: string, liveVmInstanceIds: ReadonlySet<string>): DeviceRecord | undefined {
+    const name = displayName.toLowerCase();
+    for (const [instance, deviceId] of this.joinedBy) {
+      if (instance === vmInstanceId.toLowerCase() || liveVmInstanceIds.has(instance)) continue;
+      const device = this.devices.get(deviceId.toLowerCase());
+      if (device && device.displayName.toLowerCase() === name) return device;
+    }
+    return undefined;
+  }
+
   clear(): void {
     this.joinedBy.clear();
     this.devices.clear();
     this.graphRoles.clear();
+    this.onChange?.();
+  }
+
+  exportState(): DirectoryState {
+    return {
+      devices: [...this.devices.values()],
+      graphRoles: [...this.graphRoles].map(([principal, roles]) => [principal, [...roles]]),
+      joinedBy: [...this.joinedBy],
+    };
+  }
+
+  /** Replaces the directory with a state file's (absent in files older than the Graph emulation: empty). */
+  restore(saved: Partial<DirectoryState> | undefined): void {
+    this.joinedBy.clear();
+    this.devices.clear();
+    this.graphRoles.clear();
+    const list = <T>(value: readonly T[] | undefined): readonly T[] => (Array.isArray(value) ? value : []);
+    for (const d of list(saved?.devices)) this.devices.set(d.id.toLowerCase(), d);
+    for (const [principal, roles] of list(saved?.graphRoles)) this.graphRoles.set(principal.toLowerCase(), new Set(roles));
+    for (const [vm, device] of list(saved?.joinedBy)) this.joinedBy.set(vm.toLowerCase(), device);
   }
 }
 
@@ -178,7 +239,9 @@ export async function handleGraphRequest(core: EmulatorCore, req: IncomingMessag
       const device = core.directory.devices.get(id.toLowerCase());
       if (!device) throw new GraphError(404, "Request_ResourceNotFound", `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`);
       if (method === "DELETE") {
-        core.directory.devices.delete(id.toLowerCase());
+        core.directory.remove(id);
+        // As an ARM write: on disk before the answer goes out.
+        core.flush();
         res.writeHead(204, headers).end();
         log(204);
         return;

@@ -34,7 +34,7 @@
  *   POST /eventDelivery {duplicate?, reorder?, paused?, maxAttempts?, initialBackoffMs?}   GET /deadLetters
  *   POST /faults {seed, rules: [{match?, status?, rate?, count?, retryAfterSeconds?, latencyMs?}], lroFailures?}   DELETE /faults
  *   PUT /limits {throttleScale?, pageSize?, lroDelayMs?, retryAfterSeconds?, principalReplicationDelayMs?,
- *                variablePageSizes? (false), computeThrottleScale? (false), roleAssignmentsPerSubscription? (4000), resourceGraphQueriesPerWindow?, resourceGraphWindowMs?, resourceGraphLagMs? (null: profile default)}   GET /limits
+ *                variablePageSizes? (false), computeThrottleScale? (false), roleAssignmentsPerSubscription? (4000), staleDeviceBlocksJoin? (true), resourceGraphQueriesPerWindow?, resourceGraphWindowMs?, resourceGraphLagMs? (null: profile default)}   GET /limits
  *   PUT /timing {profile?: "instant"|"realistic", timeScale?, seed?}   GET /timing
  *   POST /graphRoles {principalId, roles: ["Device.Read.All", ...]}   GET/POST /devices {displayName, physicalIds?, ...}
  *
@@ -237,6 +237,7 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
     variablePageSizes: options.variablePageSizes ?? false,
     computeThrottleScale: options.computeThrottle === undefined || options.computeThrottle === false ? false : (options.computeThrottle.scale ?? 1),
     roleAssignmentsPerSubscription: 4000,
+    staleDeviceBlocksJoin: true,
     resourceGraphQueriesPerWindow: options.resourceGraph?.queriesPerWindow ?? 15,
     resourceGraphWindowMs: options.resourceGraph?.windowMs ?? 5000,
     ...(options.resourceGraph?.lagMs !== undefined ? { resourceGraphLagMs: options.resourceGraph.lagMs } : {}),
@@ -331,9 +332,9 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
     identityEndpoint: `http://${urlHost}:${identityPort}/msi/token`,
     identityHeader,
     graphUrl: armUrl,
-    setGraphRoles: (principalId, roles) => core.directory.grant(principalId, roles),
+    setGraphRoles: (principalId, roles) => saving(() => core.directory.grant(principalId, roles)),
     devices: () => [...core.directory.devices.values()].map((d) => structuredClone(d)),
-    addDevice: (device) => core.directory.add(device, new Date(core.now()).toISOString()),
+    addDevice: (device) => saving(() => core.directory.add(device, new Date(core.now()).toISOString())),
     tenantId,
     managedIdentity,
     state: core.state,

@@ -5,7 +5,7 @@ import type { DeviceDirectory } from "./graph-devices.js";
 import { guestOsFor } from "./os-catalog.js";
 import { isObject } from "./http-io.js";
 import type { LroOperation, OperationEffects } from "./lro.js";
-import type { EmulatorState, ExtensionRecord, VmRecord } from "./state.js";
+import type { EmulatorLimits, EmulatorState, ExtensionRecord, VmRecord } from "./state.js";
 import { renderVm } from "./virtual-machines.js";
 import { renderExtension } from "./vm-extensions.js";
 
@@ -38,7 +38,7 @@ function releaseVm(vm: VmRecord): void {
   delete vm.failure;
 }
 
-export function createOperationEffects(state: EmulatorState, directory: DeviceDirectory): OperationEffects {
+export function createOperationEffects(state: EmulatorState, directory: DeviceDirectory, limits: Pick<EmulatorLimits, "staleDeviceBlocksJoin">): OperationEffects {
   return {
     complete(op, now) {
       const vm = findVm(state, op);
@@ -67,7 +67,8 @@ export function createOperationEffects(state: EmulatorState, directory: DeviceDi
         case "extension-put": {
           const ext = findExtension(vm, op);
           if (!vm || !ext) return undefined;
-          const outcome = extensionOutcome(vm, ext, new Date(now).toISOString(), state.network);
+          const stale = limits.staleDeviceBlocksJoin ? staleNamesake(state, directory, vm, ext) : undefined;
+          const outcome = extensionOutcome(vm, ext, new Date(now).toISOString(), { network: state.network, ...(stale ? { staleDeviceName: stale.displayName } : {}) });
           if (outcome.instanceView) ext.instanceView = outcome.instanceView;
           else delete ext.instanceView;
           if (outcome.error) {
@@ -137,21 +138,37 @@ export function operationResult(ctx: HandlerContext, op: LroOperation): unknown 
   }
 }
 
+function computerNameOf(vm: VmRecord): string {
+  const osProfile = vm.properties["osProfile"];
+  return isObject(osProfile) && typeof osProfile["computerName"] === "string" ? osProfile["computerName"] : vm.name;
+}
+
+/**
+ * The device a deleted VM left under this VM's computer name, when this VM's AADLoginForWindows is
+ * about to join (not yet joined; `joins: false` VMs never join). The issue's story: "a deleted VM
+ * leaves its device object in Entra ID, which later blocks a new VM with the same name". Which devices
+ * block is modelled (only those a deleted VM's join created; see DeviceDirectory.staleNamesake).
+ */
+function staleNamesake(state: EmulatorState, directory: DeviceDirectory, vm: VmRecord, ext: ExtensionRecord) {
+  if (!isAadLogin(ext) || vm.simulation.joins === false || directory.joinedDevice(vm.vmId)) return undefined;
+  const live = new Set([...state.vms.values()].map((v) => v.vmId.toLowerCase()));
+  return directory.staleNamesake(computerNameOf(vm), vm.vmId, live);
+}
+
 /**
  * A successful AADLoginForWindows install joins the VM to Microsoft Entra ID: a device object named
  * after the computer, trust type AzureAd, whose physicalIds carry the VM's resource id
  * (`[AzureResourceId]:<id>`, as users report for Azure VMs). A reinstall keeps the VM's device; a VM
  * whose simulation says `joins: false` "succeeds" without one. A deleted VM's device stays behind, as
- * in Entra ID; a new VM under the same name joins as a new device (Azure's "a device with the same
- * name already exists" failure is not simulated).
+ * in Entra ID, and fails a later VM's join under the same computer name (`staleNamesake` above; the
+ * limit `staleDeviceBlocksJoin: false` lets it join as a second device of that name instead).
  */
 function joinDirectory(directory: DeviceDirectory, vm: VmRecord, ext: ExtensionRecord, nowIso: string): void {
   if (!isAadLogin(ext) || vm.simulation.joins === false) return;
   const id = `/subscriptions/${vm.subscriptionId}/resourceGroups/${vm.resourceGroup}/providers/Microsoft.Compute/virtualMachines/${vm.name}`;
   if (directory.joinedDevice(vm.vmId)) return;
-  const osProfile = vm.properties["osProfile"];
-  const computerName = isObject(osProfile) && typeof osProfile["computerName"] === "string" ? osProfile["computerName"] : vm.name;
+  const computerName = computerNameOf(vm);
   const guest = vm.simulation.agent ?? guestOsFor(vm.properties);
   const device = directory.add({ displayName: computerName, operatingSystem: "Windows", operatingSystemVersion: guest.osVersion, physicalIds: [`[AzureResourceId]:${id}`] }, nowIso);
-  directory.joinedBy.set(vm.vmId.toLowerCase(), device.id);
+  directory.recordJoin(vm.vmId, device.id);
 }

@@ -2,6 +2,7 @@ import { closeSync, openSync, readFileSync, renameSync, rmSync, writevSync } fro
 import { join } from "node:path";
 import type { ChangeSink, EmulatorCore } from "./emulator-core.js";
 import type { DeadLetter, DeliveryState } from "./event-delivery.js";
+import type { DirectoryState } from "./graph-devices.js";
 import { isObject } from "./http-io.js";
 import type { LroOperation } from "./lro.js";
 import type { NetworkResource } from "./network.js";
@@ -20,6 +21,7 @@ import type { TimingSettings } from "./timing.js";
  * progress (an acknowledgement lost to a crash means the event is delivered once more: at least once).
  * How: a temp file, then rename (atomic on the same file system; no fsync, so it survives the
  * process being killed, not the machine losing power).
+ * The directory Microsoft Graph serves (devices, app-role grants, joins) is kept too: small, written whole.
  * Cost: VMs, principals, role assignments, operations and events are serialized (to UTF-8) once and
  * reused until they change, and the pieces go to the file in one gathered write: a write costs the
  * changed records and the write itself.
@@ -53,6 +55,8 @@ export interface PersistedDocument extends PersistedIdentity {
   readonly pendingSimulations: Array<[string, Partial<VmSimulation>]>;
   /** Absent in files written before the emulator served Microsoft.Network: read as none. */
   readonly network?: NetworkResource[];
+  /** Microsoft Graph's devices, app-role grants and joins; absent in files written before the Graph emulation: read as none. */
+  readonly directory?: DirectoryState;
   readonly eventGrid: DeliveryState;
   readonly principals: Principal[];
   readonly roleAssignments: RoleAssignmentRecord[];
@@ -108,6 +112,7 @@ export function restoreCore(core: EmulatorCore, doc: PersistedDocument): void {
   for (const [k, v] of doc.userAssignedIdentities) state.userAssignedIdentities.set(k, v);
   for (const [k, v] of doc.pendingSimulations) state.pendingSimulations.set(k, v);
   for (const n of Array.isArray(doc.network) ? doc.network : []) state.network.set(n.id.toLowerCase(), n);
+  core.directory.restore(isObject(doc.directory) ? doc.directory : undefined);
   // Role-assignment keys are `scope|name` (role-assignments.ts).
   for (const a of doc.roleAssignments) state.roleAssignments.set(`${scopeKey(a.scope)}|${a.name.toLowerCase()}`, a);
   for (const { extensions, ...vm } of doc.virtualMachines) {
@@ -234,6 +239,7 @@ export class StatePersistence implements ChangeSink {
       userAssignedIdentities: [...state.userAssignedIdentities],
       pendingSimulations: [...state.pendingSimulations],
       network: [...state.network.values()],
+      directory: core.directory.exportState(),
       eventGrid: { options: delivery.options, subscriptions: delivery.subscriptions },
     };
     const parts: Buffer[] = [];

@@ -108,6 +108,12 @@ export interface EmulatorLimits {
   computeThrottleScale: number | false;
   /** Role assignments a subscription may hold (all scopes inside it together); Azure's is 4,000. */
   roleAssignmentsPerSubscription: number;
+  /**
+   * A Windows VM's join fails while a device of a deleted VM holds its computer name (the duplicate-device
+   * failure, graph-devices.ts `staleNamesake`); false: it joins as a second device of that name.
+   * Absent in state files written before it existed: read as the default (true).
+   */
+  staleDeviceBlocksJoin: boolean;
 }
 
 const key = (...parts: string[]): string => parts.map((p) => p.toLowerCase()).join("/");

@@ -160,23 +160,23 @@ describe("the login extension's outcome follows the verdict", () => {
   const now = "2026-12-01T00:00:00.000Z";
 
   it("Windows: an NSG deny of Entra's range fails enable with 1009 / -2145648607; the same VM with the rule gone succeeds", () => {
-    const blocked = extensionOutcome(vmOn(NIC), ext("AADLoginForWindows"), now, networkOf({ nic: [rule("Deny", "20.190.128.0/18")] }));
+    const blocked = extensionOutcome(vmOn(NIC), ext("AADLoginForWindows"), now, { network: networkOf({ nic: [rule("Deny", "20.190.128.0/18")] }) });
     expect(blocked.error?.code).toBe("VMExtensionProvisioningError");
     expect(blocked.error?.message).toContain("terminal error code '1009'");
     expect(blocked.error?.message).toContain("Exit code: -2145648607");
-    const open = extensionOutcome(vmOn(NIC), ext("AADLoginForWindows"), now, networkOf({ nic: [] }));
+    const open = extensionOutcome(vmOn(NIC), ext("AADLoginForWindows"), now, { network: networkOf({ nic: [] }) });
     expect(open.error).toBeUndefined();
   });
 
   it("Linux: an NSG deny of AzureActiveDirectory fails the installer with exit 20", () => {
-    const blocked = extensionOutcome(vmOn(NIC, { linux: true }), ext("AADSSHLoginForLinux"), now, networkOf({ subnet: [rule("Deny", "AzureActiveDirectory")] }));
+    const blocked = extensionOutcome(vmOn(NIC, { linux: true }), ext("AADSSHLoginForLinux"), now, { network: networkOf({ subnet: [rule("Deny", "AzureActiveDirectory")] }) });
     expect(blocked.error?.code).toBe("VMExtensionHandlerNonTransientError");
     expect(blocked.error?.message).toContain("Non-zero exit code: 20");
   });
 
   it("the outboundNetwork flag still blocks on an open network (a firewall outside the groups), and alone decides when the network is unknown", () => {
-    expect(extensionOutcome(vmOn(NIC, { outboundNetwork: false }), ext("AADLoginForWindows"), now, networkOf({})).error?.message).toContain("-2145648607");
-    expect(extensionOutcome(vmOn(undefined), ext("AADLoginForWindows"), now, networkOf({ nic: [rule("Deny", "*")] })).error).toBeUndefined();
+    expect(extensionOutcome(vmOn(NIC, { outboundNetwork: false }), ext("AADLoginForWindows"), now, { network: networkOf({}) }).error?.message).toContain("-2145648607");
+    expect(extensionOutcome(vmOn(undefined), ext("AADLoginForWindows"), now, { network: networkOf({ nic: [rule("Deny", "*")] }) }).error).toBeUndefined();
     expect(extensionOutcome(vmOn(undefined, { outboundNetwork: false }), ext("AADLoginForWindows"), now).error?.message).toContain("-2145648607");
   });
 });

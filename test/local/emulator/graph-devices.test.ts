@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startArmEmulator, type ArmEmulator } from "../../../src/local/emulator/index.js";
 import { GraphDirectory } from "../../../src/azure/graphDirectory.js";
 import { DirectoryFailure } from "../../../src/orchestrator/ports.js";
-import { armCall } from "./arm-http.js";
+import { armCall, type RawResponse } from "./arm-http.js";
+import { diagnoseExtension } from "../../../src/domain/diagnosis.js";
+import { grantOwnerAtRoot } from "../../support/emulator.js";
 
 /**
  * The emulator's Microsoft Graph device calls: raw HTTPS for the contract (advanced-query rule,
@@ -147,6 +149,96 @@ describe("the Graph adapter over the emulator", () => {
       expect((throttled as DirectoryFailure).classified).toMatchObject({ class: "transient", statusCode: 429 });
     } finally {
       emulator.clearFaults();
+    }
+  });
+});
+
+describe("AADLoginForWindows's join meets a deleted VM's device of the same name", () => {
+  const RG = "/subscriptions/5e7a0000-0000-4000-8000-0000000000f1/resourceGroups/rg-join";
+  const IMAGE = { publisher: "MicrosoftWindowsServer", offer: "WindowsServer", sku: "2022-datacenter-azure-edition", version: "latest" };
+  const AAD = { location: "westus", properties: { publisher: "Microsoft.Azure.ActiveDirectory", type: "AADLoginForWindows", typeHandlerVersion: "2.0" } };
+  const arm = (method: string, path: string, body?: unknown): Promise<RawResponse> =>
+    armCall(emulator.armUrl, emulator.caPem, method, `${path}${path.includes("?") ? "&" : "?"}api-version=2024-07-01`, { token: emulator.tokenFor(emulator.managedIdentity.principalId), ...(body === undefined ? {} : { body }) });
+
+  async function until<T>(probe: () => Promise<T | undefined>): Promise<T> {
+    for (let i = 0; i < 200; i++) {
+      const value = await probe();
+      if (value !== undefined) return value;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error("timed out");
+  }
+
+  /** A Windows VM named `name` with computer name `computer`, its login extension installed and settled. */
+  async function vmWithLogin(name: string, computer: string) {
+    const id = `${RG}/providers/Microsoft.Compute/virtualMachines/${name}`;
+    expect((await arm("PUT", id, { location: "westus", identity: { type: "SystemAssigned" }, properties: { storageProfile: { imageReference: IMAGE }, osProfile: { computerName: computer } } })).status).toBeLessThan(300);
+    await until(async () => ((await arm("GET", id)).body.properties?.provisioningState === "Succeeded" ? true : undefined));
+    expect((await arm("PUT", `${id}/extensions/AADLoginForWindows`, AAD)).status).toBeLessThan(300);
+    const ext = await until(async () => {
+      const r = await arm("GET", `${id}/extensions/AADLoginForWindows?$expand=instanceView`);
+      return ["Succeeded", "Failed"].includes(r.body.properties?.provisioningState) ? r.body : undefined;
+    });
+    return { id, ext };
+  }
+
+  async function deleteVm(id: string) {
+    expect((await arm("DELETE", id)).status).toBeLessThan(300);
+    await until(async () => ((await arm("GET", id)).status === 404 ? true : undefined));
+  }
+
+  const onVm = (id: string) => emulator.devices().filter((d) => d.physicalIds.includes(`[AzureResourceId]:${id}`));
+
+  beforeAll(() => {
+    grantOwnerAtRoot(emulator);
+    emulator.addResourceGroup("5e7a0000-0000-4000-8000-0000000000f1", "rg-join", "westus");
+  });
+
+  it("fails the new VM's extension in the shape diagnosed as duplicate-device, and no second device appears", async () => {
+    const first = await vmWithLogin("app-01", "app-01");
+    expect(first.ext.properties.provisioningState).toBe("Succeeded");
+    const [left] = onVm(first.id);
+    await deleteVm(first.id);
+    expect(emulator.devices().map((d) => d.id)).toContain(left!.id);
+
+    const again = await vmWithLogin("app-01", "app-01");
+    expect(again.ext.properties.provisioningState).toBe("Failed");
+    const status = again.ext.properties.instanceView.statuses[0];
+    expect(status.code).toBe("ProvisioningState/failed/1009");
+    expect(status.message).toMatch(/Exit code: -2145648639\. Microsoft Entra join failed: a device with the same name 'app-01' already exists in the directory/);
+    expect(onVm(again.id).map((d) => d.id)).toEqual([left!.id]);
+    const diagnosis = diagnoseExtension({ name: "AADLoginForWindows", publisher: "Microsoft.Azure.ActiveDirectory", type: "AADLoginForWindows", provisioningState: "Failed", statuses: [status], substatuses: [] }, { identity: { type: "SystemAssigned" } } as never);
+    expect(diagnosis).toMatchObject({ code: "duplicate-device", exitCode: -2145648639, retryable: false });
+
+    // The admin deletes the stale device: the reinstall joins.
+    emulator.setGraphRoles(APP, ["Device.ReadWrite.All"]);
+    expect((await call("DELETE", `/v1.0/devices/${left!.id}`)).status).toBe(204);
+    emulator.setGraphRoles(APP, ["Device.Read.All", "Device.ReadWrite.All"]);
+    const fixed = await vmWithLogin("app-01", "app-01");
+    expect(fixed.ext.properties.provisioningState).toBe("Succeeded");
+    expect(onVm(fixed.id)).toHaveLength(1);
+  });
+
+  it("only a deleted VM's join blocks: an admin's look-alike and a live VM's device of the same name do not", async () => {
+    emulator.addDevice({ displayName: "svc-01" });
+    const live = await vmWithLogin("svc-01", "svc-01");
+    expect(live.ext.properties.provisioningState).toBe("Succeeded");
+    // Another live VM, another resource group name, same computer name: Entra ID lets display names repeat.
+    const twin = await vmWithLogin("svc-01-b", "svc-01");
+    expect(twin.ext.properties.provisioningState).toBe("Succeeded");
+    expect(emulator.devices().filter((d) => d.displayName === "svc-01")).toHaveLength(3);
+  });
+
+  it("staleDeviceBlocksJoin: false lets the new VM join as a second device of that name", async () => {
+    const first = await vmWithLogin("old-01", "old-01");
+    await deleteVm(first.id);
+    emulator.setLimits({ staleDeviceBlocksJoin: false });
+    try {
+      const again = await vmWithLogin("old-01", "old-01");
+      expect(again.ext.properties.provisioningState).toBe("Succeeded");
+      expect(onVm(again.id)).toHaveLength(2);
+    } finally {
+      emulator.setLimits({ staleDeviceBlocksJoin: true });
     }
   });
 });

@@ -222,3 +222,67 @@ describe("state that survives a crash (stateDir + persist)", () => {
     expect(existsSync(dirname(own.caFile))).toBe(false);
   });
 });
+
+describe("the directory Microsoft Graph serves, across a restart", () => {
+  const APP = "5e7a0000-0000-4000-8000-0000000000d1";
+  const graphToken = async (emulator: ArmEmulator): Promise<string> =>
+    (await armCall(emulator.armUrl, emulator.caPem, "POST", "/admin/tokens", { body: { principalId: APP, audience: "https://graph.microsoft.com/" } })).body.access_token as string;
+
+  it("devices, the Graph role grants and the VM's join survive; a Graph delete is on disk before its answer", async () => {
+    const dir = tempDir();
+    const first = await startArmEmulator({ stateDir: dir, persist: true, lroDelayMs: 0 });
+    let firstOpen = true;
+    cleanups.push(() => (firstOpen ? first.close() : undefined));
+    first.seed({ principals: [{ id: APP, type: "ServicePrincipal", displayName: "enforcer", appId: APP }], vms: [{ id: VM_OK, body: vmBody(true) }] });
+    grantOwnerAtRoot(first);
+    first.setGraphRoles(APP, ["Device.Read.All", "Device.ReadWrite.All"]);
+    const arm = (emulator: ArmEmulator, method: string, path: string, body?: unknown): Promise<RawResponse> =>
+      armCall(emulator.armUrl, emulator.caPem, method, path, { token: emulator.tokenFor(emulator.managedIdentity.principalId), ...(body === undefined ? {} : { body }) });
+    expect((await arm(first, "PUT", api(`${VM_OK}/extensions/AADLoginForWindows`), AAD_BODY)).status).toBe(201);
+    const [joined] = first.devices();
+    expect(joined?.physicalIds).toEqual([`[AzureResourceId]:${VM_OK}`]);
+    const lookAlike = first.addDevice({ displayName: "with-identity" });
+    const doomed = first.addDevice({ displayName: "doomed" });
+    const token = await graphToken(first);
+    const deleted = await armCall(first.graphUrl, first.caPem, "DELETE", `/v1.0/devices/${doomed.id}`, { token });
+    expect(deleted.status).toBe(204);
+    // Read straight after the answer, as a kill -9 would leave it.
+    const onDisk = JSON.parse(readFileSync(join(dir, STATE_FILE_NAME), "utf8")) as { directory: { devices: Array<{ id: string }> } };
+    expect(onDisk.directory.devices.map((d) => d.id).sort()).toEqual([joined!.id, lookAlike.id].sort());
+    const before = first.devices();
+    await first.close();
+    firstOpen = false;
+
+    const second = await startArmEmulator({ stateDir: dir, persist: true, lroDelayMs: 0 });
+    cleanups.push(() => second.close());
+    expect(second.devices()).toEqual(before);
+    // The grant is still there: the old token reads through Graph (a 403 without Device.Read.All).
+    const read = await armCall(second.graphUrl, second.caPem, "GET", `/v1.0/devices/${joined!.id}`, { token });
+    expect(read.status).toBe(200);
+    expect(read.body.displayName).toBe("with-identity");
+    // The join is remembered: a reinstall on the same VM keeps its device instead of making a second one.
+    expect((await arm(second, "PUT", api(`${VM_OK}/extensions/AADLoginForWindows`), { ...AAD_BODY, properties: { ...AAD_BODY.properties, forceUpdateTag: "2" } })).status).toBeLessThan(300);
+    expect(second.devices().map((d) => d.id).sort()).toEqual([joined!.id, lookAlike.id].sort());
+  });
+
+  it("a state file written before the emulator kept the directory loads with an empty one", async () => {
+    const dir = tempDir();
+    const first = await startArmEmulator({ stateDir: dir, persist: true, lroDelayMs: 0 });
+    first.seed({ principals: [{ id: APP, type: "ServicePrincipal", displayName: "enforcer", appId: APP }], vms: [{ id: VM_OK, body: vmBody(true) }] });
+    first.setGraphRoles(APP, ["Device.Read.All"]);
+    first.addDevice({ displayName: "old" });
+    await first.close();
+    const file = join(dir, STATE_FILE_NAME);
+    const { directory, ...older } = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+    expect(directory).toBeDefined();
+    writeFileSync(file, JSON.stringify(older));
+
+    const second = await startArmEmulator({ stateDir: dir, persist: true });
+    cleanups.push(() => second.close());
+    expect(second.resumed).toBe(true);
+    expect(second.state.vms.size).toBe(1);
+    expect(second.devices()).toEqual([]);
+    const read = await armCall(second.graphUrl, second.caPem, "GET", "/v1.0/devices", { token: await graphToken(second) });
+    expect(read.status).toBe(403);
+  });
+});
