@@ -46,9 +46,9 @@ export async function demoDeviceLifecycle(stack: LocalStack, fleet: Fleet, log: 
   // A resumed run finds the last run's row (gone, its device reported): wait for this VM's own pass.
   const joined = await until((row) => row !== undefined && row.state !== "gone" && (row.state === "failed" || (row.device !== undefined && row.device.status !== "pending")));
   const failed = joined?.state === "failed" ? joined.diagnosis?.code ?? joined.reason : undefined;
-  log(`  joined:  ${failed ? `failed: ${failed}: ${joined?.message ?? ""}` : joined?.device ? `${joined.device.status}: ${joined.device.message}` : "(no device recorded in time)"}`);
+  log(`  join:    ${failed ? `failed: ${failed}: ${joined?.message ?? ""}` : joined?.device ? `${joined.device.status}. ${joined.device.message}` : "(no device recorded in time)"}`);
   await owner.write("DELETE", vmId, API_VERSIONS.compute);
   const gone = await until((row) => row?.state === "gone");
-  log(`  deleted: ${gone?.state ?? "(not recorded gone in time)"}; device ${gone?.device ? `${gone.device.status}: ${gone.device.message}` : "(none recorded)"}`);
+  log(`  delete:  VM ${gone?.state ?? "(not recorded gone in time)"}; device ${gone?.device ? `${gone.device.status}. ${gone.device.message}` : "(none recorded)"}`);
   return { vmId, ...(failed ? { failed } : {}), ...(joined?.device && !failed ? { joined: joined.device } : {}), ...(gone?.device ? { afterDelete: gone.device } : {}), ...(gone ? { state: gone.state } : {}) };
 }

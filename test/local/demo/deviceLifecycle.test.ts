@@ -41,6 +41,6 @@ it("the first run joins and reports the device on delete; the resumed run's reti
   expect(Date.now() - started).toBeLessThan(15_000);
   expect(second).toMatchObject({ failed: "duplicate-device", state: "gone" });
   expect(second?.joined).toBeUndefined();
-  expect(lines.some((l) => /joined: {2}failed: duplicate-device: A device with the same name already exists/.test(l))).toBe(true);
+  expect(lines.some((l) => /join: {4}failed: duplicate-device: A device with the same name already exists/.test(l))).toBe(true);
   expect(stack.emulator.devices().filter((d) => d.displayName === "retired-01")).toHaveLength(1);
 });
