@@ -286,6 +286,7 @@ function toObservedVm(vm: VirtualMachine, requestedId: string): ObservedVm {
       : {}),
     ...(vm.hardwareProfile?.vmSize ? { vmSize: vm.hardwareProfile.vmSize } : {}),
     ...(vm.provisioningState ? { provisioningState: vm.provisioningState } : {}),
+    ...(vm.timeCreated ? { createdAt: new Date(vm.timeCreated).toISOString() } : {}),
     ...(power ? { powerState: power.slice("PowerState/".length).toLowerCase() } : {}),
     ...(view?.osName ? { agentOsName: view.osName } : {}),
     ...(view?.osVersion ? { agentOsVersion: view.osVersion } : {}),

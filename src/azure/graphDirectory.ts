@@ -7,16 +7,16 @@ import {
 } from "@azure/core-rest-pipeline";
 import { showValue, type SettingsReader } from "../config/settings.js";
 import type { DeviceFact } from "../domain/device.js";
-import { vmPhysicalId } from "../domain/device.js";
+import { displayNameFilter, vmPhysicalId } from "../domain/device.js";
 import type { ClassifiedError } from "../domain/outcome.js";
 import { DirectoryFailure, type DirectoryPort } from "../orchestrator/ports.js";
 import { parseJsonBody, requestCounter, restClient, type ArmConnection, type RestClient } from "./armConnection.js";
 
 /**
- * The three Microsoft Graph v1.0 calls the enforcer makes about a VM's Entra device, sent through
+ * The four Microsoft Graph v1.0 calls the enforcer makes about a VM's Entra device, sent through
  * @azure/core-rest-pipeline with the app's credential (scope `<GRAPH_AUDIENCE>/.default`), the SDK's
  * retry policy (429 and 503 wait for Retry-After; 5xx and connection errors back off) and a request
- * counter. Why not @microsoft/msgraph-sdk: three requests do not earn a generated client and its
+ * counter. Why not @microsoft/msgraph-sdk: four requests do not earn a generated client and its
  * Kiota runtime; the pipeline is the one the ARM clients already use.
  *
  * Contracts (Microsoft Learn, Graph v1.0): "List devices" (`GET /devices`, application permission
@@ -70,13 +70,21 @@ export class GraphDirectory implements DirectoryPort {
   }
 
   async findVmDevices(vmId: string): Promise<DeviceFact[]> {
-    const filter = `physicalIds/any(p:p eq '${vmPhysicalId(vmId).replace(/'/g, "''")}')`;
-    const query = new URLSearchParams({ $filter: filter, $count: "true", $select: SELECT });
+    // physicalIds is only filterable as an advanced query (eventually consistent index).
+    return this.listDevices(`physicalIds/any(p:p eq '${vmPhysicalId(vmId).replace(/'/g, "''")}')`, true);
+  }
+
+  async findDevicesByName(name: string): Promise<DeviceFact[]> {
+    // displayName eq is a default query: no ConsistencyLevel, no $count.
+    return this.listDevices(displayNameFilter(name), false);
+  }
+
+  private async listDevices(filter: string, advanced: boolean): Promise<DeviceFact[]> {
+    const query = new URLSearchParams({ $filter: filter, ...(advanced ? { $count: "true" } : {}), $select: SELECT });
     let url: string | undefined = `${this.connection.endpoint}/v1.0/devices?${query.toString()}`;
     const devices: DeviceFact[] = [];
     while (url) {
-      // physicalIds is only filterable as an advanced query (eventually consistent index).
-      const response = await this.send("GET", url, { ConsistencyLevel: "eventual" });
+      const response = await this.send("GET", url, advanced ? { ConsistencyLevel: "eventual" } : {});
       const body = json(response) as { value?: unknown; "@odata.nextLink"?: unknown } | undefined;
       if (!Array.isArray(body?.value)) throw new DirectoryFailure({ class: "transient", code: "GraphBadResponse", message: "Microsoft Graph answered 200 without a value array." });
       devices.push(...body.value.map(toFact));

@@ -179,3 +179,56 @@ export function cleanupRefused(recorded: DeviceState, vmName: string, detail: st
     message: `VM ${vmName} was deleted but Microsoft Graph refused to let the enforcer handle its device ${recorded.id} (${detail}). Grant Device.ReadWrite.All for DEVICE_CLEANUP=enforce (README "The Entra device"), or delete the device by hand.`,
   };
 }
+
+/** How many blocking devices a duplicate-device remediation names (the rest are counted). */
+export const MAX_BLOCKERS_NAMED = 5;
+
+export interface BlockersInput {
+  /** Devices whose display name is the VM's computer name, as Graph answered. */
+  readonly found: readonly DeviceFact[];
+  readonly vmId: string;
+  /** When this VM was created (ARM `timeCreated`), if known. */
+  readonly vmCreatedAt?: string;
+  /** The device the row recorded as this VM's own at join, if any. */
+  readonly recordedDeviceId?: string;
+}
+
+/**
+ * Which of the devices named like a VM block its join (duplicate-device), and the sentence that names
+ * them. A device carrying another VM's resource id, or none, is a blocker. A device carrying this
+ * VM's id is its own, unless it was registered before this VM was created: then an earlier VM under
+ * the same resource id (deleted and recreated, the usual way a name comes back) left it. The device
+ * the row recorded for this VM is never a blocker. Only names them: nothing found here is ever deleted.
+ */
+export function duplicateDeviceBlockers(input: BlockersInput): { readonly ids: readonly string[]; readonly text: string } {
+  const created = input.vmCreatedAt ? Date.parse(input.vmCreatedAt) : NaN;
+  const recorded = input.recordedDeviceId?.toLowerCase();
+  const blockers = input.found
+    .filter((d) => d.id.toLowerCase() !== recorded)
+    .filter((d) => {
+      if (!carriesVm(d, input.vmId)) return true;
+      const registered = d.registeredAt ? Date.parse(d.registeredAt) : NaN;
+      return Number.isFinite(created) && Number.isFinite(registered) && registered < created;
+    })
+    .sort((a, b) => (a.registeredAt ?? "").localeCompare(b.registeredAt ?? "") || a.id.localeCompare(b.id));
+  if (blockers.length === 0) {
+    return { ids: [], text: "Microsoft Graph shows no other device of this name now (it may have been deleted since the join failed): reinstall the extension." };
+  }
+  const named = blockers.slice(0, MAX_BLOCKERS_NAMED).map((d) => {
+    const vm = d.physicalIds.find((p) => p.toLowerCase().startsWith(AZURE_RESOURCE_ID_TAG.toLowerCase()))?.slice(AZURE_RESOURCE_ID_TAG.length);
+    return `device ${JSON.stringify(d.displayName.slice(0, 64))} (object id ${d.id})` +
+      (vm ? ` registered for VM ${vm.slice(0, 300)}` : " carrying no VM resource id") +
+      (d.registeredAt ? ` at ${d.registeredAt}` : "");
+  });
+  const more = blockers.length > MAX_BLOCKERS_NAMED ? `; and ${blockers.length - MAX_BLOCKERS_NAMED} more` : "";
+  const them = blockers.length === 1 ? "it" : "them";
+  return {
+    ids: blockers.map((d) => d.id),
+    text: `Blocking: ${named.join("; ")}${more}. Delete ${them} in Entra ID (back up ${blockers.length === 1 ? "its" : "their"} BitLocker keys first), or run DEVICE_CLEANUP=enforce so deleted VMs take their devices with them; then reinstall the extension.`,
+  };
+}
+
+/** The OData filter for devices of one display name (single quotes doubled, as OData escapes them). */
+export function displayNameFilter(name: string): string {
+  return `displayName eq '${name.replace(/'/g, "''")}'`;
+}

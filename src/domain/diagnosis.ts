@@ -34,6 +34,8 @@ export interface Diagnosis {
   readonly retryable: boolean;
   /** The first failure message, without control characters, cut to 300 characters. */
   readonly detail?: string;
+  /** duplicate-device: object ids of the devices the remediation names as blocking (looked up once per failure). */
+  readonly blockers?: readonly string[];
 }
 
 export const EXIT_MSI_TENANT_UNAVAILABLE = -2145648574; // 0x801C0042 DSREG_E_MSI_TENANTID_UNAVAILABLE

@@ -64,6 +64,8 @@ export interface ObservedVm {
   readonly identity: ObservedIdentity;
   /** `osProfile.computerName` (else the instance view's): the guest's name, the Entra device's name. */
   readonly computerName?: string;
+  /** `timeCreated` (ISO): tells a VM recreated under the same id from the one before it. */
+  readonly createdAt?: string;
   /** `networkProfile.networkInterfaces`: what the preflight reads (absent when the source did not say). */
   readonly networkInterfaces?: readonly { readonly id: string; readonly primary?: boolean }[];
   readonly extensions: readonly ObservedExtension[];

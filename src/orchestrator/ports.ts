@@ -44,6 +44,8 @@ export class DirectoryFailure extends Error {
 export interface DirectoryPort {
   /** Devices whose physicalIds carry the VM's resource id (`[AzureResourceId]:<id>`), every page. */
   findVmDevices(vmId: string): Promise<DeviceFact[]>;
+  /** Devices whose displayName is `name` (a plain filter, every page): read to name blockers, never to pick a device to change. */
+  findDevicesByName(name: string): Promise<DeviceFact[]>;
   /** One device by its object id; undefined when it does not exist. */
   getDevice(id: string): Promise<DeviceFact | undefined>;
   /** Deletes one device by its object id; "unchanged" when it was already gone. */

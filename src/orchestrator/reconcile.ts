@@ -12,7 +12,7 @@ import type { ObservedAssignment, ObservedVm } from "../domain/vm.js";
 import { loginRoleById } from "../domain/roles.js";
 import { isEnforcerAssignment } from "../domain/assignmentName.js";
 import type { EnforcerConfig } from "../config/policy.js";
-import { afterLook, cleanupDecision, cleanupRefused, cleanupWanted, confirmationLook, effectiveCleanup, JOIN_NOT_CONFIRMED, lookupRefused, type DeviceState } from "../domain/device.js";
+import { afterLook, cleanupDecision, cleanupRefused, cleanupWanted, confirmationLook, duplicateDeviceBlockers, effectiveCleanup, JOIN_NOT_CONFIRMED, lookupRefused, type DeviceState } from "../domain/device.js";
 import { ArmFailure, DirectoryFailure, type ArmPort, type DirectoryPort, type LogEntryInput, type QueuePort, type ReconcileRequest, type StorePort, type VmRecord, type VmTarget } from "./ports.js";
 import { newVmRecord } from "./vmRecord.js";
 
@@ -387,7 +387,8 @@ async function conclude(pass: Pass, seen: Observation, executed: Settled): Promi
   const vm = executed.stoppedMidPass ?? seen.vm;
   const eligibility = executed.stoppedMidPass ? decideEligibility(vm, deps.config.eligibility) : seen.eligibility;
   const started = executed.outcomes.some((o) => o.result.status === "started");
-  const diagnosis = executed.diagnosis ?? (started ? undefined : diagnoseExtension(findLoginExtension(vm, loginExtensionFor(vm, deps.config)), vm));
+  let diagnosis = executed.diagnosis ?? (started ? undefined : diagnoseExtension(findLoginExtension(vm, loginExtensionFor(vm, deps.config)), vm));
+  if (diagnosis?.code === "duplicate-device") diagnosis = await nameBlockers(pass, seen, vm, diagnosis);
   const waiting = executed.waitingFor && (eligibility.verdict === "eligible" || eligibility.verdict === "deferred") ? executed.waitingFor : undefined;
 
   let state: ComplianceState;
@@ -494,6 +495,52 @@ async function confirmDevice(pass: Pass, seen: Observation, vm: ObservedVm, star
     details: { look, graphRequests, ...(state.id ? { deviceObjectId: state.id, deviceId: state.deviceId } : {}) }, at: deps.clock().toISOString(),
   });
   return { state, ...(state.status === "pending" && look === 1 ? { lookAgainInMs: policy.joinWaitMs } : {}) };
+}
+
+/**
+ * duplicate-device on a Windows VM, with DEVICE_CONFIRMATION on: names the devices holding the VM's
+ * computer name, so the operator need not hunt for them in Entra ID. One Graph read per failure: a
+ * row whose duplicate-device diagnosis already carries `blockers` is copied, not read again (the
+ * diagnosis leaves the row while a reinstall runs, so the next failure reads afresh). A refusal (403)
+ * or a transient failure keeps the plain diagnosis and is logged; the pass goes on.
+ * Invariant: a device found by display name is never deleted or changed, here or anywhere: the name
+ * is not the VM's identity (a live VM or an admin's look-alike can share it), so only the operator
+ * removes it. The cleanup deletes only the object id recorded at join (cleanUpDevice).
+ */
+async function nameBlockers(pass: Pass, seen: Observation, vm: ObservedVm, diagnosis: Diagnosis): Promise<Diagnosis> {
+  const { deps } = pass;
+  const directory = deps.directory;
+  if (!deps.config.devices?.confirmation || !directory || (vm.osType ?? "").toLowerCase() !== "windows") return diagnosis;
+  // A row left by a gone VM under the same id describes another machine's failure.
+  const previous = seen.row?.state === "gone" ? undefined : seen.row?.diagnosis;
+  if (previous?.code === diagnosis.code && previous.blockers !== undefined && previous.remediation !== undefined) {
+    return { ...diagnosis, remediation: previous.remediation, blockers: previous.blockers };
+  }
+  const name = vm.computerName ?? vm.name;
+  const recordedDeviceId = seen.row?.state === "gone" ? undefined : seen.row?.device?.id;
+  let graphRequests = 0;
+  const log = (entry: Pick<LogEntryInput, "result" | "message" | "errorClass" | "errorCode">, details: Record<string, unknown>) =>
+    deps.store.appendLog({ ...pass.log, vmId: vm.id, kind: "action", action: "nameBlockingDevices", ...entry, details: { displayName: name, graphRequests, ...details }, at: deps.clock().toISOString() });
+  try {
+    const found = await directory.metered(async (count) => {
+      try {
+        return await directory.findDevicesByName(name);
+      } finally {
+        graphRequests = count();
+      }
+    });
+    const named = duplicateDeviceBlockers({ found, vmId: vm.id, ...(vm.createdAt ? { vmCreatedAt: vm.createdAt } : {}), ...(recordedDeviceId ? { recordedDeviceId } : {}) });
+    await log({ result: named.ids.length ? "named" : "none-found", message: named.text }, { blockers: named.ids, found: found.length });
+    return { ...diagnosis, remediation: `${diagnosis.remediation} ${named.text}`, blockers: named.ids };
+  } catch (error) {
+    if (!(error instanceof DirectoryFailure)) throw error;
+    const { classified } = error;
+    await log(
+      { result: "lookup-failed", errorClass: classified.class, errorCode: classified.code, message: `Could not name the devices blocking VM ${vm.name}'s join (display name ${JSON.stringify(name.slice(0, 64))}): ${classified.message}${classified.code === "graph-forbidden" ? " Grant the Graph application permission Device.Read.All." : ""}` },
+      {},
+    );
+    return diagnosis;
+  }
 }
 
 const WAITING_TEXT: Record<WaitingFor, string> = {
@@ -698,7 +745,7 @@ async function record(pass: Pass, vm: ObservedVm, result: PassResult, eligibilit
       ...(Object.keys(notFound).length ? { principalNotFound: notFound } : {}),
       ...(hints.length ? { hints: hints.map((h) => ({ code: h.code, message: h.message })) } : {}),
       ...(result.diagnosis
-        ? { diagnosis: { code: result.diagnosis.code, message: result.diagnosis.meaning, remediation: result.diagnosis.remediation, ...(result.diagnosis.exitCode !== undefined ? { exitCode: result.diagnosis.exitCode } : {}) } }
+        ? { diagnosis: { code: result.diagnosis.code, message: result.diagnosis.meaning, remediation: result.diagnosis.remediation, ...(result.diagnosis.exitCode !== undefined ? { exitCode: result.diagnosis.exitCode } : {}), ...(result.diagnosis.blockers ? { blockers: result.diagnosis.blockers } : {}) } }
         : resolved(seen.row, extension?.provisioningState)),
       ...(result.waitingFor ? { waitingFor: result.waitingFor } : {}),
       ...(started ? { started } : {}),

@@ -155,6 +155,7 @@ function diagnosisJson(diagnosis: Diagnosis): string {
     message: fitString(diagnosis.message, 16_000),
     ...(diagnosis.remediation !== undefined ? { remediation: fitString(diagnosis.remediation, 8_000) } : {}),
     ...(diagnosis.exitCode !== undefined ? { exitCode: diagnosis.exitCode } : {}),
+    ...(diagnosis.blockers !== undefined ? { blockers: diagnosis.blockers.slice(0, 50) } : {}),
   });
 }
 

@@ -27,6 +27,8 @@ export interface Diagnosis {
   readonly message: string;
   readonly remediation?: string;
   readonly exitCode?: number;
+  /** duplicate-device: object ids of the devices named as blocking; present once looked up for this failure. */
+  readonly blockers?: readonly string[];
 }
 
 export interface Hint {

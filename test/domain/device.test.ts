@@ -5,7 +5,11 @@ import {
   cleanupDecision,
   cleanupWanted,
   confirmationLook,
+  displayNameFilter,
+  duplicateDeviceBlockers,
   effectiveCleanup,
+  MAX_BLOCKERS_NAMED,
+  type BlockersInput,
   type ConfirmationInput,
   type DeviceFact,
   type DevicePolicy,
@@ -104,5 +108,50 @@ describe("cleanup", () => {
     expect(carriesVm(device({ physicalIds: [`[AzureResourceId]:${VM.toLowerCase()}`] }), VM)).toBe(true);
     expect(carriesVm(device({ physicalIds: [`[AzureResourceId]:${VM}-2`] }), VM)).toBe(false);
     expect(carriesVm(device({ physicalIds: [VM] }), VM)).toBe(false);
+  });
+});
+
+describe("duplicateDeviceBlockers: which devices named like the VM block its join", () => {
+  const OTHER = "/subscriptions/s/resourceGroups/old/providers/Microsoft.Compute/virtualMachines/retired-01";
+  const CREATED = "2026-01-01T09:00:00Z";
+  const before = "2025-12-01T00:00:00Z";
+  const after = "2026-01-01T09:30:00Z";
+  it.each<[string, Partial<BlockersInput>, string[]]>([
+    ["nothing named like the VM", { found: [] }, []],
+    ["a device of another VM's id", { found: [device({ id: "stale", physicalIds: [`[AzureResourceId]:${OTHER}`], registeredAt: before })] }, ["stale"]],
+    ["a device carrying no VM id (made by hand)", { found: [device({ id: "bare", physicalIds: [] })] }, ["bare"]],
+    ["a device of this VM's id registered after the VM was created: its own", { found: [device({ id: "own", registeredAt: after })] }, []],
+    ["a device of this VM's id registered before the VM was created: an earlier VM of the same id left it", { found: [device({ id: "earlier", registeredAt: before })] }, ["earlier"]],
+    ["this VM's id, creation time unknown: taken as its own", { found: [device({ id: "own", registeredAt: before })], vmCreatedAt: undefined }, []],
+    ["this VM's id, registration time unknown: taken as its own", { found: [device({ id: "own" })] }, []],
+    ["the device the row recorded at join is never a blocker", { found: [device({ id: "rec", physicalIds: [], registeredAt: before })], recordedDeviceId: "REC" }, []],
+    ["oldest first", { found: [device({ id: "b", physicalIds: [], registeredAt: "2025-06-01T00:00:00Z" }), device({ id: "a", physicalIds: [], registeredAt: "2025-01-01T00:00:00Z" })] }, ["a", "b"]],
+  ])("%s", (_what, change, ids) => {
+    const result = duplicateDeviceBlockers({ found: [], vmId: VM, vmCreatedAt: CREATED, ...change });
+    expect(result.ids).toEqual(ids);
+    for (const id of ids.slice(0, MAX_BLOCKERS_NAMED)) expect(result.text).toContain(`object id ${id}`);
+    expect(result.text).toMatch(ids.length ? /^Blocking: .*Delete (it|them) in Entra ID \(back up (its|their) BitLocker keys first\), or run DEVICE_CLEANUP=enforce/ : /no other device of this name/);
+  });
+
+  it("names the VM the blocker was registered for and when", () => {
+    const { text } = duplicateDeviceBlockers({ found: [device({ id: "stale", displayName: "retired-01", physicalIds: [`[AzureResourceId]:${OTHER}`], registeredAt: before })], vmId: VM });
+    expect(text).toBe(`Blocking: device "retired-01" (object id stale) registered for VM ${OTHER} at ${before}. Delete it in Entra ID (back up its BitLocker keys first), or run DEVICE_CLEANUP=enforce so deleted VMs take their devices with them; then reinstall the extension.`);
+  });
+
+  it(`names at most ${MAX_BLOCKERS_NAMED} and counts the rest`, () => {
+    const found = Array.from({ length: 7 }, (_, i) => device({ id: `obj-${i}`, physicalIds: [], registeredAt: `2025-0${i + 1}-01T00:00:00Z` }));
+    const result = duplicateDeviceBlockers({ found, vmId: VM });
+    expect(result.ids).toHaveLength(7);
+    expect(result.text).toContain("object id obj-4");
+    expect(result.text).not.toContain("object id obj-5");
+    expect(result.text).toContain("and 2 more");
+  });
+
+  it.each([
+    ["web-01", "displayName eq 'web-01'"],
+    ["o'brien", "displayName eq 'o''brien'"],
+    ["it's 'x'", "displayName eq 'it''s ''x'''"],
+  ])("displayNameFilter(%j) escapes single quotes as OData does", (name, filter) => {
+    expect(displayNameFilter(name)).toBe(filter);
   });
 });

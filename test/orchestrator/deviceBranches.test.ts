@@ -20,6 +20,10 @@ class MemoryDirectory implements DirectoryPort {
     this.call();
     return [...this.devices.values()].filter((d) => d.physicalIds.includes(`[AzureResourceId]:${vmId}`));
   }
+  async findDevicesByName(name: string) {
+    this.call();
+    return [...this.devices.values()].filter((d) => d.displayName.toLowerCase() === name.toLowerCase());
+  }
   async getDevice(id: string) {
     this.call();
     return this.devices.get(id);

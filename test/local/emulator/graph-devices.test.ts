@@ -132,6 +132,18 @@ describe("the Graph adapter over the emulator", () => {
     expect(await graph.deleteDevice(ids[0]!)).toBe("unchanged");
   });
 
+  it("finds devices by display name across pages, a quote in the name escaped as OData wants (a plain query: no ConsistencyLevel)", async () => {
+    const name = "o'named-01";
+    const ids = Array.from({ length: 101 }, () => emulator.addDevice({ displayName: name }).id);
+    emulator.addDevice({ displayName: "o'named-02" });
+    const since = emulator.requests().lastSeq;
+    const graph = directory();
+    const found = await graph.findDevicesByName(name);
+    expect(found.map((d) => d.id).sort()).toEqual([...ids].sort());
+    expect(graph.requestCount()).toBe(2);
+    expect(emulator.requests(since).requests.map((r) => `${r.method} ${r.status}`)).toEqual(["GET 200", "GET 200"]);
+  });
+
   it("403 is a terminal DirectoryFailure naming Graph's answer; 429 past the retries is transient", async () => {
     const graph = directory();
     emulator.setGraphRoles(APP, []);
