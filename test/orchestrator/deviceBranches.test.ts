@@ -4,7 +4,7 @@ import { DirectoryFailure, type DirectoryPort } from "../../src/orchestrator/por
 import type { DeviceFact } from "../../src/domain/device.js";
 import type { ClassifiedError } from "../../src/domain/outcome.js";
 import { vmTarget } from "../../src/domain/resourceId.js";
-import { aadExtension, VM_ID, windowsVm } from "../domain/builders.js";
+import { aadExtension, failedStatus, VM_ID, windowsVm } from "../domain/builders.js";
 import { memoryDeps } from "../support/memoryPorts.js";
 
 /**
@@ -112,5 +112,25 @@ describe("the pass's device branches", () => {
     await reconcile({ vm: vmTarget(VM_ID), trigger: "event", mode: "report" }, deps);
     expect(directory.devices.has("obj-1")).toBe(true);
     expect((await base.store.getVm(VM_ID))?.device?.status).toBe("would-delete");
+  });
+
+  it("Graph throttled past its retries while naming a duplicate-device's blockers: the plain diagnosis, no rethrow, the next pass reads once more", async () => {
+    const { deps, directory, base } = setup("report");
+    const duplicate = failedStatus("Handler 'Microsoft.Azure.ActiveDirectory.AADLoginForWindows' has reported failure for VM Extension 'AADLoginForWindows' with terminal error code '1009' and error message: 'a device with the same name 'vm-app-01' already exists. Exit code: -2145648639'");
+    base.arm.put(windowsVm({ identity, extensions: [aadExtension("Failed", { statuses: [duplicate] })] }));
+    directory.devices.set("stale", { id: "stale", deviceId: "dev-s", displayName: "vm-app-01", physicalIds: [] });
+    directory.failWith = THROTTLED;
+    const result = await reconcile({ vm: vmTarget(VM_ID), trigger: "audit" }, deps);
+    expect(result.diagnosis?.code).toBe("duplicate-device");
+    expect(result.diagnosis?.remediation).not.toMatch(/Blocking/);
+    expect((await base.store.getVm(VM_ID))?.diagnosis?.blockers).toBeUndefined();
+    expect(directory.requests).toBe(1);
+
+    directory.failWith = undefined;
+    await reconcile({ vm: vmTarget(VM_ID), trigger: "audit" }, deps);
+    expect((await base.store.getVm(VM_ID))?.diagnosis).toMatchObject({ code: "duplicate-device", blockers: ["stale"] });
+    await reconcile({ vm: vmTarget(VM_ID), trigger: "audit" }, deps);
+    expect(directory.requests).toBe(2);
+    expect(directory.devices.has("stale")).toBe(true);
   });
 });
