@@ -1,4 +1,3 @@
-import type { TokenCredential } from "@azure/core-auth";
 import {
   createHttpHeaders,
   createPipelineRequest,
@@ -10,7 +9,7 @@ import type { DeviceFact } from "../domain/device.js";
 import { displayNameFilter, vmPhysicalId } from "../domain/device.js";
 import type { ClassifiedError } from "../domain/outcome.js";
 import { DirectoryFailure, type DirectoryPort } from "../orchestrator/ports.js";
-import { parseJsonBody, requestCounter, restClient, type ArmConnection, type RestClient } from "./armConnection.js";
+import { parseJsonBody, requestCounter, restClient, type ArmConnection, type RestClient, type RestConnection } from "./armConnection.js";
 
 /**
  * The four Microsoft Graph v1.0 calls the enforcer makes about a VM's Entra device, sent through
@@ -26,13 +25,9 @@ import { parseJsonBody, requestCounter, restClient, type ArmConnection, type Res
  * "Microsoft Graph throttling guidance" (429 with Retry-After).
  */
 
-export interface GraphConnection {
-  readonly credential: TokenCredential;
+/** Graph's endpoint, with the ARM connection's credential, CA and retry settings and Graph's token scope. */
+export interface GraphConnection extends RestConnection {
   readonly endpoint: string;
-  readonly scope: string;
-  readonly caPem?: string;
-  readonly maxRetries: number;
-  readonly retryDelayInMs: number;
 }
 
 /** Graph's connection from app settings; the CA and retry settings are ARM's (one emulator, one SDK policy). */

@@ -1,6 +1,6 @@
 import type { Diagnosis } from "./diagnosis.js";
 import type { OutboundVerdict } from "./nsg.js";
-import type { ObservedVm } from "./vm.js";
+import { isWindowsVm, type ObservedVm } from "./vm.js";
 
 /**
  * Preflight hints about names (issue 12): facts about the VM that do not stop the login extension
@@ -34,7 +34,7 @@ export interface Hint {
 export const MAX_WINDOWS_COMPUTER_NAME = 15;
 
 export function nameHints(vm: ObservedVm): Hint[] {
-  if ((vm.osType ?? "").toLowerCase() !== "windows") return [];
+  if (!isWindowsVm(vm)) return [];
   const hints: Hint[] = [];
   const computerName = vm.computerName;
   if (computerName !== undefined && computerName.length > MAX_WINDOWS_COMPUTER_NAME) {

@@ -90,3 +90,8 @@ export interface ObservedAssignment {
 export function hasSystemAssignedIdentity(identity: ObservedIdentity | undefined): boolean {
   return /systemassigned/i.test(identity?.type ?? "");
 }
+
+/** Whether ARM says the VM runs Windows (`storageProfile.osDisk.osType`); a VM that does not say is not counted as Windows. */
+export function isWindowsVm(vm: Pick<ObservedVm, "osType">): boolean {
+  return (vm.osType ?? "").trim().toLowerCase() === "windows";
+}

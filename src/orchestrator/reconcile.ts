@@ -8,7 +8,7 @@ import { preflightVerdict } from "../domain/nsg.js";
 import { nameHints, networkNotVerifiedHint, OUTBOUND_443_BLOCKED, outboundBlockedDiagnosis, type Hint } from "../domain/preflight.js";
 import { followUpDelayMs, MAX_FOLLOW_UPS, MAX_QUEUE_DELAY_MS, operationInFlight, stillWanted, type WaitingFor } from "../domain/progress.js";
 import type { ActionOutcome, ClassifiedError, ComplianceState } from "../domain/outcome.js";
-import type { ObservedAssignment, ObservedVm } from "../domain/vm.js";
+import { isWindowsVm, type ObservedAssignment, type ObservedVm } from "../domain/vm.js";
 import { loginRoleById } from "../domain/roles.js";
 import { isEnforcerAssignment } from "../domain/assignmentName.js";
 import type { EnforcerConfig } from "../config/policy.js";
@@ -462,7 +462,7 @@ async function confirmDevice(pass: Pass, seen: Observation, vm: ObservedVm, star
   const succeeded = extensionStatus(vm, loginExtensionFor(vm, deps.config)) === "succeeded";
   const look = confirmationLook({
     policy,
-    windows: (vm.osType ?? "").toLowerCase() === "windows",
+    windows: isWindowsVm(vm),
     extensionSucceeded: succeeded && !startedNow,
     ourInstallSucceeded: seen.row?.started?.op === "extension" && succeeded && !startedNow,
     device: previous,
@@ -471,15 +471,9 @@ async function confirmDevice(pass: Pass, seen: Observation, vm: ObservedVm, star
   });
   if (!look || !directory || !policy) return undefined;
   let state: DeviceState;
-  let graphRequests = 0;
+  const graph = meteredGraph(directory);
   try {
-    const found = await directory.metered(async (count) => {
-      try {
-        return await directory.findVmDevices(vm.id);
-      } finally {
-        graphRequests = count();
-      }
-    });
+    const found = await graph.run(() => directory.findVmDevices(vm.id));
     state = afterLook(look, found, vm.id, vm.name, previous, policy, deps.clock().getTime());
   } catch (error) {
     if (!(error instanceof DirectoryFailure)) throw error;
@@ -492,7 +486,7 @@ async function confirmDevice(pass: Pass, seen: Observation, vm: ObservedVm, star
   }
   await deps.store.appendLog({
     ...pass.log, vmId: vm.id, kind: "action", action: "confirmDevice", result: state.status, message: state.message,
-    details: { look, graphRequests, ...(state.id ? { deviceObjectId: state.id, deviceId: state.deviceId } : {}) }, at: deps.clock().toISOString(),
+    details: { look, graphRequests: graph.requests(), ...(state.id ? { deviceObjectId: state.id, deviceId: state.deviceId } : {}) }, at: deps.clock().toISOString(),
   });
   return { state, ...(state.status === "pending" && look === 1 ? { lookAgainInMs: policy.joinWaitMs } : {}) };
 }
@@ -510,7 +504,7 @@ async function confirmDevice(pass: Pass, seen: Observation, vm: ObservedVm, star
 async function nameBlockers(pass: Pass, seen: Observation, vm: ObservedVm, diagnosis: Diagnosis): Promise<Diagnosis> {
   const { deps } = pass;
   const directory = deps.directory;
-  if (!deps.config.devices?.confirmation || !directory || (vm.osType ?? "").toLowerCase() !== "windows") return diagnosis;
+  if (!deps.config.devices?.confirmation || !directory || !isWindowsVm(vm)) return diagnosis;
   // A row left by a gone VM under the same id describes another machine's failure.
   const previous = seen.row?.state === "gone" ? undefined : seen.row?.diagnosis;
   if (previous?.code === diagnosis.code && previous.blockers !== undefined && previous.remediation !== undefined) {
@@ -518,17 +512,11 @@ async function nameBlockers(pass: Pass, seen: Observation, vm: ObservedVm, diagn
   }
   const name = vm.computerName ?? vm.name;
   const recordedDeviceId = seen.row?.state === "gone" ? undefined : seen.row?.device?.id;
-  let graphRequests = 0;
+  const graph = meteredGraph(directory);
   const log = (entry: Pick<LogEntryInput, "result" | "message" | "errorClass" | "errorCode">, details: Record<string, unknown>) =>
-    deps.store.appendLog({ ...pass.log, vmId: vm.id, kind: "action", action: "nameBlockingDevices", ...entry, details: { displayName: name, graphRequests, ...details }, at: deps.clock().toISOString() });
+    deps.store.appendLog({ ...pass.log, vmId: vm.id, kind: "action", action: "nameBlockingDevices", ...entry, details: { displayName: name, graphRequests: graph.requests(), ...details }, at: deps.clock().toISOString() });
   try {
-    const found = await directory.metered(async (count) => {
-      try {
-        return await directory.findDevicesByName(name);
-      } finally {
-        graphRequests = count();
-      }
-    });
+    const found = await graph.run(() => directory.findDevicesByName(name));
     const named = duplicateDeviceBlockers({ found, vmId: vm.id, ...(vm.createdAt ? { vmCreatedAt: vm.createdAt } : {}), ...(recordedDeviceId ? { recordedDeviceId } : {}) });
     await log({ result: named.ids.length ? "named" : "none-found", message: named.text }, { blockers: named.ids, found: found.length });
     return { ...diagnosis, remediation: `${diagnosis.remediation} ${named.text}`, blockers: named.ids };
@@ -825,18 +813,14 @@ async function cleanUpDevice(pass: Pass): Promise<DeviceState | undefined> {
   if (!recorded || !deviceObjectId || !cleanupWanted(mode, recorded)) return undefined;
   const name = row?.name ?? request.vm.name;
   let state: DeviceState;
-  let graphRequests = 0;
+  const graph = meteredGraph(directory);
   try {
-    state = await directory.metered(async (count) => {
-      try {
-        const decision = cleanupDecision(mode, recorded, await directory.getDevice(deviceObjectId), request.vm.id, name, deps.clock().getTime());
-        if (decision.delete && (await directory.deleteDevice(deviceObjectId)) === "unchanged") {
-          return { ...decision.state, status: "already-gone" as const, message: `VM ${name} was deleted; its device ${recorded.id} was already gone when deleted.` };
-        }
-        return decision.state;
-      } finally {
-        graphRequests = count();
+    state = await graph.run(async () => {
+      const decision = cleanupDecision(mode, recorded, await directory.getDevice(deviceObjectId), request.vm.id, name, deps.clock().getTime());
+      if (decision.delete && (await directory.deleteDevice(deviceObjectId)) === "unchanged") {
+        return { ...decision.state, status: "already-gone" as const, message: `VM ${name} was deleted; its device ${recorded.id} was already gone when deleted.` };
       }
+      return decision.state;
     });
   } catch (error) {
     if (!(error instanceof DirectoryFailure) || error.classified.class === "transient") throw error;
@@ -844,9 +828,25 @@ async function cleanUpDevice(pass: Pass): Promise<DeviceState | undefined> {
   }
   await deps.store.appendLog({
     ...pass.log, vmId: request.vm.id, kind: "action", action: "cleanupDevice", result: state.status, message: state.message,
-    details: { mode, graphRequests, deviceObjectId: recorded.id, ...(recorded.deviceId ? { deviceId: recorded.deviceId } : {}) }, at: deps.clock().toISOString(),
+    details: { mode, graphRequests: graph.requests(), deviceObjectId: recorded.id, ...(recorded.deviceId ? { deviceId: recorded.deviceId } : {}) }, at: deps.clock().toISOString(),
   });
   return state;
+}
+
+/** Graph work counted on its own (not mixed with other passes'): `requests()` says what it sent, whether it returned or threw. */
+function meteredGraph(directory: DirectoryPort): { run<T>(work: () => Promise<T>): Promise<T>; requests(): number } {
+  let sent = 0;
+  return {
+    requests: () => sent,
+    run: (work) =>
+      directory.metered(async (count) => {
+        try {
+          return await work();
+        } finally {
+          sent = count();
+        }
+      }),
+  };
 }
 
 /** The reason code of a VM refused because its subscription is not watched. */

@@ -1,9 +1,10 @@
+import type { EventGridEvent } from "../../src/local/emulator/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadFunctionApp, type FunctionAppRegistry } from "../../src/local/host/index.js";
 import { vmTarget } from "../../src/domain/resourceId.js";
 import type { DeviceCleanupMode } from "../../src/domain/device.js";
 import { reconcile } from "../../src/orchestrator/reconcile.js";
-import { SUB_A, startEnforcerStack, vmBody, vmId, type EnforcerStack } from "../support/enforcerStack.js";
+import { SUB_A, deliverEvents, startEnforcerStack, vmBody, vmId, type EnforcerStack } from "../support/enforcerStack.js";
 
 /**
  * The Entra device's life (issue 13), end to end: the emulator's AADLoginForWindows simulation joins
@@ -29,12 +30,7 @@ afterAll(async () => {
   await stack?.close();
 });
 
-async function deliver(events = stack.takeEvents()) {
-  const fn = app.get("onResourceWrite")!;
-  for (const event of events) await fn.invoke(event);
-  await stack.drain();
-  return events;
-}
+const deliver = (events?: EventGridEvent[]) => deliverEvents(stack, app, events);
 
 function graphRequests(since: number, operation: "read" | "delete") {
   return stack.emulator.requests(since).requests.filter((r) => r.caller === mi && r.operation === `Microsoft.Graph/devices/${operation}`);

@@ -1,6 +1,7 @@
+import type { EventGridEvent } from "../../src/local/emulator/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadFunctionApp, type FunctionAppRegistry } from "../../src/local/host/index.js";
-import { ADMIN_ROLE, ALICE, SUB_A, startEnforcerStack, vmBody, vmId, type EnforcerStack } from "../support/enforcerStack.js";
+import { ADMIN_ROLE, ALICE, SUB_A, deliverEvents, startEnforcerStack, vmBody, vmId, type EnforcerStack } from "../support/enforcerStack.js";
 
 /**
  * What the AADLoginForWindows extension reports when it cannot work, as the emulator simulates it
@@ -24,12 +25,7 @@ afterAll(async () => {
 });
 
 /** Delivers the events, then runs what they queued (follow-ups included) through the queue function. */
-async function deliver(events = stack.takeEvents()) {
-  const fn = app.get("onResourceWrite")!;
-  for (const event of events) await fn.invoke(event);
-  await stack.drain();
-  return events;
-}
+const deliver = (events?: EventGridEvent[]) => deliverEvents(stack, app, events);
 
 /** A pass as the drift audit would start it, and the follow-ups it queues. */
 async function queuedPass(id: string) {

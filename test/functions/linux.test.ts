@@ -1,8 +1,9 @@
+import type { EventGridEvent } from "../../src/local/emulator/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { API_VERSIONS } from "../../src/local/armUser.js";
 import { loadFunctionApp, type FunctionAppRegistry } from "../../src/local/host/index.js";
 import { selectAuditTargets } from "../../src/orchestrator/auditTargets.js";
-import { ADMIN_ROLE, ALICE, BOB, SUB_A, USER_ROLE, startEnforcerStack, vmBody, vmId, type EnforcerStack } from "../support/enforcerStack.js";
+import { ADMIN_ROLE, ALICE, BOB, SUB_A, USER_ROLE, deliverEvents, startEnforcerStack, vmBody, vmId, type EnforcerStack } from "../support/enforcerStack.js";
 
 /**
  * Linux VMs with ENFORCE_LINUX on, end to end: the owner's writes raise events, the registered
@@ -29,11 +30,7 @@ afterAll(async () => {
   await stack?.close();
 });
 
-async function deliver(events = stack.takeEvents()) {
-  const fn = app.get("onResourceWrite")!;
-  for (const event of events) await fn.invoke(event);
-  await stack.drain();
-}
+const deliver = (events?: EventGridEvent[]) => deliverEvents(stack, app, events);
 
 async function createAndDeliver(id: string, body: Record<string, unknown>) {
   stack.takeEvents();

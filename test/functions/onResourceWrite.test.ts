@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadFunctionApp, type FunctionAppRegistry } from "../../src/local/host/index.js";
-import { ALICE, ADMIN_ROLE, BOB, GHOST, MALLORY, OPS_GROUP, OWNER, SUB_A, SUB_B, USER_ROLE, startEnforcerStack, vmBody, vmId, type EnforcerStack } from "../support/enforcerStack.js";
+import { ALICE, ADMIN_ROLE, BOB, GHOST, MALLORY, OPS_GROUP, OWNER, SUB_A, SUB_B, USER_ROLE, deliverEvents, startEnforcerStack, vmBody, vmId, type EnforcerStack } from "../support/enforcerStack.js";
 import type { EventGridEvent } from "../../src/local/emulator/index.js";
 
 let stack: EnforcerStack;
@@ -10,13 +10,7 @@ let app: FunctionAppRegistry;
  * Delivers the events the emulator raised since the last call to the registered Event Grid
  * function, then runs what they queued (and the follow-ups) through the registered queue function.
  */
-async function deliver(events = stack.takeEvents(), drain: { concurrency?: number } = {}) {
-  const fn = app.get("onResourceWrite");
-  if (!fn) throw new Error("onResourceWrite is not registered");
-  for (const event of events) await fn.invoke(event);
-  await stack.drain(drain);
-  return events;
-}
+const deliver = (events?: EventGridEvent[], drain: { concurrency?: number } = {}) => deliverEvents(stack, app, events, drain);
 
 beforeAll(async () => {
   stack = await startEnforcerStack({ mode: "enforce" });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadFunctionApp, type FunctionAppRegistry } from "../../src/local/host/index.js";
 import { reconcile } from "../../src/orchestrator/reconcile.js";
 import { vmTarget } from "../../src/domain/resourceId.js";
-import { ADMIN_ROLE, ALICE, SUB_A, startEnforcerStack, vmBody, vmId, type EnforcerStack } from "../support/enforcerStack.js";
+import { ADMIN_ROLE, ALICE, SUB_A, deliverEvents, startEnforcerStack, vmBody, vmId, type EnforcerStack } from "../support/enforcerStack.js";
 
 /**
  * Preflight (issue 12) end to end: the emulator serves the VM's NIC, subnet and security groups
@@ -48,11 +48,7 @@ function bodyWithNic(name: string, nic: string, tags: Record<string, string>) {
   return { ...body, properties: { ...properties, osProfile: { computerName: name, adminUsername: "azureuser", adminPassword: "Test-Only-Passw0rd!" }, networkProfile: { networkInterfaces: [{ id: nic, properties: { primary: true } }] } } };
 }
 
-async function deliver() {
-  const fn = app.get("onResourceWrite")!;
-  for (const event of stack.takeEvents()) await fn.invoke(event);
-  await stack.drain();
-}
+const deliver = () => deliverEvents(stack, app);
 
 const mi = () => stack.emulator.managedIdentity.principalId;
 const enforcerRequests = (since: number) => stack.emulator.requests(since).requests.filter((r) => r.caller === mi());

@@ -160,6 +160,18 @@ export function functionApp(): Promise<FunctionAppRegistry> {
   return registry;
 }
 
+/**
+ * Hands Event Grid's events (by default those raised since the last take) to the registered
+ * onResourceWrite, then runs what they queued, follow-ups included, through the queue function.
+ */
+export async function deliverEvents(stack: EnforcerStack, app: FunctionAppRegistry, events: EventGridEvent[] = stack.takeEvents(), drain: DrainOptions = {}): Promise<EventGridEvent[]> {
+  const fn = app.get("onResourceWrite");
+  if (!fn) throw new Error("onResourceWrite is not registered");
+  for (const event of events) await fn.invoke(event);
+  await stack.drain(drain);
+  return events;
+}
+
 const MAX_DEQUEUE_COUNT = 5;
 
 async function drainQueue(settings: Record<string, string>, options: DrainOptions = {}): Promise<number> {
